@@ -1,0 +1,24 @@
+"""Command line of the lab: ./dev {bootstrap,images,up,lab,down,test}."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import bootstrap
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="./dev", description=__doc__)
+    parser.add_argument("command", choices=["bootstrap", "images", "up", "lab", "down", "test"])
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help="passed to the command")
+    args = parser.parse_args(argv)
+    bootstrap.ensure_all()
+    if args.command == "bootstrap":
+        return 0
+    from . import cli  # noqa: PLC0415 - needs the bootstrapped environment
+
+    return cli.dispatch(args.command, args.rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,136 @@
+"""The lab network: the mirror, the backends and systemd lab hosts, as Docker containers.
+
+Names: network `fleet-alloy-lab`; service containers answer on it as `mirror` (apt and
+rpm repositories of the stand-in alloy, port 80), `loki` (the Loki stand-in, 3100) and
+`prometheus` (real Prometheus, 9090). Lab hosts are systemd containers named
+`fleet-alloy-lab-<platform>` (for example fleet-alloy-lab-el9-emulated).
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Dict, Iterable, List
+
+from . import images
+from .common import PREFIX, log, output, run, succeeds
+
+NETWORK = PREFIX
+# Capabilities that run systemd here (--privileged is refused by this sandbox).
+SYSTEMD_RUN_ARGS = (
+    "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--cgroupns", "host",
+    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
+)
+
+
+@dataclass(frozen=True)
+class Service:
+    alias: str
+    image: str
+    command: tuple[str, ...]
+    port: int
+    ready_path: str
+
+
+SERVICES = (
+    Service("mirror", "services", (), 80, "/apt/dists/stable/InRelease"),
+    Service("loki", "services", ("python3", "-m", "loki_standin", "--listen", "0.0.0.0:3100"), 3100, "/ready"),
+    Service("prometheus", "prometheus", (), 9090, "/-/ready"),
+)
+
+
+def container_name(what: str) -> str:
+    return f"{PREFIX}-{what}"
+
+
+def ensure_network() -> None:
+    if not succeeds(["docker", "network", "inspect", NETWORK]):
+        run(["docker", "network", "create", NETWORK], capture=True)
+
+
+def _running_with(name: str, image_tag: str) -> bool:
+    result = run(["docker", "inspect", name], check=False, capture=True)
+    if result.returncode != 0:
+        return False
+    info = json.loads(result.stdout)[0]
+    return bool(info["State"]["Running"]) and info["Config"]["Image"] == image_tag
+
+
+def _start(name: str, alias: str, image_tag: str, extra: Iterable[str], command: Iterable[str]) -> None:
+    if _running_with(name, image_tag):
+        return
+    run(["docker", "rm", "-f", name], check=False, capture=True)
+    run(["docker", "run", "-d", "--name", name, "--hostname", alias, "--network", NETWORK,
+         "--network-alias", alias, "--label", f"{PREFIX}=1", *extra, image_tag, *command], capture=True)
+
+
+def ip_of(name: str) -> str:
+    return output(["docker", "inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{NETWORK}").IPAddress}}}}', name])
+
+
+def url_of(alias: str) -> str:
+    """An URL the controller can use to reach a lab service (its address on the bridge)."""
+    service = next(s for s in SERVICES if s.alias == alias)
+    return f"http://{ip_of(container_name(alias))}:{service.port}"
+
+
+def _wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError) as err:
+            last = str(err)
+        time.sleep(0.5)
+    raise SystemExit(f"lab service at {url} did not answer within {timeout:.0f}s: {last}")
+
+
+def up_services() -> Dict[str, str]:
+    images.ensure(list(images.LAB_IMAGES))
+    ensure_network()
+    for svc in SERVICES:
+        _start(container_name(svc.alias), svc.alias, images.tag(svc.image), (), svc.command)
+    urls = {}
+    for svc in SERVICES:
+        urls[svc.alias] = url_of(svc.alias)
+        _wait_http(urls[svc.alias] + svc.ready_path)
+    log("lab services up: " + ", ".join(f"{k}={v}" for k, v in urls.items()))
+    return urls
+
+
+def start_host(platform: str, name: str | None = None) -> str:
+    """A systemd lab host of the given platform on the lab network; returns its name."""
+    name = name or container_name(platform)
+    _start(name, name, images.tag(platform), SYSTEMD_RUN_ARGS, ())
+    wait_systemd(name)
+    return name
+
+
+def wait_systemd(name: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    state = ""
+    while time.monotonic() < deadline:
+        state = run(["docker", "exec", name, "systemctl", "is-system-running"], check=False,
+                    capture=True).stdout.strip()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"systemd in {name} did not come up within {timeout:.0f}s (state {state!r})")
+
+
+def lab_containers() -> List[str]:
+    found = output(["docker", "ps", "-a", "--filter", f"label={PREFIX}=1", "--format", "{{.Names}}"])
+    return [n for n in found.splitlines() if n]
+
+
+def down() -> None:
+    names = lab_containers()
+    if names:
+        run(["docker", "rm", "-f", *names], capture=True)
+    run(["docker", "network", "rm", NETWORK], check=False, capture=True)
+    log(f"removed {len(names)} lab containers and the network")

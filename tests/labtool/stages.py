@@ -1,0 +1,91 @@
+"""The README's test command: every stage, timed, in one run.
+
+Stages: images (offline build or reuse), yamllint, ansible-lint (production profile,
+offline), unit tests (pytest, no containers), collection build and install into a
+temporary path, lab services, lab tests (pytest against the lab containers), molecule
+test --all. A failing stage does not hide the later ones; the command fails if any did.
+"""
+from __future__ import annotations
+
+import glob
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Callable, List, Tuple
+
+from . import images, lab
+from .common import REPO, Timings, log, run
+
+
+def _pytest(*args: str) -> None:
+    run(["python", "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=REPO)
+
+
+def stage_yamllint() -> None:
+    run(["yamllint", "--strict", "."], cwd=REPO)
+
+
+def stage_ansible_lint() -> None:
+    run(["ansible-lint", "--profile", "production", "--offline", "--nocolor"], cwd=REPO)
+
+
+def stage_unit() -> None:
+    _pytest("tests/unit")
+
+
+def stage_build() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        run(["ansible-galaxy", "collection", "build", "--output-path", tmp, str(REPO)], cwd=REPO)
+        artifact = glob.glob(f"{tmp}/fleet-alloy-*.tar.gz")
+        if len(artifact) != 1:
+            raise RuntimeError(f"expected one artifact in {tmp}, found {artifact}")
+        dest = Path(tmp) / "installed"
+        run(["ansible-galaxy", "collection", "install", "--offline", "--no-deps", "-p", str(dest), artifact[0]])
+        installed = dest / "ansible_collections" / "fleet" / "alloy"
+        for must in ("MANIFEST.json", "FILES.json", "meta/runtime.yml"):
+            if not (installed / must).is_file():
+                raise RuntimeError(f"installed collection lacks {must}")
+        if (installed / "tests").exists():
+            raise RuntimeError("the artifact carries tests/: build_ignore in galaxy.yml is wrong")
+        log(f"built and installed {Path(artifact[0]).name}")
+
+
+def stage_lab_tests() -> None:
+    lab.up_services()
+    _pytest("tests/integration")
+
+
+def stage_molecule() -> None:
+    run(["molecule", "test", "--all"], cwd=REPO)
+
+
+STAGES: List[Tuple[str, Callable[[], None]]] = [
+    ("yamllint", stage_yamllint),
+    ("ansible-lint", stage_ansible_lint),
+    ("unit", stage_unit),
+    ("collection-build", stage_build),
+    ("lab-tests", stage_lab_tests),
+    ("molecule", stage_molecule),
+]
+
+
+def run_all(only: List[str]) -> int:
+    timings = Timings()
+    failed: List[str] = []
+    with timings.stage("images"):
+        images.ensure(list(images.IMAGES))
+    for name, func in STAGES:
+        if only and name not in only:
+            continue
+        try:
+            with timings.stage(name):
+                func()
+        except (subprocess.CalledProcessError, RuntimeError, SystemExit) as err:
+            log(f"stage {name} failed: {err}")
+            failed.append(name)
+    print(timings.report(), flush=True)
+    if failed:
+        print(f"FAILED stages: {', '.join(failed)}", flush=True)
+        return 1
+    print("all test stages passed", flush=True)
+    return 0

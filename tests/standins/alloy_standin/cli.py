@@ -1,0 +1,140 @@
+"""TEST FIXTURE (stand-in for Grafana Alloy): the `alloy` command line.
+
+`alloy --version`, `alloy fmt FILE|-`, `alloy validate FILE|DIR` and `alloy run PATH`
+with the flags of shared/docs/alloy-facts.md section 3; errors as `Error: ...` on
+stderr with exit 1. The version is baked in when the lab packages the stand-in.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from . import fmt
+from .syntax import AlloySyntaxError, parse
+from .validate import LoadError, load
+
+try:
+    from ._version import VERSION  # written by the lab's package build
+except ImportError:  # running from the source tree
+    VERSION = "0.0.0-dev"
+
+RUN_FLAGS: Dict[str, Optional[str]] = {
+    # flag: default value (None = boolean flag)
+    "server.http.listen-addr": "127.0.0.1:12345",
+    "storage.path": "data-alloy/",
+    "stability.level": "generally-available",
+    "config.format": "alloy",
+    "config.extra-args": "",
+    "disable-reporting": None,
+    "feature.community-components.enabled": None,
+    "server.http.ui-path-prefix": "/",
+    "server.http.enable-pprof": None,
+    "cluster.enabled": None,
+}
+STABILITY = ("experimental", "public-preview", "generally-available")
+
+
+def err(message: str) -> int:
+    print(f"Error: {message}", file=sys.stderr)
+    return 1
+
+
+def version_text() -> str:
+    return (f"alloy, version v{VERSION} (branch: HEAD, revision: standin)\n"
+            f"  build user:       fleet-alloy-lab\n"
+            f"  build date:       2026-01-01T00:00:00Z\n"
+            f"  go version:       go1.24.0\n"
+            f"  platform:         linux/amd64\n"
+            f"  tags:             builtinassets\n")
+
+
+def parse_flags(args: List[str]) -> Tuple[Dict[str, str], List[str]]:
+    values = {k: v for k, v in RUN_FLAGS.items() if v is not None}
+    positional: List[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if not arg.startswith("--"):
+            positional.append(arg)
+            continue
+        name, eq, value = arg[2:].partition("=")
+        if name not in RUN_FLAGS:
+            raise ValueError(f"unknown flag: --{name}")
+        if RUN_FLAGS[name] is None:
+            values[name] = value if eq else "true"
+            continue
+        if not eq:
+            if i >= len(args):
+                raise ValueError(f"flag needs an argument: --{name}")
+            value = args[i]
+            i += 1
+        values[name] = value
+    return values, positional
+
+
+def cmd_fmt(args: List[str]) -> int:
+    flags = [a for a in args if a.startswith("-") and a != "-"]
+    files = [a for a in args if not (a.startswith("-") and a != "-")]
+    if flags:
+        return err(f"the stand-in does not support {' '.join(flags)} (it cannot keep comments)")
+    if len(files) > 1:
+        return err("fmt expects at most one file")
+    name = files[0] if files else "-"
+    if name != "-" and Path(name).is_dir():
+        return err("cannot format a directory")
+    try:
+        src = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+    except OSError as exc:
+        return err(str(exc))
+    try:
+        statements = parse(src)
+    except AlloySyntaxError as exc:
+        print(exc.render("<stdin>" if name == "-" else name), file=sys.stderr)
+        return err("encountered errors during formatting")
+    sys.stdout.write(fmt.format_file(statements))
+    return 0
+
+
+def cmd_validate(args: List[str]) -> int:
+    paths = [a for a in args if not a.startswith("-")]
+    if len(paths) != 1:
+        return err("validate expects exactly one path")
+    try:
+        loaded = load(Path(paths[0]))
+    except LoadError as exc:
+        return err(str(exc))
+    for diag in loaded.diagnostics:
+        print(diag.render(), file=sys.stderr)
+    if loaded.diagnostics:
+        return err("validation failed")
+    return 0
+
+
+def cmd_run(args: List[str]) -> int:
+    try:
+        flags, paths = parse_flags(args)
+    except ValueError as exc:
+        return err(str(exc))
+    if len(paths) != 1:
+        return err("run expects exactly one path to a config file or directory")
+    if flags["stability.level"] not in STABILITY:
+        return err(f"invalid stability level {flags['stability.level']!r}")
+    from .server import serve  # noqa: PLC0415 - only run needs the server
+
+    return serve(Path(paths[0]), flags["server.http.listen-addr"], Path(flags["storage.path"]), VERSION)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help", "help"):
+        print("usage: alloy [--version] <run|fmt|validate> ...  (fleet.alloy lab stand-in)")
+        return 0 if args else 1
+    if args[0] in ("--version", "-v", "version"):
+        sys.stdout.write(version_text())
+        return 0
+    commands = {"fmt": cmd_fmt, "validate": cmd_validate, "run": cmd_run}
+    if args[0] not in commands:
+        return err(f"unknown command {args[0]!r} for \"alloy\"")
+    return commands[args[0]](args[1:])

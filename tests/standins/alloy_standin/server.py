@@ -1,0 +1,273 @@
+"""TEST FIXTURE (stand-in for Grafana Alloy): `alloy run`, the agent's HTTP surface.
+
+Serves /-/ready, /-/healthy, /-/reload (GET or POST; 400 and the old config kept on a bad
+one), /metrics with alloy_build_info, /api/v0/web/components and
+/api/v0/web/components/{id}; reloads on SIGHUP. Endpoint components (loki.write,
+prometheus.remote_write) are unhealthy while a URL's host:port refuses connections. WAL
+directories are created under --storage.path like the real agent does. It collects and
+sends no telemetry.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+from urllib.parse import urlsplit
+
+from .components import COMPONENTS
+from .syntax import Attribute, Block, evaluate_literal
+from .validate import Loaded, LoadError, load
+
+HEALTH_INTERVAL = 2.0
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def endpoint_urls(block: Block) -> List[str]:
+    """The literal url attributes of a component's endpoint blocks."""
+    schema = COMPONENTS.get(block.name)
+    urls: List[str] = []
+    if not schema or not schema.endpoint_block:
+        return urls
+    for sub in block.body:
+        if isinstance(sub, Block) and sub.name == schema.endpoint_block:
+            for attr in sub.body:
+                if isinstance(attr, Attribute) and attr.name == "url":
+                    try:
+                        urls.append(str(evaluate_literal(attr.value)))
+                    except ValueError:
+                        continue
+    return urls
+
+
+def probe(url: str, timeout: float = 1.0) -> Optional[str]:
+    """None when host:port of url accepts a TCP connection, else the error text."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            return None
+    except OSError as err:
+        return f"dial tcp {parts.hostname}:{port}: {err.strerror or err}"
+
+
+class Component:
+    def __init__(self, block: Block) -> None:
+        self.block = block
+        self.state = "healthy"
+        self.message = "started component"
+        self.updated = _now()
+
+    def set_health(self, state: str, message: str) -> None:
+        if (state, message) != (self.state, self.message):
+            self.state, self.message, self.updated = state, message, _now()
+
+    def as_json(self) -> dict:
+        block = self.block
+        return {
+            "name": block.name,
+            "localID": block.id,
+            "moduleID": "",
+            "label": block.label,
+            "referencesTo": [],
+            "referencedBy": [],
+            "dataFlowEdgesTo": [],
+            "health": {"state": self.state, "message": self.message, "updatedTime": self.updated},
+        }
+
+
+class Agent:
+    """The loaded configuration and its components; thread-safe reloads."""
+
+    def __init__(self, config_path: Path, storage: Path, version: str) -> None:
+        self.config_path = config_path
+        self.storage = storage
+        self.version = version
+        self.lock = threading.Lock()
+        self.components: Dict[str, Component] = {}
+        self.ready = False
+
+    def load(self) -> Tuple[bool, str]:
+        try:
+            loaded = load(self.config_path)
+        except LoadError as err:
+            return False, str(err)
+        return self._apply(loaded)
+
+    def _apply(self, loaded: Loaded) -> Tuple[bool, str]:
+        for diag in loaded.diagnostics:
+            if diag.severity == "Warning":
+                log("warn", diag.render())
+        if loaded.errors:
+            return False, "\n".join(d.render() for d in loaded.errors)
+        fresh = {b.id: Component(b) for _, b in loaded.components if b.name in COMPONENTS}
+        with self.lock:
+            for cid, comp in fresh.items():
+                old = self.components.get(cid)
+                if old is not None:
+                    comp.state, comp.message, comp.updated = old.state, old.message, old.updated
+            self.components = fresh
+            self.ready = True
+        self._prepare_storage()
+        self.check_health()
+        return True, "config reloaded"
+
+    def _prepare_storage(self) -> None:
+        self.storage.mkdir(parents=True, exist_ok=True)
+        seed = self.storage / "alloy_seed.json"
+        if not seed.exists():
+            seed.write_text(json.dumps({"UID": f"standin-{int(time.time())}", "created_at": _now(),
+                                        "version": self.version}))
+        for comp in self.snapshot():
+            if comp.block.name == "prometheus.remote_write":
+                wal = self.storage / comp.block.id / "wal"
+                wal.mkdir(parents=True, exist_ok=True)
+                segment = wal / "00000000"
+                if not segment.exists():
+                    segment.write_bytes(b"")
+
+    def snapshot(self) -> List[Component]:
+        with self.lock:
+            return list(self.components.values())
+
+    def check_health(self) -> None:
+        for comp in self.snapshot():
+            failures = [f"{url}: {err}" for url in endpoint_urls(comp.block) for err in [probe(url)] if err]
+            if failures:
+                comp.set_health("unhealthy", "; ".join(failures))
+            else:
+                comp.set_health("healthy", "started component")
+
+    def unhealthy(self) -> List[str]:
+        return [c.block.id for c in self.snapshot() if c.state != "healthy"]
+
+
+def log(level: str, message: str) -> None:
+    ts = _now()
+    print(f"ts={ts} level={level} msg={json.dumps(message)}", file=sys.stderr, flush=True)
+
+
+def make_handler(agent: Agent):
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "alloy-standin"
+
+        def log_message(self, fmt: str, *args: object) -> None:  # quiet access log
+            return
+
+        def _send(self, code: int, body: str, ctype: str = "text/plain; charset=utf-8") -> None:
+            data = body.encode()
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            path = urlsplit(self.path).path
+            if path == "/-/ready":
+                ok = agent.ready
+                self._send(200 if ok else 503, "Alloy is ready.\n" if ok else "Alloy is not ready.\n")
+            elif path == "/-/healthy":
+                bad = agent.unhealthy()
+                self._send(500 if bad else 200, f"unhealthy components: {', '.join(bad)}\n" if bad
+                           else "All Alloy components are healthy.\n")
+            elif path == "/-/reload":
+                self._reload()
+            elif path == "/metrics":
+                self._send(200, metrics(agent), "text/plain; version=0.0.4")
+            elif path == "/api/v0/web/components":
+                self._send(200, json.dumps([c.as_json() for c in agent.snapshot()]), "application/json")
+            elif path.startswith("/api/v0/web/components/"):
+                self._component(path.rsplit("/", 1)[1])
+            else:
+                self._send(404, "404 page not found\n")
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server API
+            if urlsplit(self.path).path == "/-/reload":
+                self._reload()
+            else:
+                self._send(405, "method not allowed\n")
+
+        def _reload(self) -> None:
+            ok, message = agent.load()
+            log("info" if ok else "error", "config reloaded" if ok else f"failed to reload config: {message}")
+            self._send(200 if ok else 400, message + "\n")
+
+        def _component(self, cid: str) -> None:
+            for comp in agent.snapshot():
+                if comp.block.id == cid:
+                    data = comp.as_json()
+                    data.update(arguments=[], exports=[], debugInfo=[])
+                    self._send(200, json.dumps(data), "application/json")
+                    return
+            self._send(404, f"component {cid} not found\n")
+
+    return Handler
+
+
+def metrics(agent: Agent) -> str:
+    lines = [
+        "# HELP alloy_build_info A metric with a constant '1' value labeled by version, revision, "
+        "branch, goversion from which alloy was built, and the goos and goarch for the build.",
+        "# TYPE alloy_build_info gauge",
+        f'alloy_build_info{{branch="HEAD",goarch="amd64",goos="linux",goversion="go1.24.0",'
+        f'revision="standin",tags="builtinassets",version="v{agent.version}"}} 1',
+        "# TYPE alloy_component_controller_running_components gauge",
+    ]
+    for state in ("healthy", "unhealthy"):
+        count = sum(1 for c in agent.snapshot() if c.state == state)
+        lines.append(f'alloy_component_controller_running_components{{health_type="{state}"}} {count}')
+    return "\n".join(lines) + "\n"
+
+
+class _V6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+def serve(config_path: Path, listen: str, storage: Path, version: str) -> int:
+    agent = Agent(config_path, storage, version)
+    ok, message = agent.load()
+    if not ok:
+        print(message, file=sys.stderr)
+        print("Error: could not perform the initial load successfully", file=sys.stderr)
+        return 1
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    server_class = _V6Server if ":" in host else ThreadingHTTPServer
+    server = server_class((host, int(port)), make_handler(agent))
+    server.daemon_threads = True
+
+    def on_hup(_sig: int, _frame: object) -> None:
+        threading.Thread(target=_sighup_reload, args=(agent,), daemon=True).start()
+
+    def on_term(_sig: int, _frame: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGHUP, on_hup)
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    threading.Thread(target=_health_loop, args=(agent,), daemon=True).start()
+    log("info", f"now listening for http traffic service=http addr={listen}")
+    server.serve_forever()
+    log("info", "exiting")
+    return 0
+
+
+def _sighup_reload(agent: Agent) -> None:
+    ok, message = agent.load()
+    log("info" if ok else "error", "config reloaded" if ok else f"failed to reload config: {message}")
+
+
+def _health_loop(agent: Agent) -> None:
+    while True:
+        time.sleep(HEALTH_INTERVAL)
+        agent.check_health()
