@@ -33,6 +33,10 @@ def stage_unit() -> None:
     _pytest("tests/unit")
 
 
+def stage_argspecs() -> None:
+    run(["python", "-m", "labtool.argspecs", str(REPO / "roles")], cwd=REPO / "tests")
+
+
 def stage_build() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run(["ansible-galaxy", "collection", "build", "--output-path", tmp, str(REPO)], cwd=REPO)
@@ -40,7 +44,7 @@ def stage_build() -> None:
         if len(artifact) != 1:
             raise RuntimeError(f"expected one artifact in {tmp}, found {artifact}")
         dest = Path(tmp) / "installed"
-        run(["ansible-galaxy", "collection", "install", "--offline", "--no-deps", "-p", str(dest), artifact[0]])
+        run(["ansible-galaxy", "collection", "install", "--offline", "--no-deps", "--force", "-p", str(dest), artifact[0]])
         installed = dest / "ansible_collections" / "fleet" / "alloy"
         for must in ("MANIFEST.json", "FILES.json", "meta/runtime.yml"):
             if not (installed / must).is_file():
@@ -63,6 +67,7 @@ STAGES: List[Tuple[str, Callable[[], None]]] = [
     ("yamllint", stage_yamllint),
     ("ansible-lint", stage_ansible_lint),
     ("unit", stage_unit),
+    ("argspecs", stage_argspecs),
     ("collection-build", stage_build),
     ("lab-tests", stage_lab_tests),
     ("molecule", stage_molecule),
