@@ -96,3 +96,11 @@ def test_run_refuses_to_start_on_an_invalid_config(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert "missing required attribute 'url'" in out.stderr
     assert "could not perform the initial load" in out.stderr
+
+
+@pytest.mark.parametrize("seed", ["seed002_journal.alloy", "seed000_unix.alloy"])
+def test_fmt_accepts_both_seed_pipelines_and_keeps_their_components(seed: str) -> None:
+    out = alloy("fmt", str(DATA / seed))
+    assert (out.returncode, out.stderr) == (0, "")
+    source_blocks = re.findall(r'^([a-z_.]+) "(\w+)"\s*\{', (DATA / seed).read_text(), re.M)
+    assert re.findall(r'^([a-z_.]+) "(\w+)" \{', out.stdout, re.M) == source_blocks
