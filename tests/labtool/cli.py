@@ -47,4 +47,8 @@ def dispatch(command: str, rest: List[str]) -> int:
         return 0
     if command == "test":
         return stages.run_all(rest)
+    if command == "molecule":
+        images.ensure(list(images.IMAGES))
+        lab.up_services()
+        return run(["molecule", *(rest or ["test", "--all"])], check=False, cwd=REPO).returncode
     raise SystemExit(f"unknown command {command}")

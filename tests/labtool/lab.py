@@ -8,6 +8,7 @@ rpm repositories of the stand-in alloy, port 80), `loki` (the Loki stand-in, 310
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -99,8 +100,17 @@ def up_services() -> Dict[str, str]:
     for svc in SERVICES:
         urls[svc.alias] = url_of(svc.alias)
         _wait_http(urls[svc.alias] + svc.ready_path)
+    export_key_env(urls["mirror"])
     log("lab services up: " + ", ".join(f"{k}={v}" for k, v in urls.items()))
     return urls
+
+
+def export_key_env(mirror_url: str) -> None:
+    """ALLOY_LAB_KEY_FINGERPRINT (signs the lab repositories) and ALLOY_LAB_OTHER_KEY_FINGERPRINT."""
+    with urllib.request.urlopen(f"{mirror_url}/keys/fingerprints.json", timeout=5) as resp:
+        fingerprints = json.loads(resp.read())
+    os.environ["ALLOY_LAB_KEY_FINGERPRINT"] = fingerprints["lab"]
+    os.environ["ALLOY_LAB_OTHER_KEY_FINGERPRINT"] = fingerprints["other"]
 
 
 def start_host(platform: str, name: str | None = None) -> str:

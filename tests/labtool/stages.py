@@ -60,6 +60,7 @@ def stage_lab_tests() -> None:
 
 
 def stage_molecule() -> None:
+    lab.up_services()
     run(["molecule", "test", "--all"], cwd=REPO)
 
 

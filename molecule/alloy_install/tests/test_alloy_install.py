@@ -1,0 +1,77 @@
+"""The state alloy_install leaves on every platform (after upgrade, downgrade and restore)."""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+
+def _debian(host) -> bool:
+    return host.system_info.distribution == "debian"
+
+
+def test_the_pinned_version_is_installed(host) -> None:
+    pkg = host.package("alloy")
+    assert pkg.is_installed
+    assert pkg.version.startswith("1.9.2")
+    assert re.search(r"version v1\.9\.2 ", host.check_output("alloy --version"))
+
+
+def test_the_repository_is_signed_and_pinned(host) -> None:
+    if _debian(host):
+        source = host.file("/etc/apt/sources.list.d/grafana.sources")
+        assert (source.user, source.group, source.mode) == ("root", "root", 0o644)
+        assert "Signed-By: /etc/apt/keyrings/grafana.asc" in source.content_string
+        assert "URIs: http://mirror/apt" in source.content_string
+        keyring = host.file("/etc/apt/keyrings/grafana.asc")
+        assert (keyring.user, keyring.mode) == ("root", 0o644)
+        assert keyring.content_string.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+        assert not host.file("/etc/apt/trusted.gpg.d/grafana.gpg").exists
+    else:
+        repo = host.file("/etc/yum.repos.d/grafana.repo").content_string
+        for line in ("gpgcheck = 1", "repo_gpgcheck = 1", "gpgkey = file:///etc/pki/rpm-gpg/RPM-GPG-KEY-grafana",
+                     "baseurl = http://mirror/rpm"):
+            assert line in repo
+        imported = host.check_output("rpm -q gpg-pubkey --qf '%{VERSION}\\n'").lower().split()
+        assert os.environ["ALLOY_LAB_KEY_FINGERPRINT"][-8:].lower() in imported
+
+
+def test_the_service_runs_enabled(host) -> None:
+    service = host.service("alloy")
+    assert service.is_running
+    assert service.is_enabled
+    assert host.check_output("curl -fsS http://127.0.0.1:12345/-/ready").strip() == "Alloy is ready."
+
+
+def test_the_user_reads_the_journal(host) -> None:
+    groups = host.user("alloy").groups
+    assert "systemd-journal" in groups and "adm" in groups
+    pid = host.check_output("systemctl show -p MainPID --value alloy")
+    running_groups = host.check_output(f"ps -o supgrp= -p {pid}")
+    assert "systemd-journal" in running_groups
+
+
+def test_the_env_file(host) -> None:
+    path = "/etc/default/alloy" if _debian(host) else "/etc/sysconfig/alloy"
+    env = host.file(path)
+    assert (env.user, env.group, env.mode) == ("root", "alloy", 0o640)
+    text = env.content_string
+    assert 'CONFIG_FILE="/etc/alloy/config.alloy"' in text
+    assert ('CUSTOM_ARGS="--server.http.listen-addr=127.0.0.1:12345 --stability.level=generally-available '
+            '--feature.community-components.enabled=true"') in text
+    assert "RESTART_ON_UPGRADE=false" in text
+    assert "GOMAXPROCS='1'" in text
+    cmdline = host.check_output("tr '\\0' ' ' < /proc/$(systemctl show -p MainPID --value alloy)/cmdline")
+    assert "--feature.community-components.enabled=true" in cmdline
+
+
+@pytest.mark.parametrize("path", ["/var/lib/alloy", "/var/lib/alloy/data"])
+def test_state_directories_belong_to_alloy(host, path: str) -> None:
+    folder = host.file(path)
+    assert (folder.user, folder.group, folder.mode) == ("alloy", "alloy", 0o770)
+
+
+def test_system_directories_still_belong_to_root(host) -> None:
+    for path in ("/etc", "/usr", "/var"):
+        assert host.file(path).user == "root"

@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleet.alloy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filter fleet.alloy.pgp_fingerprints: the fingerprints in OpenPGP key material."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: pgp_fingerprints
+short_description: Fingerprints of the keys in an OpenPGP public key block
+version_added: 0.1.0
+description:
+  - Parses ASCII-armored (or binary) OpenPGP key material without gpg and returns the
+    fingerprints of its primary keys, upper-case hex without spaces.
+  - Used by the alloy_install role to pin repository keys before anything is written.
+options:
+  _input:
+    description: The key material (one or more concatenated public keys).
+    type: raw
+    required: true
+  subkeys:
+    description: Also return the fingerprints of subkeys.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Refuse a key that is not pinned
+  ansible.builtin.assert:
+    that: key_text | fleet.alloy.pgp_fingerprints | difference(pinned) | length == 0
+"""
+
+RETURN = r"""
+_value:
+  description: Fingerprints, in the order of the keys in the input.
+  type: list
+  elements: str
+"""
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.fleet.alloy.plugins.module_utils.openpgp import OpenPGPError, fingerprints
+
+
+def pgp_fingerprints(key, subkeys=False):
+    try:
+        return fingerprints(key, subkeys=subkeys)
+    except OpenPGPError as err:
+        raise AnsibleFilterError("fleet.alloy.pgp_fingerprints: %s" % err)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "pgp_fingerprints": pgp_fingerprints,
+        }
