@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .common import CACHE, PREFIX, TESTS, digest, log, run, succeeds, tree_digest
@@ -35,7 +35,6 @@ class Image:
     args: tuple[tuple[str, str], ...] = ()
     needs: tuple[str, ...] = ()  # further images the Dockerfile names (multi-stage)
     context: tuple[str, ...] = ()  # folders under tests/ copied into the build context
-    extra_tags: tuple[str, ...] = field(default=())
 
 
 IMAGES: dict[str, Image] = {
