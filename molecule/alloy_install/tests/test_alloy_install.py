@@ -60,8 +60,10 @@ def test_the_env_file(host) -> None:
     assert 'CONFIG_FILE="/etc/alloy/config.alloy"' in text
     assert ('CUSTOM_ARGS="--server.http.listen-addr=127.0.0.1:12345 --stability.level=generally-available '
             '--feature.community-components.enabled=true"') in text
-    assert "RESTART_ON_UPGRADE=false" in text
-    assert "GOMAXPROCS='1'" in text
+    assert 'RESTART_ON_UPGRADE="false"' in text
+    assert 'GOMAXPROCS="1"' in text
+    # The package's own assignments are replaced, not shadowed.
+    assert text.count("CONFIG_FILE=") == 1 and text.count("RESTART_ON_UPGRADE=") == 1
     cmdline = host.check_output("tr '\\0' ' ' < /proc/$(systemctl show -p MainPID --value alloy)/cmdline")
     assert "--feature.community-components.enabled=true" in cmdline
 

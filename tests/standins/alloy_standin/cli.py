@@ -6,6 +6,7 @@ stderr with exit 1. The version is baked in when the lab packages the stand-in.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -18,6 +19,8 @@ try:
     from ._version import VERSION  # written by the lab's package build
 except ImportError:  # running from the source tree
     VERSION = "0.0.0-dev"
+# Tests run the stand-in from source as any Alloy version (e.g. one without `validate`).
+VERSION = os.environ.get("ALLOY_STANDIN_VERSION", VERSION)
 
 RUN_FLAGS: Dict[str, Optional[str]] = {
     # flag: default value (None = boolean flag)

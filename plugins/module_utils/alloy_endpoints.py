@@ -1,0 +1,138 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleet.alloy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Loki and Prometheus endpoints as data: checks, secret extraction, Alloy shape.
+
+An endpoint as users write it (see roles/alloy_config/meta/argument_specs.yml):
+url, name, tenant_id (Loki), headers, remote_timeout, batch_size / batch_wait (Loki),
+queue_config (Prometheus), one of basic_auth {username, password | password_file},
+bearer_token, bearer_token_file, and tls {ca_file, ca_pem, cert_file, key_file,
+insecure_skip_verify, server_name, min_version}.
+
+Secrets (basic_auth.password, bearer_token) never reach the configuration: they are
+replaced by sys.env("FLEET_ALLOY_<KIND>_<n>_<FIELD>") and returned separately for the
+env file. The environment variable names come from secret_env_name() only, so the
+config and the env file always agree.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import (
+    env_ref, is_identifier)
+
+KINDS = ("loki", "prometheus")
+AUTH_KEYS = ("basic_auth", "bearer_token", "bearer_token_file")
+TLS_KEYS = ("ca_file", "ca_pem", "cert_file", "key_file", "insecure_skip_verify", "server_name",
+            "min_version")
+ATTRIBUTES = {
+    "loki": ("url", "name", "tenant_id", "headers", "remote_timeout", "batch_size", "batch_wait"),
+    "prometheus": ("url", "name", "headers", "remote_timeout"),
+}
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
+
+
+def secret_env_name(kind, index, field):
+    """The env file variable that carries one secret of one endpoint."""
+    return "FLEET_ALLOY_%s_%d_%s" % (kind.upper(), index, field.upper())
+
+
+def _present(endpoint, key):
+    value = endpoint.get(key)
+    return value not in (None, "", {}, [])
+
+
+def endpoint_problems(endpoints, kind, varname):
+    """Messages for every endpoint that cannot be rendered, naming the variable."""
+    problems = []
+    if not isinstance(endpoints, list):
+        return ["%s must be a list of endpoints, got %s" % (varname, type(endpoints).__name__)]
+    for index, endpoint in enumerate(endpoints):
+        where = "%s[%d]" % (varname, index)
+        if not isinstance(endpoint, dict):
+            problems.append("%s must be a mapping with at least url" % where)
+            continue
+        problems.extend(_one_endpoint_problems(endpoint, kind, where))
+    return problems
+
+
+def _one_endpoint_problems(endpoint, kind, where):
+    problems = []
+    url = endpoint.get("url")
+    if not isinstance(url, str) or not _URL.match(url):
+        problems.append("%s.url must be an http:// or https:// URL, got %r" % (where, url))
+    auth = [key for key in AUTH_KEYS if _present(endpoint, key)]
+    if len(auth) > 1:
+        problems.append("%s sets %s: use only one authentication method" % (where, " and ".join(auth)))
+    basic = endpoint.get("basic_auth") or {}
+    if basic:
+        if not basic.get("username"):
+            problems.append("%s.basic_auth.username is required" % where)
+        if bool(basic.get("password")) == bool(basic.get("password_file")):
+            problems.append("%s.basic_auth needs exactly one of password and password_file" % where)
+    for header in (endpoint.get("headers") or {}):
+        if not _HEADER_NAME.match(str(header)):
+            problems.append("%s.headers: %r is not a valid HTTP header name" % (where, header))
+    name = endpoint.get("name")
+    if name and not is_identifier(str(name)):
+        problems.append("%s.name must be an identifier (letters, digits, _), got %r" % (where, name))
+    if kind != "loki" and (_present(endpoint, "tenant_id") or _present(endpoint, "batch_size")):
+        problems.append("%s: tenant_id and batch_size are Loki options" % where)
+    if kind == "loki" and _present(endpoint, "queue_config"):
+        problems.append("%s: queue_config is a Prometheus option" % where)
+    return problems
+
+
+def endpoint_secrets(endpoints, kind):
+    """{ENV_NAME: secret} for every secret of every endpoint."""
+    secrets = {}
+    for index, endpoint in enumerate(endpoints or []):
+        if endpoint.get("bearer_token"):
+            secrets[secret_env_name(kind, index, "bearer_token")] = str(endpoint["bearer_token"])
+        password = (endpoint.get("basic_auth") or {}).get("password")
+        if password:
+            secrets[secret_env_name(kind, index, "password")] = str(password)
+    return secrets
+
+
+def _attributes(endpoint, kind, index):
+    attributes = {}
+    for key in ATTRIBUTES[kind]:
+        if _present(endpoint, key):
+            attributes[key] = endpoint[key]
+    if endpoint.get("bearer_token"):
+        attributes["bearer_token"] = env_ref(secret_env_name(kind, index, "bearer_token"))
+    if endpoint.get("bearer_token_file"):
+        attributes["bearer_token_file"] = endpoint["bearer_token_file"]
+    return attributes
+
+
+def _blocks(endpoint, kind, index):
+    blocks = {}
+    basic = endpoint.get("basic_auth") or {}
+    if basic:
+        block = {"username": basic["username"]}
+        if basic.get("password"):
+            block["password"] = env_ref(secret_env_name(kind, index, "password"))
+        else:
+            block["password_file"] = basic["password_file"]
+        blocks["basic_auth"] = block
+    tls = dict((key, value) for key, value in (endpoint.get("tls") or {}).items()
+               if key in TLS_KEYS and value not in (None, ""))
+    if tls:
+        blocks["tls_config"] = tls
+    queue = dict((key, value) for key, value in (endpoint.get("queue_config") or {}).items()
+                 if value not in (None, ""))
+    if kind == "prometheus" and queue:
+        blocks["queue_config"] = queue
+    return blocks
+
+
+def alloy_endpoint(endpoint, kind, index):
+    """{attributes: {...}, blocks: {name: {...}}} ready for the endpoint macro."""
+    if kind not in KINDS:
+        raise ValueError("kind must be one of %s" % ", ".join(KINDS))
+    return {"attributes": _attributes(endpoint, kind, index), "blocks": _blocks(endpoint, kind, index)}

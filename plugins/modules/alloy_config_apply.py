@@ -1,0 +1,235 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fleet.alloy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Module fleet.alloy.alloy_config_apply: validated, reloaded, reversible config changes."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: alloy_config_apply
+short_description: Install Alloy configuration files only if Alloy accepts them, then reload
+version_added: 0.1.0
+description:
+  - Compares the wanted C(*.alloy) files with a configuration directory. When something
+    differs, builds the complete new configuration (the wanted files plus every other
+    C(*.alloy) file already there) in a private staging directory and checks it with
+    C(alloy validate) (C(alloy fmt) on each file for Alloy older than 1.9).
+  - Only a configuration that passes replaces the live files; managed files (those whose
+    name starts with O(prefix)) that are no longer wanted are removed.
+  - With O(reload_url), asks the running Alloy to reload. If Alloy refuses the new
+    configuration, the previous files are put back and the task fails with Alloy's
+    message, so the files on disk always match what Alloy runs. If Alloy does not answer
+    at all (not running), the files stay and RV(reloaded) is false.
+  - In check mode the new configuration is still validated (read-only, in a temporary
+    directory), so a dry run reports a configuration Alloy would refuse.
+author: fleet.alloy contributors
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.files
+  - fleet.alloy.attributes.files
+options:
+  path:
+    description: The configuration directory (C(CONFIG_FILE) of the service); created if missing.
+    type: path
+    required: true
+  files:
+    description: Wanted files, name to content. Every name starts with O(prefix) and ends in C(.alloy).
+    type: dict
+    required: true
+  prefix:
+    description: Files with this prefix belong to the caller; the others are left alone.
+    type: str
+    default: fleet_
+  validate:
+    description:
+      - How to check the staged configuration. C(auto) asks C(alloy --version) and uses
+        C(validate) from 1.9 on, C(fmt) (syntax only) before. C(none) skips the check.
+    type: str
+    choices: [auto, validate, fmt, none]
+    default: auto
+  alloy_command:
+    description:
+      - The command that runs Alloy's CLI, as a list. The string C({staging}) in an item
+        is replaced by the staging directory (for a container, to mount it).
+    type: list
+    elements: str
+    default: [/usr/bin/alloy]
+  reload_url:
+    description: Alloy's reload endpoint (C(http://127.0.0.1:12345/-/reload)); empty for no reload.
+    type: str
+    default: ""
+  timeout:
+    description: Seconds for the reload request.
+    type: int
+    default: 30
+  directory_mode:
+    description: Mode of O(path) when the module creates it.
+    type: raw
+    default: "0750"
+"""
+
+EXAMPLES = r"""
+- name: Install and activate the pipelines
+  fleet.alloy.alloy_config_apply:
+    path: /etc/alloy/conf.d
+    files:
+      fleet_journal.alloy: "{{ lookup('ansible.builtin.template', 'journal.alloy.j2') }}"
+    reload_url: http://127.0.0.1:12345/-/reload
+    owner: root
+    group: alloy
+    mode: "0640"
+"""
+
+RETURN = r"""
+written:
+  description: Files written (new or changed).
+  returned: always
+  type: list
+  elements: str
+removed:
+  description: Managed files removed.
+  returned: always
+  type: list
+  elements: str
+validator:
+  description: The check used (validate, fmt or none); empty when nothing changed.
+  returned: always
+  type: str
+reloaded:
+  description: Whether the running Alloy reloaded the new configuration.
+  returned: always
+  type: bool
+reload_message:
+  description: Alloy's answer to the reload, or why there was none.
+  returned: always
+  type: str
+"""
+
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleet.alloy.plugins.module_utils.config_apply import (
+    ApplyError, diffs, install, parse_version, plan, remove_tree, stage, undo, validation_commands,
+    validator_for)
+from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import request
+
+
+class ConfigApply(object):
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.path = module.params["path"]
+
+    def command(self, staging):
+        return [item.replace("{staging}", staging) for item in self.params["alloy_command"]]
+
+    def validator(self, staging):
+        wanted = self.params["validate"]
+        if wanted != "auto":
+            return wanted
+        rc, out, err = self.module.run_command(self.command(staging) + ["--version"])
+        if rc != 0:
+            raise ApplyError("%s --version failed (rc %d): %s" % (" ".join(self.command(staging)), rc,
+                                                                   (err or out).strip()))
+        return validator_for(parse_version(out))
+
+    def validate(self, the_plan):
+        parent = os.path.dirname(self.path.rstrip("/")) or "/"
+        staging = tempfile.mkdtemp(prefix=".fleet-alloy-staging-", dir=parent if os.path.isdir(parent) else None)
+        try:
+            stage(staging, self.path, self.params["files"], self.params["prefix"])
+            validator = self.validator(staging)
+            if validator == "none":
+                return validator
+            for cmd in validation_commands(self.command(staging), validator, staging):
+                rc, out, err = self.module.run_command(cmd)
+                if rc != 0:
+                    text = (err or out).replace(staging + os.sep, "").replace(staging, self.path).strip()
+                    raise ApplyError("alloy %s refused the new configuration; the live files in %s are "
+                                     "unchanged:\n%s" % (validator, self.path, text))
+            return validator
+        finally:
+            remove_tree(staging)
+
+    def write_file(self, path, content):
+        tmp = "%s.fleet-alloy.tmp" % path
+        with open(tmp, "w") as handle:
+            handle.write(content)
+        file_args = self.module.load_file_common_arguments(self.params, path=tmp)
+        self.module.set_fs_attributes_if_different(file_args, False)
+        os.rename(tmp, path)
+
+    def ensure_directory(self):
+        if os.path.isdir(self.path):
+            return False
+        if not self.module.check_mode:
+            os.makedirs(self.path)
+            file_args = self.module.load_file_common_arguments(self.params, path=self.path)
+            file_args["mode"] = self.params["directory_mode"]
+            self.module.set_fs_attributes_if_different(file_args, False)
+        return True
+
+    def reload(self, undo_list):
+        answer = request(self.params["reload_url"], method="POST", timeout=self.params["timeout"])
+        if answer.status is None:
+            return False, "Alloy did not answer (%s); it loads the files when it starts" % answer.error
+        if answer.status == 200:
+            return True, answer.body.strip()
+        undo(undo_list, self.write_file)
+        raise ApplyError("Alloy refused the reload (%s); the previous files are back in %s and Alloy "
+                         "keeps running its previous configuration" % (answer.describe(), self.path))
+
+    def run(self):
+        result = dict(changed=False, written=[], removed=[], validator="", reloaded=False, reload_message="")
+        the_plan = plan(self.path, self.params["files"], self.params["prefix"])
+        result["changed"] = self.ensure_directory()
+        if the_plan.changed:
+            result.update(changed=True, written=sorted(the_plan.write), removed=the_plan.remove,
+                          diff=diffs(self.path, the_plan))
+            result["validator"] = self.validate(the_plan)
+            if not self.module.check_mode:
+                undo_list = install(self.path, the_plan, self.write_file)
+                if self.params["reload_url"]:
+                    result["reloaded"], result["reload_message"] = self.reload(undo_list)
+        result["changed"] = self.attributes(result["changed"])
+        return result
+
+    def attributes(self, changed):
+        if not os.path.isdir(self.path):
+            return changed
+        for name in sorted(self.params["files"]):
+            path = os.path.join(self.path, name)
+            if os.path.exists(path):
+                changed = self.module.set_fs_attributes_if_different(
+                    self.module.load_file_common_arguments(self.params, path=path), changed)
+        return changed
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            files=dict(type="dict", required=True),
+            prefix=dict(type="str", default="fleet_"),
+            validate=dict(type="str", default="auto", choices=["auto", "validate", "fmt", "none"]),
+            alloy_command=dict(type="list", elements="str", default=["/usr/bin/alloy"]),
+            reload_url=dict(type="str", default=""),
+            timeout=dict(type="int", default=30),
+            directory_mode=dict(type="raw", default="0750"),
+        ),
+        add_file_common_args=True,
+        supports_check_mode=True,
+    )
+    try:
+        result = ConfigApply(module).run()
+    except ApplyError as err:
+        module.fail_json(msg=str(err))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""The alloy_config role rendered for a matrix of variable sets, without containers.
+
+One ansible-playbook run (local connection, one inventory host per case) applies the
+role with the stand-in's CLI as `alloy validate` and a temporary directory as
+/etc/alloy/conf.d; each result is then parsed with the stand-in's parser and checked.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+import yaml
+from alloy_standin.syntax import Attribute, Block, chain_name, evaluate_literal, parse
+from alloy_standin.validate import load
+
+TESTS = Path(__file__).resolve().parents[1]
+REPO = TESTS.parent
+PLAYBOOK = Path(__file__).parent / "data" / "render_alloy_config.yml"
+SECRETS = {"loki_pw": "s3cr3t-l0ki-\"pass'", "loki_token": "tok-loki-$HOME", "prom_pw": "prom`pw\\x"}
+EXPR = "__alloy_expr__"
+
+CASES: Dict[str, Dict[str, Any]] = {
+    # Seed 002: the hand-written role's journal pipeline from alloy_loki_hostname alone.
+    "seed002": {"alloy_loki_hostname": "loki.example.com", "alloy_config_unix_enabled": False},
+    # Seed 000: the container's unix pipeline, WAL name and cluster label kept.
+    "seed000": {
+        "alloy_config_journal_enabled": False,
+        "alloy_config_unix_procfs_path": "/host/proc", "alloy_config_unix_sysfs_path": "/host/sys",
+        "alloy_config_unix_rootfs_path": "/rootfs", "alloy_config_unix_scrape_interval": "15s",
+        "alloy_config_prometheus_relabel_rules": [{
+            "source_labels": ["instance"], "target_label": "instance",
+            "replacement": {EXPR: 'sys.env("HOSTOS_HOSTNAME")'}}],
+        "alloy_config_prometheus_remote_write_name": "stg_prometheus",
+        "alloy_config_prometheus_endpoints": [{"url": "http://prometheus.example:9090/api/v1/write"}],
+        "alloy_config_prometheus_wal": {"truncate_frequency": "1h"},
+        "alloy_config_prometheus_external_labels": {"cluster": "external"},
+    },
+    # Every option at least once.
+    "everything": {
+        "alloy_config_logging_level": "debug", "alloy_config_logging_format": "json",
+        "alloy_config_instance": 'web-01 "quoted" }',
+        "alloy_config_journal_max_age": "24h", "alloy_config_journal_path": "/var/log/journal",
+        "alloy_config_journal_matches": "_SYSTEMD_UNIT=nginx.service",
+        "alloy_config_journal_format_as_json": True,
+        "alloy_config_journal_labels": {"component": "loki.source.journal", "env": "prod"},
+        "alloy_config_journal_extra_relabel_rules": [
+            {"action": "drop", "source_labels": ["unit"], "regex": "session-.*\\.scope"}],
+        "alloy_config_journal_stages": [
+            {"static_labels": {"values": {"team": "ops"}}},
+            {"json": {"expressions": {"msg": "message", "lvl": ""}}},
+            {"drop": {"expression": ".*healthcheck.*"}},
+            {"labels": {"values": {"lvl": ""}}},
+        ],
+        "alloy_config_loki_endpoints": [
+            {"url": "https://loki-a.example.com/loki/api/v1/push", "tenant_id": "team-a",
+             "basic_auth": {"username": "alloy", "password": SECRETS["loki_pw"]},
+             "headers": {"X-Source": "fleet"}, "batch_wait": "2s", "batch_size": "2MiB",
+             "remote_timeout": "20s", "name": "primary",
+             "tls": {"ca_file": "/etc/ssl/ca.pem", "cert_file": "/etc/ssl/c.pem", "key_file": "/etc/ssl/c.key",
+                     "server_name": "loki", "min_version": "TLS12"}},
+            {"url": "http://loki-b.example.com:3100/loki/api/v1/push", "bearer_token": SECRETS["loki_token"]},
+        ],
+        "alloy_config_loki_external_labels": {"cluster": "c1"},
+        "alloy_config_unix_enable_collectors": ["systemd"], "alloy_config_unix_disable_collectors": ["mdadm"],
+        "alloy_config_unix_job_name": "node", "alloy_config_unix_scrape_timeout": "5s",
+        "alloy_config_self_metrics": True,
+        "alloy_config_prometheus_endpoints": [
+            {"url": "https://mimir.example.com/api/v1/push",
+             "basic_auth": {"username": "u", "password": SECRETS["prom_pw"]},
+             "queue_config": {"capacity": 5000, "max_shards": 10, "retry_on_http_429": True},
+             "tls": {"insecure_skip_verify": True}},
+            {"url": "http://prom.example.com:9090/api/v1/write", "bearer_token_file": "/run/secrets/t"},
+        ],
+        "alloy_config_prometheus_external_labels": {"cluster": "c1", "region": "eu"},
+        "alloy_config_prometheus_wal": {"truncate_frequency": "30m", "min_keepalive_time": "1m",
+                                        "max_keepalive_time": "4h"},
+        "alloy_config_snippets": {"echo": 'loki.echo "debug" {\n}\n'},
+    },
+    "bad_scheme": {"alloy_config_loki_endpoints": [{"url": "ftp://loki/push"}]},
+    "two_auth": {"alloy_config_prometheus_endpoints": [
+        {"url": "http://p/api/v1/write", "bearer_token": "x", "basic_auth": {"username": "u", "password": "p"}}]},
+    "bad_label": {"alloy_config_prometheus_external_labels": {"bad-label": "x"}},
+    "bad_stage": {"alloy_config_journal_stages": [{"nonsense": {}}]},
+    "typo_in_endpoint": {"alloy_config_loki_endpoints": [{"url": "http://l/p", "tenant": "x"}]},
+    "invalid_snippet": {"alloy_config_snippets": {"broken": 'prometheus.scrape "x" {\n\ttargets = [\n}\n'}},
+    "unknown_reference": {"alloy_config_snippets": {"dangling": 'loki.source.journal "more" {\n'
+                                                               '\tforward_to = [loki.write.nowhere.receiver]\n}\n'}},
+    # Alloy before 1.9 has no `validate`: `alloy fmt` checks each file's syntax only.
+    "old_alloy_fmt_only": {"alloy_config_snippets": {"dangling": 'loki.source.journal "more" {\n'
+                                                                 '\tforward_to = [loki.write.nowhere.receiver]\n}\n'},
+                           "alloy_config_alloy_command": ["env", "ALLOY_STANDIN_VERSION=1.8.3", sys.executable,
+                                                          "-m", "alloy_standin"]},
+    "old_alloy_syntax_error": {"alloy_config_snippets": {"broken": 'x "y" {\n\ta = [\n}\n'},
+                               "alloy_config_alloy_command": ["env", "ALLOY_STANDIN_VERSION=1.8.3", sys.executable,
+                                                              "-m", "alloy_standin"]},
+}
+FAILING = {"bad_scheme": "alloy_config_loki_endpoints[0].url must be an http:// or https:// URL",
+           "two_auth": "alloy_config_prometheus_endpoints[0] sets basic_auth and bearer_token",
+           "bad_label": "alloy_config_prometheus_external_labels: bad-label is not a valid label name",
+           "bad_stage": "alloy_config_journal_stages[0]: unknown stage type nonsense",
+           "typo_in_endpoint": "tenant",
+           "invalid_snippet": "fleet_snippet_broken.alloy:3:1",
+           "unknown_reference": "loki.write.nowhere",
+           "old_alloy_syntax_error": "alloy fmt refused the new configuration"}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Dict[str, Any]]:
+    root = tmp_path_factory.mktemp("render")
+    hosts = {}
+    for name, case in CASES.items():
+        (root / name).mkdir()
+        hosts[name] = dict(case, alloy_config_dir=str(root / name / "conf.d"),
+                           alloy_config_env_file=str(root / name / "alloy.env"))
+    common = {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "alloy_config_group": "root", "alloy_config_manage_service": False, "alloy_config_reload_url": "",
+        "alloy_config_alloy_command": ["env", "ALLOY_STANDIN_VERSION=1.10.0", sys.executable, "-m", "alloy_standin"],
+    }
+    inventory = root / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts, "vars": common}}))
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+               PYTHONPATH=str(TESTS / "standins"), ANSIBLE_FORKS="8")
+    out = subprocess.run(["ansible-playbook", "-i", str(inventory), str(PLAYBOOK)], capture_output=True,
+                         text=True, env=env, cwd=REPO, check=False)
+    report = json.loads(out.stdout[out.stdout.index("{"):])
+    results: Dict[str, Dict[str, Any]] = {name: {"failed": [], "dir": root / name} for name in CASES}
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            for host, res in task["hosts"].items():
+                if res.get("failed"):
+                    results[host]["failed"].append(res.get("msg") or json.dumps(res)[:2000])
+    return results
+
+
+def _files(result: Dict[str, Any]) -> Dict[str, str]:
+    conf = result["dir"] / "conf.d"
+    return {p.name: p.read_text() for p in sorted(conf.glob("*.alloy"))}
+
+
+def _blocks(text: str) -> Dict[str, Block]:
+    return {b.id: b for b in parse(text) if isinstance(b, Block)}
+
+
+def _attrs(block: Block) -> Dict[str, Any]:
+    return {s.name: s.value for s in block.body if isinstance(s, Attribute)}
+
+
+def _value(block: Block, name: str) -> Any:
+    return evaluate_literal(_attrs(block)[name])
+
+
+def _children(block: Block, name: str) -> List[Block]:
+    return [s for s in block.body if isinstance(s, Block) and s.name == name]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c not in FAILING])
+def test_good_cases_render_files_alloy_accepts(rendered: Dict[str, Dict[str, Any]], case: str) -> None:
+    result = rendered[case]
+    assert result["failed"] == []
+    files = _files(result)
+    assert files, "nothing rendered"
+    if case != "old_alloy_fmt_only":
+        loaded = load(result["dir"] / "conf.d")
+        assert [d.render() for d in loaded.diagnostics] == []
+    for name in files:
+        mode = (result["dir"] / "conf.d" / name).stat().st_mode & 0o777
+        assert mode == 0o640, name
+
+
+@pytest.mark.parametrize("case", sorted(FAILING))
+def test_bad_input_fails_with_the_variable_named_and_changes_nothing(
+        rendered: Dict[str, Dict[str, Any]], case: str) -> None:
+    result = rendered[case]
+    assert result["failed"], f"{case} did not fail"
+    assert FAILING[case] in " ".join(result["failed"])
+    assert not (result["dir"] / "conf.d").exists() or not _files(result)
+
+
+def test_seed002_journal_pipeline(rendered: Dict[str, Dict[str, Any]]) -> None:
+    files = _files(rendered["seed002"])
+    assert set(files) == {"fleet_00_logging.alloy", "fleet_journal.alloy"}
+    blocks = _blocks(files["fleet_journal.alloy"])
+    relabel, source, write = (blocks["loki.relabel.journal"], blocks["loki.source.journal.read"],
+                              blocks["loki.write.endpoint"])
+    rules = [(_value(r, "source_labels"), _value(r, "target_label")) for r in _children(relabel, "rule")
+             if "source_labels" in _attrs(r)]
+    assert rules[:3] == [(["__journal__systemd_unit"], "unit"), (["__journal__hostname"], "hostname"),
+                         (["__journal_priority"], "priority")]
+    assert chain_name(_attrs(source)["relabel_rules"]) == "loki.relabel.journal.rules"
+    assert _value(source, "labels") == {"component": "loki.source.journal"}
+    endpoint = _children(write, "endpoint")[0]
+    assert _value(endpoint, "url") == "http://loki.example.com:3100/loki/api/v1/push"
+
+
+def test_seed000_unix_pipeline(rendered: Dict[str, Dict[str, Any]]) -> None:
+    files = _files(rendered["seed000"])
+    unix = _blocks(files["fleet_unix.alloy"])
+    exporter = unix["prometheus.exporter.unix.default"]
+    assert (_value(exporter, "procfs_path"), _value(exporter, "sysfs_path"), _value(exporter, "rootfs_path")) == \
+        ("/host/proc", "/host/sys", "/rootfs")
+    assert _value(unix["prometheus.scrape.unix"], "scrape_interval") == "15s"
+    prom = _blocks(files["fleet_prometheus.alloy"])
+    rule = _children(prom["prometheus.relabel.instance"], "rule")[0]
+    replacement = _attrs(rule)["replacement"]
+    assert chain_name(replacement.target) == "sys.env" and evaluate_literal(replacement.args[0]) == "HOSTOS_HOSTNAME"
+    write = prom["prometheus.remote_write.stg_prometheus"]
+    assert _value(_children(write, "wal")[0], "truncate_frequency") == "1h"
+    assert _value(write, "external_labels") == {"cluster": "external"}
+
+
+def test_secrets_live_in_the_env_file_only(rendered: Dict[str, Dict[str, Any]]) -> None:
+    result = rendered["everything"]
+    for name, text in _files(result).items():
+        for secret in SECRETS.values():
+            assert secret not in text, name
+    env = result["dir"] / "alloy.env"
+    assert env.stat().st_mode & 0o777 == 0o640
+    out = subprocess.run(["sh", "-c", f". {env}; printf '%s\\n' \"$FLEET_ALLOY_LOKI_0_PASSWORD\" "
+                                      "\"$FLEET_ALLOY_LOKI_1_BEARER_TOKEN\" \"$FLEET_ALLOY_PROMETHEUS_0_PASSWORD\""],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [SECRETS["loki_pw"], SECRETS["loki_token"], SECRETS["prom_pw"]]
+
+
+def test_secrets_are_read_with_sys_env(rendered: Dict[str, Dict[str, Any]]) -> None:
+    write = _blocks(_files(rendered["everything"])["fleet_journal.alloy"])["loki.write.endpoint"]
+    first, second = _children(write, "endpoint")
+    password = _attrs(_children(first, "basic_auth")[0])["password"]
+    assert chain_name(password.target) == "sys.env"
+    assert evaluate_literal(password.args[0]) == "FLEET_ALLOY_LOKI_0_PASSWORD"
+    assert evaluate_literal(_attrs(second)["bearer_token"].args[0]) == "FLEET_ALLOY_LOKI_1_BEARER_TOKEN"
+
+
+def test_every_option_reaches_the_config(rendered: Dict[str, Dict[str, Any]]) -> None:
+    files = _files(rendered["everything"])
+    assert set(files) == {"fleet_00_logging.alloy", "fleet_journal.alloy", "fleet_prometheus.alloy",
+                          "fleet_unix.alloy", "fleet_self.alloy", "fleet_snippet_echo.alloy"}
+    logging = _blocks(files["fleet_00_logging.alloy"])["logging"]
+    assert (_value(logging, "level"), _value(logging, "format")) == ("debug", "json")
+    journal = _blocks(files["fleet_journal.alloy"])
+    source = journal["loki.source.journal.read"]
+    assert (_value(source, "max_age"), _value(source, "path"), _value(source, "matches"),
+            _value(source, "format_as_json")) == ("24h", "/var/log/journal", "_SYSTEMD_UNIT=nginx.service", True)
+    assert [chain_name(x) for x in _attrs(source)["forward_to"].items] == ["loki.process.journal.receiver"]
+    stages = [s.name for s in journal["loki.process.journal"].body if isinstance(s, Block)]
+    assert stages == ["stage.static_labels", "stage.json", "stage.drop", "stage.labels"]
+    rules = _children(journal["loki.relabel.journal"], "rule")
+    assert _value(rules[-1], "action") == "drop"
+    assert _value(rules[4], "replacement") == 'web-01 "quoted" }'
+    first = _children(journal["loki.write.endpoint"], "endpoint")[0]
+    assert (_value(first, "tenant_id"), _value(first, "headers"), _value(first, "name")) == \
+        ("team-a", {"X-Source": "fleet"}, "primary")
+    assert _value(_children(first, "tls_config")[0], "min_version") == "TLS12"
+    assert _value(journal["loki.write.endpoint"], "external_labels") == {"cluster": "c1"}
+    prom = _blocks(files["fleet_prometheus.alloy"])["prometheus.remote_write.default"]
+    p_first, p_second = _children(prom, "endpoint")
+    assert _value(_children(p_first, "queue_config")[0], "max_shards") == 10
+    assert _value(_children(p_first, "tls_config")[0], "insecure_skip_verify") is True
+    assert _value(p_second, "bearer_token_file") == "/run/secrets/t"
+    assert _value(_children(prom, "wal")[0], "max_keepalive_time") == "4h"
+    unix = _blocks(files["fleet_unix.alloy"])
+    assert _value(unix["prometheus.exporter.unix.default"], "disable_collectors") == ["mdadm"]
+    assert _value(unix["prometheus.scrape.unix"], "job_name") == "node"
+    assert "prometheus.scrape.alloy" in _blocks(files["fleet_self.alloy"])

@@ -1,0 +1,140 @@
+"""alloy_config_apply's logic: plan, stage, validate with the stand-in, install, and the
+rollback when a running Alloy refuses the reload (a real HTTP server on 127.0.0.1)."""
+from __future__ import annotations
+
+import http.server
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Dict, Iterator, List, Tuple
+
+import pytest
+from ansible_collections.fleet.alloy.plugins.module_utils import config_apply as ca
+from ansible_collections.fleet.alloy.plugins.modules.alloy_config_apply import ConfigApply
+
+STANDINS = Path(__file__).resolve().parents[1] / "standins"
+GOOD = 'loki.echo "a" {\n}\n'
+OTHER = 'loki.echo "b" {\n}\n'
+
+
+class FakeModule:
+    """What ConfigApply uses of AnsibleModule; commands really run."""
+
+    def __init__(self, params: Dict[str, object], check_mode: bool = False) -> None:
+        self.params = dict(dict(prefix="fleet_", validate="auto", reload_url="", timeout=5, directory_mode="0750",
+                                alloy_command=["env", f"PYTHONPATH={STANDINS}", "ALLOY_STANDIN_VERSION=1.10.0",
+                                               sys.executable, "-m", "alloy_standin"]), **params)
+        self.check_mode = check_mode
+
+    def run_command(self, cmd: List[str]) -> Tuple[int, str, str]:
+        import subprocess
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        return out.returncode, out.stdout, out.stderr
+
+    def load_file_common_arguments(self, params: Dict[str, object], path: str = "") -> Dict[str, object]:
+        return {"path": path}
+
+    def set_fs_attributes_if_different(self, args: Dict[str, object], changed: bool) -> bool:
+        return changed
+
+
+@pytest.fixture()
+def reload_server() -> Iterator[Dict[str, object]]:
+    state: Dict[str, object] = {"code": 200, "calls": 0}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            state["calls"] = int(state["calls"]) + 1
+            body = b"config reloaded" if state["code"] == 200 else b"error: component x does not exist"
+            self.send_response(int(state["code"]))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state["url"] = f"http://127.0.0.1:{server.server_address[1]}/-/reload"
+    yield state
+    server.shutdown()
+
+
+def test_plan_writes_changes_and_removes_only_managed_files(tmp_path: Path) -> None:
+    (tmp_path / "fleet_old.alloy").write_text(GOOD)
+    (tmp_path / "fleet_same.alloy").write_text(GOOD)
+    (tmp_path / "mine.alloy").write_text(OTHER)
+    plan = ca.plan(str(tmp_path), {"fleet_same.alloy": GOOD, "fleet_new.alloy": GOOD}, "fleet_")
+    assert list(plan.write) == ["fleet_new.alloy"] and plan.remove == ["fleet_old.alloy"]
+
+
+def test_names_outside_the_prefix_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ca.ApplyError, match="mine.alloy"):
+        ca.plan(str(tmp_path), {"mine.alloy": GOOD}, "fleet_")
+
+
+@pytest.mark.parametrize("text,expected", [("alloy, version v1.10.0 (branch: HEAD)", "validate"),
+                                           ("alloy, version v1.9.0 (", "validate"),
+                                           ("alloy, version v1.8.3 (", "fmt")])
+def test_validator_follows_the_version(text: str, expected: str) -> None:
+    assert ca.validator_for(ca.parse_version(text)) == expected
+
+
+def test_unreadable_version_is_an_error() -> None:
+    with pytest.raises(ca.ApplyError, match="cannot read the Alloy version"):
+        ca.parse_version("command not found")
+
+
+def test_users_files_are_validated_with_ours(tmp_path: Path) -> None:
+    live = tmp_path / "conf.d"
+    live.mkdir()
+    (live / "mine.alloy").write_text('loki.echo "a" {\n}\n')  # clashes with ours
+    module = FakeModule({"path": str(live), "files": {"fleet_x.alloy": GOOD}})
+    with pytest.raises(ca.ApplyError, match="refused the new configuration"):
+        ConfigApply(module).run()
+    assert not (live / "fleet_x.alloy").exists()
+
+
+def test_check_mode_validates_but_writes_nothing(tmp_path: Path) -> None:
+    live = tmp_path / "conf.d"
+    module = FakeModule({"path": str(live), "files": {"fleet_x.alloy": 'x "y" {\n'}}, check_mode=True)
+    with pytest.raises(ca.ApplyError, match="fleet_x.alloy:2:1"):
+        ConfigApply(module).run()
+    good = FakeModule({"path": str(live), "files": {"fleet_x.alloy": GOOD}}, check_mode=True)
+    result = ConfigApply(good).run()
+    assert result["changed"] and result["written"] == ["fleet_x.alloy"] and not live.exists()
+
+
+def test_reload_success(tmp_path: Path, reload_server: Dict[str, object]) -> None:
+    live = tmp_path / "conf.d"
+    result = ConfigApply(FakeModule({"path": str(live), "files": {"fleet_x.alloy": GOOD},
+                                     "reload_url": reload_server["url"]})).run()
+    assert result["reloaded"] and result["reload_message"] == "config reloaded"
+    again = ConfigApply(FakeModule({"path": str(live), "files": {"fleet_x.alloy": GOOD},
+                                    "reload_url": reload_server["url"]})).run()
+    assert not again["changed"] and reload_server["calls"] == 1
+
+
+def test_refused_reload_puts_the_previous_files_back(tmp_path: Path, reload_server: Dict[str, object]) -> None:
+    live = tmp_path / "conf.d"
+    live.mkdir()
+    (live / "fleet_keep.alloy").write_text(GOOD)
+    (live / "fleet_gone.alloy").write_text(OTHER)
+    before = {p.name: p.read_text() for p in live.iterdir()}
+    reload_server["code"] = 400
+    module = FakeModule({"path": str(live), "files": {"fleet_keep.alloy": OTHER, "fleet_new.alloy": GOOD},
+                         "reload_url": reload_server["url"]})
+    with pytest.raises(ca.ApplyError, match="HTTP 400: error: component x does not exist"):
+        ConfigApply(module).run()
+    assert {p.name: p.read_text() for p in live.iterdir()} == before
+
+
+def test_alloy_not_running_keeps_the_files(tmp_path: Path) -> None:
+    live = tmp_path / "conf.d"
+    result = ConfigApply(FakeModule({"path": str(live), "files": {"fleet_x.alloy": GOOD},
+                                     "reload_url": "http://127.0.0.1:9/-/reload"})).run()
+    assert not result["reloaded"] and "connection refused" in result["reload_message"]
+    assert (live / "fleet_x.alloy").read_text() == GOOD
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".fleet-alloy-staging")]

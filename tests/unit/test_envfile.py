@@ -1,0 +1,64 @@
+"""Env file sections: what systemd and sh read back, other owners kept, secrets masked."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from ansible_collections.fleet.alloy.plugins.module_utils.envfile import (
+    MASK, EnvFileError, masked, quote, split, update)
+
+PACKAGE_DEFAULT = 'CONFIG_FILE="/etc/alloy/config.alloy"\nCUSTOM_ARGS=""\nRESTART_ON_UPGRADE=true\n'
+
+
+def sh_value(text: str, key: str, tmp_path: Path) -> str:
+    env = tmp_path / "env"
+    env.write_text(text)
+    return subprocess.run(["sh", "-c", f'. {env}; printf %s "${key}"'], capture_output=True, text=True,
+                          check=True).stdout
+
+
+@pytest.mark.parametrize("value", ['plain', 'with "quotes"', "it's", "$HOME and `id`", "back\\slash\\", "",
+                                   "日本語", "trailing space "])
+def test_values_come_back_unchanged_through_sh(value: str, tmp_path: Path) -> None:
+    assert sh_value(update("", "me", {"K": value}, False), "K", tmp_path) == value
+
+
+@pytest.mark.parametrize("value", ["two\nlines", "cr\r", "nul\0"])
+def test_values_that_cannot_be_written_are_refused(value: str) -> None:
+    with pytest.raises(EnvFileError):
+        quote(value)
+
+
+def test_bad_keys_are_refused() -> None:
+    with pytest.raises(EnvFileError, match="not a valid"):
+        update("", "me", {"BAD-KEY": "x"}, False)
+
+
+def test_package_assignments_are_replaced_by_the_section(tmp_path: Path) -> None:
+    text = update(PACKAGE_DEFAULT, "alloy_install", {"CONFIG_FILE": "/etc/alloy/conf.d", "RESTART_ON_UPGRADE": False},
+                  False)
+    assert text.count("CONFIG_FILE=") == 1 and text.count("RESTART_ON_UPGRADE=") == 1
+    assert 'CUSTOM_ARGS=""' in text  # not set by the section: kept
+    assert sh_value(text, "RESTART_ON_UPGRADE", tmp_path) == "false"
+
+
+def test_sections_of_other_owners_are_kept_and_updates_are_idempotent() -> None:
+    one = update(PACKAGE_DEFAULT, "alloy_install", {"CONFIG_FILE": "/c"}, False)
+    two = update(one, "alloy_config", {"TOKEN": "t0p"}, True)
+    three = update(two, "alloy_install", {"CONFIG_FILE": "/d"}, False)
+    assert "TOKEN=\"t0p\"" in three and 'CONFIG_FILE="/d"' in three
+    assert update(three, "alloy_install", {"CONFIG_FILE": "/d"}, False) == three
+    assert [owner for owner, _, _ in split(three) if owner] == ["alloy_install", "alloy_config"]
+
+
+def test_an_empty_section_is_removed() -> None:
+    two = update(update("", "a", {"X": "1"}, False), "b", {"S": "s"}, True)
+    assert "S=" not in update(two, "b", {}, True)
+    assert update("", "b", {}, True) == ""
+
+
+def test_masked_hides_every_secret_section_whoever_asks() -> None:
+    text = update(update("", "alloy_install", {"CONFIG_FILE": "/c"}, False), "alloy_config", {"PW": "hunter2"}, True)
+    shown = masked(text)
+    assert "hunter2" not in shown and f"PW={MASK}" in shown and 'CONFIG_FILE="/c"' in shown
