@@ -14,12 +14,8 @@ import base64
 import socket
 import ssl
 
-try:  # Python 3
-    from urllib.error import HTTPError, URLError
-    from urllib.request import HTTPSHandler, Request, build_opener
-except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
-    HTTPError = URLError = Exception  # type: ignore
-    HTTPSHandler = Request = build_opener = None  # type: ignore
+from urllib.error import HTTPError, URLError
+from urllib.request import HTTPSHandler, Request, build_opener
 
 MAX_BODY = 1024 * 1024
 

@@ -24,7 +24,7 @@ description:
     at all (not running), the files stay and RV(reloaded) is false.
   - In check mode the new configuration is still validated (read-only, in a temporary
     directory), so a dry run reports a configuration Alloy would refuse.
-author: fleet.alloy contributors
+author: fleet.alloy maintainers (@fleet-alloy)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.files
@@ -133,8 +133,8 @@ class ConfigApply(object):
             return wanted
         rc, out, err = self.module.run_command(self.command(staging) + ["--version"])
         if rc != 0:
-            raise ApplyError("%s --version failed (rc %d): %s" % (" ".join(self.command(staging)), rc,
-                                                                   (err or out).strip()))
+            command = " ".join(self.command(staging))
+            raise ApplyError("%s --version failed (rc %d): %s" % (command, rc, (err or out).strip()))
         return validator_for(parse_version(out))
 
     def validate(self, the_plan):

@@ -20,7 +20,7 @@ description:
     a newline is refused.
   - Secret values are never shown - the section is marked secret and its values are
     masked in the diff of every owner, so the env file is the only place they appear.
-author: fleet.alloy contributors
+author: fleet.alloy maintainers (@fleet-alloy)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.files

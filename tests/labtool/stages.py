@@ -1,7 +1,8 @@
 """The README's test command: every stage, timed, in one run.
 
 Stages: images (offline build or reuse), yamllint, ansible-lint (production profile,
-offline), unit tests (pytest, no containers), collection build and install into a
+offline), unit tests (pytest, no containers), argument specs, ansible-test sanity
+(offline, see sanity.py), collection build and install into a
 temporary path, lab services, lab tests (pytest against the lab containers), molecule
 test --all. A failing stage does not hide the later ones; the command fails if any did.
 """
@@ -13,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, List, Tuple
 
-from . import images, lab
+from . import images, lab, sanity
 from .common import REPO, Timings, log, run
 
 
@@ -35,6 +36,10 @@ def stage_unit() -> None:
 
 def stage_argspecs() -> None:
     run(["python", "-m", "labtool.argspecs", str(REPO / "roles")], cwd=REPO / "tests")
+
+
+def stage_sanity() -> None:
+    sanity.main([])
 
 
 def stage_build() -> None:
@@ -69,6 +74,7 @@ STAGES: List[Tuple[str, Callable[[], None]]] = [
     ("ansible-lint", stage_ansible_lint),
     ("unit", stage_unit),
     ("argspecs", stage_argspecs),
+    ("sanity", stage_sanity),
     ("collection-build", stage_build),
     ("lab-tests", stage_lab_tests),
     ("molecule", stage_molecule),

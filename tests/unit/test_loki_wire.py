@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from loki_standin.wire import decode_push, encode_push, parse_labels, snappy_compress, snappy_decompress
+from lab_wire import decode_push, encode_push, parse_labels, snappy_compress, snappy_decompress
 
 
 def test_snappy_decodes_copies_as_well_as_literals() -> None:

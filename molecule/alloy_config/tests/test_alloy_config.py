@@ -72,3 +72,16 @@ def test_alloy_runs_our_pipelines_and_they_are_healthy(host) -> None:
 
 def test_wal_of_the_remote_write(host) -> None:
     assert host.file("/var/lib/alloy/data/prometheus.remote_write.default/wal").is_directory
+
+
+def test_alloy_verify_reports_the_host_healthy(host) -> None:
+    result = host.ansible("fleet.alloy.alloy_verify",
+                          "loki_urls=http://loki:3100/loki/api/v1/push "
+                          "prometheus_urls=http://prometheus:9090/api/v1/write "
+                          "data_flow=true wait=true wait_timeout=60 require_enabled=true",
+                          become=True, check=False)
+    assert result.get("healthy") is True, result.get("msg") or result
+    names = [c["name"] for c in result["checks"]]
+    assert names[:4] == ["service", "alloy ready", "alloy healthy", "components"]
+    assert {"data prometheus", "data loki"} <= set(names)
+    assert result["changed"] is False

@@ -77,3 +77,12 @@ def test_state_directories_belong_to_alloy(host, path: str) -> None:
 def test_system_directories_still_belong_to_root(host) -> None:
     for path in ("/etc", "/usr", "/var"):
         assert host.file(path).user == "root"
+
+
+def test_alloy_verify_sees_the_service_and_the_agent(host) -> None:
+    result = host.ansible("fleet.alloy.alloy_verify", "require_enabled=true fail_on_unhealthy=false",
+                          become=True, check=False)
+    checks = {c["name"]: c for c in result["checks"]}
+    assert checks["service"]["ok"], checks["service"]["detail"]
+    assert "active (running), MainPID" in checks["service"]["detail"]
+    assert checks["alloy ready"]["ok"], checks["alloy ready"]["detail"]

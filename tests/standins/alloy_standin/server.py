@@ -4,8 +4,8 @@ Serves /-/ready, /-/healthy, /-/reload (GET or POST; 400 and the old config kept
 one), /metrics with alloy_build_info, /api/v0/web/components and
 /api/v0/web/components/{id}; reloads on SIGHUP. Endpoint components (loki.write,
 prometheus.remote_write) are unhealthy while a URL's host:port refuses connections. WAL
-directories are created under --storage.path like the real agent does. It collects and
-sends no telemetry.
+directories are created under --storage.path like the real agent does. Telemetry (a
+mimic of the pipelines' data flow) is sent by telemetry.Sender every scrape interval.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .components import COMPONENTS
+from .telemetry import Sender
 from .syntax import Attribute, Block, evaluate_literal
 from .validate import Loaded, LoadError, load
 
@@ -256,6 +257,7 @@ def serve(config_path: Path, listen: str, storage: Path, version: str) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     threading.Thread(target=_health_loop, args=(agent,), daemon=True).start()
+    threading.Thread(target=_telemetry_loop, args=(agent,), daemon=True).start()
     log("info", f"now listening for http traffic service=http addr={listen}")
     server.serve_forever()
     log("info", "exiting")
@@ -271,3 +273,18 @@ def _health_loop(agent: Agent) -> None:
     while True:
         time.sleep(HEALTH_INTERVAL)
         agent.check_health()
+
+
+def _telemetry_loop(agent: Agent) -> None:
+    last: Dict[str, str] = {}
+    while True:
+        sender = Sender({c.block.id: c.block for c in agent.snapshot()}, agent.storage)
+        try:
+            results = sender.run()
+        except Exception as err:  # noqa: BLE001 - a fixture must keep serving
+            results = {"telemetry": f"error: {err}"}
+        for key, outcome in results.items():
+            if last.get(key) != outcome:
+                log("info" if outcome.startswith("HTTP 2") else "warn", f"telemetry {key}: {outcome}")
+        last = results
+        time.sleep(sender.interval())

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Dict, List, Optional
 from urllib.parse import parse_qs, urlsplit
 
-from .wire import decode_push, parse_labels
+from lab_wire import decode_push, parse_labels
 
 
 class Store:

@@ -57,6 +57,7 @@ def build_zipapp(version: str) -> Path:
     src = WORK / f"zipapp-{version}"
     shutil.copytree(SRC / "alloy_standin", src / "alloy_standin",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(SRC / "lab_wire", src / "lab_wire", ignore=shutil.ignore_patterns("__pycache__"))
     (src / "alloy_standin" / "_version.py").write_text(f'VERSION = "{version}"\n')
     shutil.copy(src / "alloy_standin" / "__main__.py", src / "__main__.py")
     target = WORK / f"alloy-{version}"

@@ -1,10 +1,12 @@
-"""TEST FIXTURE (Loki stand-in): snappy block format and the protobuf of a push request.
+"""TEST FIXTURE (shared by the Alloy and Loki stand-ins): the snappy block format and the
+protobuf messages of a Loki push and a Prometheus remote-write request.
 
-Pure Python so that the stand-in needs nothing beyond the standard library. The encoder
-writes literal-only snappy blocks (valid for any decoder); tests use it to build pushes.
+Pure Python so that the stand-ins need nothing beyond the standard library. The encoder
+writes literal-only snappy blocks (valid for any decoder, Prometheus's included).
 """
 from __future__ import annotations
 
+import struct
 from typing import Dict, Iterator, List, Tuple
 
 
@@ -187,3 +189,34 @@ def encode_push(streams: List[Dict[str, object]]) -> bytes:
             body += _field(2, _field(1, stamp) + _field(2, str(line).encode()))
         out += _field(1, bytes(body))
     return snappy_compress(bytes(out))
+
+
+def encode_write_request(series: List[Tuple[Dict[str, str], float, int]]) -> bytes:
+    """A snappy-compressed prometheus.WriteRequest: (labels, value, timestamp in ms) each."""
+    out = bytearray()
+    for labels, value, stamp in series:
+        body = bytearray()
+        for name in sorted(labels):
+            body += _field(1, _field(1, name.encode()) + _field(2, str(labels[name]).encode()))
+        sample = encode_varint(1 << 3 | 1) + struct.pack("<d", value) + encode_varint(2 << 3) + encode_varint(stamp)
+        body += _field(2, sample)
+        out += _field(1, bytes(body))
+    return snappy_compress(bytes(out))
+
+
+def decode_write_request(data: bytes) -> List[Tuple[Dict[str, str], float, int]]:
+    """The inverse of encode_write_request."""
+    series = []
+    for _, ts in fields(snappy_decompress(data)):
+        labels: Dict[str, str] = {}
+        value, stamp = 0.0, 0
+        for number, payload in fields(ts):  # type: ignore[arg-type]
+            if number == 1:
+                pair = dict(fields(payload))  # type: ignore[arg-type]
+                labels[pair[1].decode()] = pair[2].decode()  # type: ignore[union-attr]
+            elif number == 2:
+                sample = dict(fields(payload))  # type: ignore[arg-type]
+                value = struct.unpack("<d", sample[1])[0]  # type: ignore[arg-type]
+                stamp = int(sample.get(2, 0))  # type: ignore[call-overload]
+        series.append((labels, value, stamp))
+    return series

@@ -1,0 +1,210 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleet.alloy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The checks of fleet.alloy.alloy_verify: each returns a Check (name, ok, detail, elapsed).
+
+A check never raises: a transport error, a bad status or invalid JSON is a failed check
+whose detail says so in one line. run_all() runs checks concurrently, each bounded by
+the HTTP timeout, and retries the failed ones until a deadline when asked to wait.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import request
+
+LOKI_PUSH_PATH = "/loki/api/v1/push"
+PROMETHEUS_WRITE_PATHS = ("/api/v1/write", "/api/v1/push", "/api/prom/push")
+
+
+class Check(object):
+    def __init__(self, name, ok, detail, elapsed=0.0):
+        self.name = name
+        self.ok = ok
+        self.detail = detail
+        self.elapsed = elapsed
+
+    def as_dict(self):
+        return dict(name=self.name, ok=self.ok, detail=self.detail, elapsed=round(self.elapsed, 3))
+
+
+class Backend(object):
+    """A Loki or Prometheus to check: its base URL and how to talk to it."""
+
+    def __init__(self, kind, url, headers=None, tls=None):
+        self.kind = kind
+        self.base = base_url(kind, url)
+        self.headers = headers or {}
+        self.tls = tls
+
+
+def base_url(kind, url):
+    """The server's base URL from a push / remote_write URL (or a base URL)."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    suffixes = (LOKI_PUSH_PATH,) if kind == "loki" else PROMETHEUS_WRITE_PATHS
+    for suffix in suffixes:
+        if path.endswith(suffix):
+            path = path[:-len(suffix)]
+            break
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _timed(name, func):
+    start = time.time()
+    try:
+        ok, detail = func()
+    except Exception as err:  # a check must report, not crash the module
+        ok, detail = False, "%s: %s" % (type(err).__name__, err)
+    return Check(name, ok, detail, time.time() - start)
+
+
+# --- service -----------------------------------------------------------------------
+
+def systemd_check(runner, unit, require_enabled):
+    """runner(argv) -> (rc, stdout, stderr); tests replace it."""
+    def run():
+        rc, out, err = runner(["systemctl", "show", unit, "--property",
+                               "LoadState,ActiveState,SubState,MainPID,UnitFileState,ActiveEnterTimestamp"])
+        if rc != 0:
+            return False, "systemctl show %s failed: %s" % (unit, (err or out).strip())
+        props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        if props.get("LoadState") != "loaded":
+            return False, "%s is %s" % (unit, props.get("LoadState", "unknown"))
+        detail = "%s %s (%s), MainPID %s, since %s" % (unit, props.get("ActiveState"), props.get("SubState"),
+                                                       props.get("MainPID"), props.get("ActiveEnterTimestamp") or "-")
+        if props.get("ActiveState") != "active":
+            return False, detail
+        if require_enabled and props.get("UnitFileState") != "enabled":
+            return False, "%s; not enabled (%s)" % (detail, props.get("UnitFileState"))
+        return True, detail
+    return lambda: _timed("service", run)
+
+
+def container_check(runner, container):
+    def run():
+        rc, out, err = runner(["docker", "inspect", "--format", "{{json .State}}", container])
+        if rc != 0:
+            return False, "container %s: %s" % (container, (err or out).strip() or "not found")
+        state = json.loads(out)
+        health = (state.get("Health") or {}).get("Status")
+        detail = "container %s %s%s, since %s" % (container, state.get("Status"),
+                                                  " (%s)" % health if health else "", state.get("StartedAt"))
+        return bool(state.get("Running")) and health in (None, "healthy"), detail
+    return lambda: _timed("container", run)
+
+
+# --- Alloy's own endpoints -----------------------------------------------------------
+
+def alloy_endpoint_check(name, url, timeout, tls=None):
+    def run():
+        answer = request(url, timeout=timeout, tls=tls)
+        return answer.status == 200, answer.describe()
+    return lambda: _timed(name, run)
+
+
+def components_check(url, wanted, timeout, tls=None):
+    """Every component healthy, or each wanted component ID present and healthy."""
+    def run():
+        answer = request(url, timeout=timeout, tls=tls)
+        if answer.status != 200:
+            return False, answer.describe()
+        try:
+            items = json.loads(answer.body)
+            states = dict((c["localID"], c["health"]["state"]) for c in items)
+        except (ValueError, KeyError, TypeError) as err:
+            return False, "invalid JSON from %s: %s" % (url, err)
+        ids = wanted or sorted(states)
+        missing = [c for c in ids if c not in states]
+        bad = ["%s is %s" % (c, states[c]) for c in ids if c in states and states[c] != "healthy"]
+        problems = ["missing: %s" % ", ".join(missing)] if missing else []
+        problems += bad
+        if problems:
+            return False, "; ".join(problems)
+        return True, "%d components healthy" % len(ids)
+    return lambda: _timed("components", run)
+
+
+# --- backends ------------------------------------------------------------------------
+
+def backend_ready_check(backend, timeout):
+    path = "/ready" if backend.kind == "loki" else "/-/ready"
+    url = backend.base + path
+
+    def run():
+        answer = request(url, timeout=timeout, headers=backend.headers, tls=backend.tls)
+        return answer.status == 200, "%s: %s" % (url, answer.describe())
+    return lambda: _timed("%s %s" % (backend.kind, backend.base), run)
+
+
+def prometheus_data_check(backend, query, max_age, timeout, now=time.time):
+    url = "%s/api/v1/query?%s" % (backend.base, urlencode({"query": query}))
+
+    def run():
+        answer = request(url, timeout=timeout, headers=backend.headers, tls=backend.tls)
+        if answer.status != 200:
+            return False, "%s: %s" % (backend.base, answer.describe())
+        try:
+            result = json.loads(answer.body)["data"]["result"]
+            stamps = [float(series["value"][0]) for series in result]
+        except (ValueError, KeyError, TypeError, IndexError) as err:
+            return False, "invalid answer from %s: %s" % (backend.base, err)
+        if not stamps:
+            return False, "no series for %s" % query
+        age = now() - max(stamps)
+        if age > max_age:
+            return False, "newest sample for %s is %ds old (max %ds)" % (query, age, max_age)
+        return True, "%d series for %s" % (len(stamps), query)
+    return lambda: _timed("data prometheus", run)
+
+
+def loki_data_check(backend, query, max_age, timeout, now=time.time):
+    def run():
+        start_ns = int((now() - max_age) * 1e9)
+        url = "%s/loki/api/v1/query_range?%s" % (backend.base, urlencode(
+            {"query": query, "start": str(start_ns), "limit": "10", "direction": "backward"}))
+        answer = request(url, timeout=timeout, headers=backend.headers, tls=backend.tls)
+        if answer.status != 200:
+            return False, "%s: %s" % (backend.base, answer.describe())
+        try:
+            streams = json.loads(answer.body)["data"]["result"]
+            lines = sum(len(s.get("values", [])) for s in streams)
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            return False, "invalid answer from %s: %s" % (backend.base, err)
+        if not lines:
+            return False, "no log line for %s in the last %ds" % (query, max_age)
+        return True, "%d lines for %s" % (lines, query)
+    return lambda: _timed("data loki", run)
+
+
+# --- running -------------------------------------------------------------------------
+
+def run_all(checks, wait=False, deadline=0.0, interval=2.0, clock=time.time, sleep=time.sleep):
+    """Run the checks concurrently; with wait, retry the failed ones until all pass or
+    the deadline (clock value) passes. Returns the last Check of each, in order."""
+    results = [None] * len(checks)
+    pending = list(range(len(checks)))
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(checks)))) as pool:
+        while pending:
+            futures = dict((index, pool.submit(checks[index])) for index in pending)
+            for index, future in futures.items():
+                results[index] = future.result()
+            pending = [index for index in pending if not results[index].ok]
+            if not pending or not wait or clock() + interval > deadline:
+                break
+            sleep(interval)
+    return results
+
+
+def summary(results):
+    failed = [c for c in results if not c.ok]
+    if not failed:
+        return "healthy: %d checks passed" % len(results)
+    return "unhealthy: %d of %d checks failed: %s" % (
+        len(failed), len(results), "; ".join("%s (%s)" % (c.name, c.detail) for c in failed))

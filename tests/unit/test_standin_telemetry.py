@@ -1,0 +1,121 @@
+"""The stand-in's telemetry mimic: what it pushes is what the lab's checks look for."""
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import pytest
+from alloy_standin.syntax import Block, parse
+from alloy_standin.telemetry import Sender, duration
+from lab_wire import decode_write_request, snappy_decompress
+
+
+@pytest.fixture()
+def sink() -> Iterator[Dict[str, object]]:
+    got: Dict[str, object] = {"requests": []}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got["requests"].append((self.path, self.headers, body))  # type: ignore[union-attr]
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    got["base"] = f"http://127.0.0.1:{server.server_address[1]}"
+    yield got
+    server.shutdown()
+
+
+def _blocks(text: str) -> Dict[str, Block]:
+    return {b.id: b for b in parse(text) if isinstance(b, Block)}
+
+
+def test_metrics_follow_relabel_to_remote_write(sink: Dict[str, object], tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROM_TOKEN", "t0k")
+    config = f'''
+prometheus.exporter.unix "default" {{
+}}
+prometheus.scrape "unix" {{
+	targets = prometheus.exporter.unix.default.targets
+	forward_to = [prometheus.relabel.instance.receiver]
+	job_name = "integrations/unix"
+	scrape_interval = "15s"
+}}
+prometheus.relabel "instance" {{
+	forward_to = [prometheus.remote_write.default.receiver]
+	rule {{
+		target_label = "instance"
+		replacement = "web-01"
+	}}
+}}
+prometheus.remote_write "default" {{
+	endpoint {{
+		url = "{sink['base']}/api/v1/write"
+		bearer_token = sys.env("PROM_TOKEN")
+	}}
+	external_labels = {{cluster = "lab"}}
+}}
+'''
+    (tmp_path / "prometheus.remote_write.default" / "wal").mkdir(parents=True)
+    sender = Sender(_blocks(config), tmp_path)
+    assert sender.interval() == 15.0
+    sender.run()
+    requests: List = sink["requests"]  # type: ignore[assignment]
+    path, headers, body = requests[0]
+    assert path == "/api/v1/write" and headers["Authorization"] == "Bearer t0k"
+    assert headers["Content-Encoding"] == "snappy"
+    series = {labels["__name__"]: labels for labels, _, _ in decode_write_request(body)}
+    assert series["up"] == {"__name__": "up", "job": "integrations/unix", "instance": "web-01", "cluster": "lab"}
+    assert (tmp_path / "prometheus.remote_write.default" / "wal" / "00000000").stat().st_size > len(body)
+
+
+def test_journal_heartbeat_reaches_loki_with_relabelled_labels(sink: Dict[str, object], tmp_path: Path) -> None:
+    config = f'''
+loki.relabel "journal" {{
+	forward_to = []
+	rule {{
+		source_labels = ["__journal__systemd_unit"]
+		target_label = "unit"
+	}}
+	rule {{
+		target_label = "instance"
+		replacement = "web-01"
+	}}
+}}
+loki.source.journal "read" {{
+	forward_to = [loki.write.endpoint.receiver]
+	relabel_rules = loki.relabel.journal.rules
+	labels = {{component = "loki.source.journal"}}
+}}
+loki.write "endpoint" {{
+	endpoint {{
+		url = "{sink['base']}/loki/api/v1/push"
+		tenant_id = "lab"
+	}}
+}}
+'''
+    Sender(_blocks(config), tmp_path).run()
+    path, headers, body = sink["requests"][0]  # type: ignore[index]
+    assert headers["X-Scope-OrgID"] == "lab"
+    stream = json.loads(body)["streams"][0]["stream"]
+    assert stream == {"unit": "alloy.service", "instance": "web-01", "component": "loki.source.journal"}
+
+
+@pytest.mark.parametrize("text,seconds", [("15s", 15.0), ("1m30s", 90.0), ("500ms", 0.5), ("", 60.0)])
+def test_durations(text: str, seconds: float) -> None:
+    assert duration(text, 60.0) == seconds
+
+
+def test_snappy_is_what_prometheus_reads() -> None:
+    from lab_wire import encode_write_request
+    body = encode_write_request([({"__name__": "x"}, 1.5, 1)])
+    assert snappy_decompress(body)  # a literal-only block every decoder accepts
