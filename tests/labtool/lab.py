@@ -51,20 +51,25 @@ def ensure_network() -> None:
         run(["docker", "network", "create", NETWORK], capture=True)
 
 
-def _running_with(name: str, image_tag: str) -> bool:
+def _running_with(name: str, image_tag: str, labels: Dict[str, str]) -> bool:
     result = run(["docker", "inspect", name], check=False, capture=True)
     if result.returncode != 0:
         return False
     info = json.loads(result.stdout)[0]
-    return bool(info["State"]["Running"]) and info["Config"]["Image"] == image_tag
+    have = info["Config"].get("Labels") or {}
+    return (bool(info["State"]["Running"]) and info["Config"]["Image"] == image_tag
+            and all(have.get(key) == value for key, value in labels.items()))
 
 
-def _start(name: str, alias: str, image_tag: str, extra: Iterable[str], command: Iterable[str]) -> None:
-    if _running_with(name, image_tag):
+def _start(name: str, alias: str, image_tag: str, extra: Iterable[str], command: Iterable[str],
+           labels: Dict[str, str] | None = None) -> None:
+    labels = dict(labels or {}, **{PREFIX: "1"})
+    if _running_with(name, image_tag, labels):
         return
     run(["docker", "rm", "-f", name], check=False, capture=True)
+    label_args = [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
     run(["docker", "run", "-d", "--name", name, "--hostname", alias, "--network", NETWORK,
-         "--network-alias", alias, "--label", f"{PREFIX}=1", *extra, image_tag, *command], capture=True)
+         "--network-alias", alias, *label_args, *extra, image_tag, *command], capture=True)
 
 
 def ip_of(name: str) -> str:
@@ -116,7 +121,10 @@ def export_key_env(mirror_url: str) -> None:
 def start_host(platform: str, name: str | None = None) -> str:
     """A systemd lab host of the given platform on the lab network; returns its name."""
     name = name or container_name(platform)
-    _start(name, name, images.tag(platform), SYSTEMD_RUN_ARGS, ())
+    # A host that installed packages from an older mirror (another stand-in build with the
+    # same version number) is replaced, so the main job always tests the current stand-in.
+    _start(name, name, images.tag(platform), SYSTEMD_RUN_ARGS, (),
+           labels={f"{PREFIX}.mirror": images.tag("services")})
     wait_systemd(name)
     return name
 
