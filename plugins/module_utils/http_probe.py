@@ -43,10 +43,6 @@ class Response(object):
         self.body = body
         self.error = error
 
-    @property
-    def ok(self):
-        return self.status is not None and 200 <= self.status < 300
-
     def describe(self):
         """A one-line account: 'HTTP 503: Alloy is not ready.' or the transport error."""
         if self.status is None:
@@ -78,9 +74,9 @@ def _reason(err):
     return str(reason)
 
 
-def request(url, method="GET", timeout=5.0, headers=None, tls=None, data=None):
-    """Do one request; never raises for network or HTTP errors."""
-    req = Request(url, data=data, method=method, headers=headers or {})
+def request(url, method="GET", timeout=5.0, headers=None, tls=None):
+    """Do one request without a body; never raises for network or HTTP errors."""
+    req = Request(url, method=method, headers=headers or {})
     handlers = [HTTPSHandler(context=(tls or TLSOptions()).context())] if url.startswith("https:") else []
     try:
         with build_opener(*handlers).open(req, timeout=timeout) as answer:

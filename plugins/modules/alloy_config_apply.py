@@ -115,6 +115,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.alloy.plugins.module_utils.config_apply import (
     ApplyError, diffs, install, parse_version, plan, remove_tree, stage, undo, validation_commands,
     validator_for)
+from ansible_collections.fleet.alloy.plugins.module_utils.files import write_private
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import request
 
 
@@ -156,12 +157,7 @@ class ConfigApply(object):
             remove_tree(staging)
 
     def write_file(self, path, content):
-        tmp = "%s.fleet-alloy.tmp" % path
-        with open(tmp, "w") as handle:
-            handle.write(content)
-        file_args = self.module.load_file_common_arguments(self.params, path=tmp)
-        self.module.set_fs_attributes_if_different(file_args, False)
-        os.rename(tmp, path)
+        write_private(self.module, path, content)
 
     def ensure_directory(self):
         if os.path.isdir(self.path):

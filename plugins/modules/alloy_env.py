@@ -79,11 +79,11 @@ secret:
 
 import os
 import re
-import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import EnvFileError, masked, update
+from ansible_collections.fleet.alloy.plugins.module_utils.files import write_private
 
 
 def _read(path):
@@ -91,23 +91,6 @@ def _read(path):
         return ""
     with open(path, "r") as handle:
         return handle.read()
-
-
-def _write(module, path, text):
-    """Write through a private temporary file that gets the final owner and mode before
-    the rename, so the env file is never readable by others, not even for a moment."""
-    directory = os.path.dirname(path) or "."
-    tmp = os.path.join(directory, ".%s.fleet-alloy.tmp" % os.path.basename(path))
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    if os.path.exists(path):
-        current = os.stat(path)
-        os.chown(tmp, current.st_uid, current.st_gid)
-        os.chmod(tmp, stat.S_IMODE(current.st_mode))
-    file_args = module.load_file_common_arguments(module.params, path=tmp)
-    module.set_fs_attributes_if_different(file_args, False)
-    os.rename(tmp, path)
 
 
 def main():
@@ -139,7 +122,7 @@ def main():
                   diff=dict(before=masked(before), after=masked(after),
                             before_header=path, after_header=path))
     if changed and not module.check_mode:
-        _write(module, path, after)
+        write_private(module, path, after)
     if os.path.exists(path):
         file_args = module.load_file_common_arguments(module.params)
         result["changed"] = module.set_fs_attributes_if_different(file_args, result["changed"])

@@ -282,9 +282,9 @@ def build_checks(params, runner):
     return checks
 
 
-def verify(params, runner, clock=time.time):
+def verify(params, runner):
     checks = build_checks(params, runner)
-    deadline = clock() + params["wait_timeout"]
+    deadline = time.time() + params["wait_timeout"]
     results = run_all(checks, wait=params["wait"], deadline=deadline, interval=params["wait_interval"])
     failed = [c.name for c in results if not c.ok]
     return dict(changed=False, healthy=not failed, checks=[c.as_dict() for c in results],
@@ -293,11 +293,7 @@ def verify(params, runner, clock=time.time):
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-
-    def runner(argv):
-        return module.run_command(argv)
-
-    result = verify(module.params, runner)
+    result = verify(module.params, module.run_command)
     if not result["healthy"] and module.params["fail_on_unhealthy"]:
         module.fail_json(msg="alloy_verify: " + result["summary"], **result)
     module.exit_json(**result)

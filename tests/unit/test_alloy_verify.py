@@ -5,61 +5,22 @@ from __future__ import annotations
 import json
 import ssl
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Tuple
 
 import pytest
 from ansible_collections.fleet.alloy.plugins.module_utils.verify_checks import base_url, run_all
 from ansible_collections.fleet.alloy.plugins.modules.alloy_verify import ARGUMENT_SPEC, verify
+from local_http import HANG, LocalServer
 
-Route = Tuple[int, str]
 HEALTHY = [{"localID": "loki.write.endpoint", "health": {"state": "healthy"}},
            {"localID": "prometheus.remote_write.default", "health": {"state": "healthy"}}]
 
 
-class Server:
-    """A real HTTP server whose answers per path the test sets; 'hang' never answers."""
-
-    def __init__(self, tls: Optional[ssl.SSLContext] = None) -> None:
-        self.routes: Dict[str, Route] = {}
-        self.seen: List[Tuple[str, Dict[str, str]]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                path = self.path.split("?")[0]
-                server.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-                code, body = server.routes.get(path, (404, "not found"))
-                if body == "hang":
-                    time.sleep(5)
-                    return
-                data = body.encode()
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        if tls:
-            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
-        scheme = "https" if tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-
-
 @pytest.fixture()
-def server() -> Iterator[Server]:
-    srv = Server()
+def server() -> Iterator[LocalServer]:
+    srv = LocalServer()
     yield srv
     srv.close()
 
@@ -75,7 +36,7 @@ def no_runner(argv: List[str]) -> Tuple[int, str, str]:
     raise AssertionError(f"unexpected command {argv}")
 
 
-def alloy_routes(srv: Server, ready: int = 200, components: object = HEALTHY) -> None:
+def alloy_routes(srv: LocalServer, ready: int = 200, components: object = HEALTHY) -> None:
     srv.routes["/-/ready"] = (ready, "Alloy is ready." if ready == 200 else "Alloy is not ready.")
     srv.routes["/-/healthy"] = (200, "All Alloy components are healthy.")
     srv.routes["/api/v0/web/components"] = (200, components if isinstance(components, str) else json.dumps(components))
@@ -85,35 +46,35 @@ def by_name(result: Dict[str, object]) -> Dict[str, Dict[str, object]]:
     return {c["name"]: c for c in result["checks"]}  # type: ignore[union-attr,index]
 
 
-def test_healthy_alloy(server: Server) -> None:
+def test_healthy_alloy(server: LocalServer) -> None:
     alloy_routes(server)
     result = verify(params(alloy_url=server.url), no_runner)
     assert result["healthy"] and result["summary"] == "healthy: 3 checks passed"
     assert result["changed"] is False
 
 
-def test_not_ready_is_named_with_its_answer(server: Server) -> None:
+def test_not_ready_is_named_with_its_answer(server: LocalServer) -> None:
     alloy_routes(server, ready=503)
     result = verify(params(alloy_url=server.url), no_runner)
     assert not result["healthy"] and result["failed_checks"] == ["alloy ready"]
     assert "alloy ready (HTTP 503: Alloy is not ready.)" in result["summary"]
 
 
-def test_unhealthy_component(server: Server) -> None:
+def test_unhealthy_component(server: LocalServer) -> None:
     alloy_routes(server, components=[{"localID": "loki.write.endpoint",
                                       "health": {"state": "unhealthy", "message": "dial tcp"}}])
     checks = by_name(verify(params(alloy_url=server.url), no_runner))
     assert checks["components"]["detail"] == "loki.write.endpoint is unhealthy"
 
 
-def test_missing_component(server: Server) -> None:
+def test_missing_component(server: LocalServer) -> None:
     alloy_routes(server)
     result = verify(params(alloy_url=server.url, components=["loki.write.endpoint", "loki.source.journal.read"]),
                     no_runner)
     assert by_name(result)["components"]["detail"] == "missing: loki.source.journal.read"
 
 
-def test_invalid_json(server: Server) -> None:
+def test_invalid_json(server: LocalServer) -> None:
     alloy_routes(server, components="<html>oops")
     assert "invalid JSON" in by_name(verify(params(alloy_url=server.url), no_runner))["components"]["detail"]
 
@@ -124,29 +85,29 @@ def test_connection_refused() -> None:
     assert not check["ok"] and "connection refused" in check["detail"]
 
 
-def test_a_server_that_never_answers_is_bounded_by_the_timeout(server: Server) -> None:
-    server.routes["/ready"] = (200, "hang")
+def test_a_server_that_never_answers_is_bounded_by_the_timeout(server: LocalServer) -> None:
+    server.routes["/ready"] = (200, HANG)
     start = time.time()
     result = verify(params(loki_urls=[server.url + "/loki/api/v1/push"], timeout=0.5), no_runner)
     assert time.time() - start < 3
     assert "timed out" in result["summary"]
 
 
-def test_checks_run_concurrently(server: Server) -> None:
-    server.routes["/ready"] = (200, "hang")
+def test_checks_run_concurrently(server: LocalServer) -> None:
+    server.routes["/ready"] = (200, HANG)
     start = time.time()
     verify(params(loki_urls=[server.url + f"/p{i}/loki/api/v1/push" for i in range(4)], timeout=0.5), no_runner)
     assert time.time() - start < 2  # four hanging backends, not four timeouts in a row
 
 
-def test_backend_urls_are_derived_from_push_urls(server: Server) -> None:
+def test_backend_urls_are_derived_from_push_urls(server: LocalServer) -> None:
     server.routes["/ready"] = (200, "ready")
     server.routes["/-/ready"] = (200, "Prometheus Server is Ready.")
     result = verify(params(loki_urls=[server.url + "/loki/api/v1/push"],
                            prometheus_urls=[server.url + "/api/v1/write"],
                            loki_auth={"tenant_id": "team-a", "username": "u", "password": "p"}), no_runner)
     assert result["healthy"], result["summary"]
-    ready = [h for p, h in server.seen if p == "/ready"][0]
+    ready = [r.headers for r in server.requests if r.path == "/ready"][0]
     assert ready["x-scope-orgid"] == "team-a" and ready["authorization"].startswith("Basic ")
 
 
@@ -165,15 +126,15 @@ def _query(result: List[object]) -> str:
     return json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}})
 
 
-def test_prometheus_query_without_series(server: Server) -> None:
+def test_prometheus_query_without_series(server: LocalServer) -> None:
     server.routes["/-/ready"] = (200, "ok")
     server.routes["/api/v1/query"] = (200, _query([]))
     result = verify(params(prometheus_urls=[server.url], data_flow=True, instance="web-01"), no_runner)
     assert by_name(result)["data prometheus"]["detail"] == 'no series for up{instance="web-01"}'
-    assert any("query=up%7Binstance%3D%22web-01%22%7D" in p for p, _ in server.seen)
+    assert any("query=up%7Binstance%3D%22web-01%22%7D" in r.path for r in server.requests)
 
 
-def test_prometheus_recent_and_stale_samples(server: Server) -> None:
+def test_prometheus_recent_and_stale_samples(server: LocalServer) -> None:
     server.routes["/-/ready"] = (200, "ok")
     server.routes["/api/v1/query"] = (200, _query([{"metric": {}, "value": [time.time() - 5, "1"]}]))
     assert verify(params(prometheus_urls=[server.url], data_flow=True, instance="h"), no_runner)["healthy"]
@@ -182,7 +143,7 @@ def test_prometheus_recent_and_stale_samples(server: Server) -> None:
     assert "old (max 300s)" in by_name(result)["data prometheus"]["detail"]
 
 
-def test_loki_data_flow(server: Server) -> None:
+def test_loki_data_flow(server: LocalServer) -> None:
     server.routes["/ready"] = (200, "ready")
     server.routes["/loki/api/v1/query_range"] = (200, json.dumps({"data": {"result": []}}))
     result = verify(params(loki_urls=[server.url], data_flow=True, instance="h"), no_runner)
@@ -210,26 +171,26 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
 
 
 @pytest.fixture()
-def tls_server(pki: Dict[str, Path]) -> Iterator[Server]:
+def tls_server(pki: Dict[str, Path]) -> Iterator[LocalServer]:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki["srv.pem"], pki["srv.key"])
-    srv = Server(tls=ctx)
+    srv = LocalServer(tls=ctx)
     srv.routes["/ready"] = (200, "ready")
     yield srv
     srv.close()
 
 
-def test_tls_with_the_right_ca(tls_server: Server, pki: Dict[str, Path]) -> None:
+def test_tls_with_the_right_ca(tls_server: LocalServer, pki: Dict[str, Path]) -> None:
     result = verify(params(loki_urls=[tls_server.url], loki_auth={"ca_file": str(pki["ca.pem"])}), no_runner)
     assert result["healthy"], result["summary"]
 
 
-def test_tls_with_the_wrong_ca(tls_server: Server, pki: Dict[str, Path]) -> None:
+def test_tls_with_the_wrong_ca(tls_server: LocalServer, pki: Dict[str, Path]) -> None:
     result = verify(params(loki_urls=[tls_server.url], loki_auth={"ca_file": str(pki["other-ca.pem"])}), no_runner)
     assert not result["healthy"] and "CERTIFICATE_VERIFY_FAILED" in result["summary"]
 
 
-def test_tls_skip_verify(tls_server: Server) -> None:
+def test_tls_skip_verify(tls_server: LocalServer) -> None:
     result = verify(params(loki_urls=[tls_server.url], loki_auth={"insecure_skip_verify": True}), no_runner)
     assert result["healthy"], result["summary"]
 

@@ -2,16 +2,15 @@
 rollback when a running Alloy refuses the reload (a real HTTP server on 127.0.0.1)."""
 from __future__ import annotations
 
-import http.server
 import os
 import sys
-import threading
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
 import pytest
 from ansible_collections.fleet.alloy.plugins.module_utils import config_apply as ca
 from ansible_collections.fleet.alloy.plugins.modules.alloy_config_apply import ConfigApply
+from local_http import LocalServer
 
 STANDINS = Path(__file__).resolve().parents[1] / "standins"
 GOOD = 'loki.echo "a" {\n}\n'
@@ -40,26 +39,11 @@ class FakeModule:
 
 
 @pytest.fixture()
-def reload_server() -> Iterator[Dict[str, object]]:
-    state: Dict[str, object] = {"code": 200, "calls": 0}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            state["calls"] = int(state["calls"]) + 1
-            body = b"config reloaded" if state["code"] == 200 else b"error: component x does not exist"
-            self.send_response(int(state["code"]))
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            return
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state["url"] = f"http://127.0.0.1:{server.server_address[1]}/-/reload"
-    yield state
-    server.shutdown()
+def reload_server() -> Iterator[LocalServer]:
+    srv = LocalServer()
+    srv.routes["/-/reload"] = (200, "config reloaded")
+    yield srv
+    srv.close()
 
 
 def test_plan_writes_changes_and_removes_only_managed_files(tmp_path: Path) -> None:
@@ -107,25 +91,25 @@ def test_check_mode_validates_but_writes_nothing(tmp_path: Path) -> None:
     assert result["changed"] and result["written"] == ["fleet_x.alloy"] and not live.exists()
 
 
-def test_reload_success(tmp_path: Path, reload_server: Dict[str, object]) -> None:
+def test_reload_success(tmp_path: Path, reload_server: LocalServer) -> None:
     live = tmp_path / "conf.d"
     result = ConfigApply(FakeModule({"path": str(live), "files": {"fleet_x.alloy": GOOD},
-                                     "reload_url": reload_server["url"]})).run()
+                                     "reload_url": reload_server.url + "/-/reload"})).run()
     assert result["reloaded"] and result["reload_message"] == "config reloaded"
     again = ConfigApply(FakeModule({"path": str(live), "files": {"fleet_x.alloy": GOOD},
-                                    "reload_url": reload_server["url"]})).run()
-    assert not again["changed"] and reload_server["calls"] == 1
+                                    "reload_url": reload_server.url + "/-/reload"})).run()
+    assert not again["changed"] and len(reload_server.requests) == 1
 
 
-def test_refused_reload_puts_the_previous_files_back(tmp_path: Path, reload_server: Dict[str, object]) -> None:
+def test_refused_reload_puts_the_previous_files_back(tmp_path: Path, reload_server: LocalServer) -> None:
     live = tmp_path / "conf.d"
     live.mkdir()
     (live / "fleet_keep.alloy").write_text(GOOD)
     (live / "fleet_gone.alloy").write_text(OTHER)
     before = {p.name: p.read_text() for p in live.iterdir()}
-    reload_server["code"] = 400
+    reload_server.routes["/-/reload"] = (400, "error: component x does not exist")
     module = FakeModule({"path": str(live), "files": {"fleet_keep.alloy": OTHER, "fleet_new.alloy": GOOD},
-                         "reload_url": reload_server["url"]})
+                         "reload_url": reload_server.url + "/-/reload"})
     with pytest.raises(ca.ApplyError, match="HTTP 400: error: component x does not exist"):
         ConfigApply(module).run()
     assert {p.name: p.read_text() for p in live.iterdir()} == before

@@ -1,44 +1,31 @@
 """The stand-in's telemetry mimic: what it pushes is what the lab's checks look for."""
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator
 
 import pytest
 from alloy_standin.syntax import Block, parse
 from alloy_standin.telemetry import Sender, duration
 from lab_wire import decode_write_request, snappy_decompress
+from local_http import LocalServer
 
 
 @pytest.fixture()
-def sink() -> Iterator[Dict[str, object]]:
-    got: Dict[str, object] = {"requests": []}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            got["requests"].append((self.path, self.headers, body))  # type: ignore[union-attr]
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            return
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    got["base"] = f"http://127.0.0.1:{server.server_address[1]}"
-    yield got
-    server.shutdown()
+def sink() -> Iterator[LocalServer]:
+    srv = LocalServer()
+    srv.routes["/api/v1/write"] = (204, "")
+    srv.routes["/loki/api/v1/push"] = (204, "")
+    yield srv
+    srv.close()
 
 
 def _blocks(text: str) -> Dict[str, Block]:
     return {b.id: b for b in parse(text) if isinstance(b, Block)}
 
 
-def test_metrics_follow_relabel_to_remote_write(sink: Dict[str, object], tmp_path: Path,
+def test_metrics_follow_relabel_to_remote_write(sink: LocalServer, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROM_TOKEN", "t0k")
     config = f'''
@@ -59,7 +46,7 @@ prometheus.relabel "instance" {{
 }}
 prometheus.remote_write "default" {{
 	endpoint {{
-		url = "{sink['base']}/api/v1/write"
+		url = "{sink.url}/api/v1/write"
 		bearer_token = sys.env("PROM_TOKEN")
 	}}
 	external_labels = {{cluster = "lab"}}
@@ -69,8 +56,7 @@ prometheus.remote_write "default" {{
     sender = Sender(_blocks(config), tmp_path)
     assert sender.interval() == 15.0
     sender.run()
-    requests: List = sink["requests"]  # type: ignore[assignment]
-    path, headers, body = requests[0]
+    path, headers, body = sink.requests[0].path, sink.requests[0].headers, sink.requests[0].body
     assert path == "/api/v1/write" and headers["Authorization"] == "Bearer t0k"
     assert headers["Content-Encoding"] == "snappy"
     series = {labels["__name__"]: labels for labels, _, _ in decode_write_request(body)}
@@ -78,7 +64,7 @@ prometheus.remote_write "default" {{
     assert (tmp_path / "prometheus.remote_write.default" / "wal" / "00000000").stat().st_size > len(body)
 
 
-def test_journal_heartbeat_reaches_loki_with_relabelled_labels(sink: Dict[str, object], tmp_path: Path) -> None:
+def test_journal_heartbeat_reaches_loki_with_relabelled_labels(sink: LocalServer, tmp_path: Path) -> None:
     config = f'''
 loki.relabel "journal" {{
 	forward_to = []
@@ -98,13 +84,13 @@ loki.source.journal "read" {{
 }}
 loki.write "endpoint" {{
 	endpoint {{
-		url = "{sink['base']}/loki/api/v1/push"
+		url = "{sink.url}/loki/api/v1/push"
 		tenant_id = "lab"
 	}}
 }}
 '''
     Sender(_blocks(config), tmp_path).run()
-    path, headers, body = sink["requests"][0]  # type: ignore[index]
+    headers, body = sink.requests[0].headers, sink.requests[0].body
     assert headers["X-Scope-OrgID"] == "lab"
     stream = json.loads(body)["streams"][0]["stream"]
     assert stream == {"unit": "alloy.service", "instance": "web-01", "component": "loki.source.journal"}

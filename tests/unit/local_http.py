@@ -1,0 +1,57 @@
+"""A real HTTP(S) server on 127.0.0.1 for unit tests: answers each path with the
+(status, body) a test sets, records every request, and can be told never to answer."""
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Dict, List, Optional, Tuple
+
+HANG = "hang"  # a route body that makes the server accept and never answer
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str  # with the query string
+    headers: Message  # case-insensitive
+    body: bytes
+
+
+class LocalServer:
+    def __init__(self, tls: Optional[ssl.SSLContext] = None) -> None:
+        self.routes: Dict[str, Tuple[int, str]] = {}
+        self.requests: List[Recorded] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                owner.requests.append(Recorded(self.command, self.path, self.headers, self.rfile.read(length)))
+                code, body = owner.routes.get(self.path.split("?")[0], (404, "not found"))
+                if body == HANG:
+                    time.sleep(5)
+                    return
+                data = body.encode()
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _answer  # noqa: N815 - http.server API
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        if tls:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
