@@ -101,7 +101,10 @@ def test_durations(text: str, seconds: float) -> None:
     assert duration(text, 60.0) == seconds
 
 
-def test_snappy_is_what_prometheus_reads() -> None:
+def test_write_request_round_trips_through_snappy_and_protobuf() -> None:
     from lab_wire import encode_write_request
-    body = encode_write_request([({"__name__": "x"}, 1.5, 1)])
-    assert snappy_decompress(body)  # a literal-only block every decoder accepts
+    series = [({"__name__": "x", "instance": "web-01"}, 1.5, 1700000000000), ({"__name__": "y"}, -2.0, 1)]
+    body = encode_write_request(series)
+    raw = snappy_decompress(body)
+    assert body[0] == len(raw) or body[0] & 0x80  # the block starts with the raw length
+    assert decode_write_request(body) == series
