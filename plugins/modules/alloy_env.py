@@ -110,7 +110,8 @@ def main():
     values = dict(module.params["values"])
     values.update(module.params["secret_values"])
     secret = bool(module.params["secret_values"])
-    if not os.path.isdir(os.path.dirname(path) or "."):
+    if not os.path.isdir(os.path.dirname(path) or ".") and not module.check_mode:
+        # In check mode the directory may be one an earlier task would have created.
         module.fail_json(msg="the directory of %s does not exist" % path)
     before = _read(path)
     try:

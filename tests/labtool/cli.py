@@ -50,5 +50,6 @@ def dispatch(command: str, rest: List[str]) -> int:
     if command == "molecule":
         images.ensure(list(images.IMAGES))
         lab.up_services()
+        lab.export_alloy_images()
         return run(["molecule", *(rest or ["test", "--all"])], check=False, cwd=REPO).returncode
     raise SystemExit(f"unknown command {command}")

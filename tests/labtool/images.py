@@ -49,6 +49,7 @@ IMAGES: dict[str, Image] = {
               args=(("EL_ID", "rocky"), ("EL_NAME", "Rocky Linux"), ("EL_VERSION", "9.6"))),
         Image("services", base="debian12", recipe="services", context=("standins",)),
         Image("prometheus", base="debian12", recipe="prometheus"),
+        Image("debian13-docker", base="debian13", recipe="docker-host"),
         Image("alloy-standin-1.9.2", base="debian12", recipe="alloy-image",
               args=(("ALLOY_VERSION", "1.9.2"),), needs=("services",)),
         Image("alloy-standin-1.10.0", base="debian12", recipe="alloy-image",

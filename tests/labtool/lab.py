@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List
 
 from . import images
-from .common import PREFIX, log, output, run, succeeds
+from .common import CACHE, PREFIX, digest, log, output, run, succeeds
 
 NETWORK = PREFIX
 # Capabilities that run systemd here (--privileged is refused by this sandbox).
@@ -116,6 +116,34 @@ def export_key_env(mirror_url: str) -> None:
         fingerprints = json.loads(resp.read())
     os.environ["ALLOY_LAB_KEY_FINGERPRINT"] = fingerprints["lab"]
     os.environ["ALLOY_LAB_OTHER_KEY_FINGERPRINT"] = fingerprints["other"]
+
+
+# Versions of the stand-in Alloy image, tagged as the role expects: <repo>:v<version>.
+ALLOY_IMAGE_VERSIONS = ("1.9.2", "1.10.0")
+ALLOY_IMAGE_REPO = f"{PREFIX}/alloy"
+
+
+def export_alloy_images() -> str:
+    """Save the stand-in Alloy images as fleet-alloy-lab/alloy:v<version> in one tar.
+
+    A host that runs its own Docker engine (alloy_docker) loads it: there is no registry.
+    The path goes to ALLOY_LAB_ALLOY_IMAGES; the tar is cached under the images' tags.
+    """
+    sources = {v: images.tag(f"alloy-standin-{v}") for v in ALLOY_IMAGE_VERSIONS}
+    images.ensure([f"alloy-standin-{v}" for v in ALLOY_IMAGE_VERSIONS])
+    targets = []
+    for version, source in sources.items():
+        target = f"{ALLOY_IMAGE_REPO}:v{version}"
+        run(["docker", "tag", source, target], capture=True)
+        targets.append(target)
+    tar = CACHE / f"alloy-images-{digest(list(sources.values()))}.tar"
+    if not tar.is_file():
+        partial = tar.with_suffix(".partial")
+        run(["docker", "save", "-o", str(partial), *targets], capture=True)
+        partial.rename(tar)
+        log(f"saved {', '.join(targets)} to {tar}")
+    os.environ["ALLOY_LAB_ALLOY_IMAGES"] = str(tar)
+    return str(tar)
 
 
 def start_host(platform: str, name: str | None = None) -> str:

@@ -66,6 +66,7 @@ def stage_lab_tests() -> None:
 
 def stage_molecule() -> None:
     lab.up_services()
+    lab.export_alloy_images()
     run(["molecule", "test", "--all"], cwd=REPO)
 
 

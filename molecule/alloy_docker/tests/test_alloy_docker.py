@@ -1,0 +1,106 @@
+"""alloy_docker on a host with its own Docker engine: the container sees the host as the
+role promises, answers on 127.0.0.1 only, keeps its WAL on the host and is healthy."""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict
+
+import pytest
+
+PROJECT = "/opt/alloy"
+WAL = f"{PROJECT}/data/prometheus.remote_write.default/wal/00000000"
+SECRETS = ["lab-loki-$ecret-\"9f3a\"", "lab-loki-rotated-'77c1'", "lab-prometheus-token-5d1e"]
+
+
+def _inspect(host) -> Dict[str, Any]:
+    return json.loads(host.check_output("docker inspect alloy"))[0]
+
+
+def _mounts(host) -> Dict[str, Dict[str, Any]]:
+    return {m["Destination"]: m for m in _inspect(host)["Mounts"]}
+
+
+def test_container_runs_with_the_hosts_pid_namespace(host) -> None:
+    info = _inspect(host)
+    assert info["State"]["Running"] is True
+    assert info["HostConfig"]["PidMode"] == "host"
+    assert info["HostConfig"]["RestartPolicy"]["Name"] == "always"
+
+
+@pytest.mark.parametrize("source,target", [
+    ("/proc", "/host/proc"), ("/sys", "/host/sys"), ("/", "/host/root"),
+    ("/var/log/journal", "/var/log/journal"), ("/run/log/journal", "/run/log/journal"),
+    ("/etc/machine-id", "/etc/machine-id"), (f"{PROJECT}/config", "/etc/alloy/conf.d"),
+])
+def test_host_paths_are_mounted_read_only(host, source: str, target: str) -> None:
+    mount = _mounts(host)[target]
+    assert (mount["Type"], mount["Source"], mount["RW"]) == ("bind", source, False)
+
+
+def test_root_file_system_follows_host_mounts(host) -> None:
+    assert _mounts(host)["/host/root"]["Propagation"] == "rslave"
+
+
+def test_wal_is_on_the_host_and_writable(host) -> None:
+    mount = _mounts(host)["/var/lib/alloy/data"]
+    assert (mount["Type"], mount["Source"], mount["RW"]) == ("bind", f"{PROJECT}/data", True)
+    assert host.file(WAL).size > 0
+
+
+def test_port_is_published_on_loopback_only(host) -> None:
+    bindings = _inspect(host)["HostConfig"]["PortBindings"]
+    assert bindings == {"12345/tcp": [{"HostIp": "127.0.0.1", "HostPort": "12345"}]}
+    assert host.socket("tcp://127.0.0.1:12345").is_listening
+    assert not host.socket("tcp://0.0.0.0:12345").is_listening
+
+
+def test_alloy_listens_on_all_addresses_inside(host) -> None:
+    assert "--server.http.listen-addr=0.0.0.0:12345" in _inspect(host)["Args"]
+
+
+def test_ready_answers_on_loopback(host) -> None:
+    assert host.check_output("curl -fsS http://127.0.0.1:12345/-/ready").strip() == "Alloy is ready."
+
+
+def test_container_logs_rotate(host) -> None:
+    log = _inspect(host)["HostConfig"]["LogConfig"]
+    assert log == {"Type": "json-file", "Config": {"max-file": "3", "max-size": "100m"}}
+
+
+def test_host_name_and_time_zone_are_passed_in(host) -> None:
+    env = _inspect(host)["Config"]["Env"]
+    assert f"HOSTOS_HOSTNAME={host.check_output('hostname')}" in env
+    assert "TZ=Asia/Tokyo" in env
+
+
+def test_dollar_signs_reach_the_container_literally(host) -> None:
+    assert host.check_output("docker exec alloy printenv FLEET_ALLOY_LAB_NOTE") == 'a $value with "quotes"'
+
+
+def test_secrets_only_in_the_env_file(host) -> None:
+    env_file = host.file(f"{PROJECT}/alloy.env")
+    assert (env_file.user, env_file.group, env_file.mode) == ("root", "root", 0o640)
+    assert "lab-prometheus-token-5d1e" in env_file.content_string
+    others = host.check_output(f"cat {PROJECT}/compose.yaml {PROJECT}/config/*.alloy")
+    for secret in SECRETS:
+        assert secret not in others
+
+
+def test_pipelines_read_the_host_through_the_mounts(host) -> None:
+    unix = host.file(f"{PROJECT}/config/fleet_unix.alloy").content_string
+    assert 'procfs_path = "/host/proc"' in unix
+    assert 'rootfs_path = "/host/root"' in unix
+
+
+def test_alloy_verify_in_container_mode_is_healthy(host) -> None:
+    result = host.ansible("fleet.alloy.alloy_verify",
+                          "mode=container container=alloy "
+                          "loki_urls=http://loki:3100/loki/api/v1/push "
+                          "prometheus_urls=http://prometheus:9090/api/v1/write "
+                          f"instance={host.check_output('hostname')} "
+                          "data_flow=true wait=true wait_timeout=60",
+                          become=True, check=False)
+    assert result.get("healthy") is True, result.get("msg") or result
+    names = [c["name"] for c in result["checks"]]
+    assert names[0] == "container"
+    assert {"data prometheus", "data loki"} <= set(names)

@@ -1,0 +1,122 @@
+"""alloy_docker without Docker: bad variables fail in the preflight with the variable
+named, and compose.yaml renders what seed 000's compose.yml does (and the variants the
+Molecule scenario does not deploy: a named volume, an external network, no TZ)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = Path(__file__).parent / "data" / "alloy_docker_role.yml"
+
+BAD: Dict[str, Dict[str, Any]] = {
+    "v_prefix": ({"alloy_docker_version": "v1.10.0"}, "alloy_docker_version must look like 1.10.0"),
+    "relative_dir": ({"alloy_docker_project_dir": "opt/alloy"}, "alloy_docker_project_dir must be an absolute path"),
+    "host_name": ({"alloy_docker_publish_address": "localhost"}, "alloy_docker_publish_address must be an IP address"),
+    "spaced_flag": ({"alloy_docker_extra_args": ["--cluster.enabled true"]}, "alloy_docker_extra_args items"),
+    "bad_volume": ({"alloy_docker_storage_type": "volume", "alloy_docker_storage_volume": "../x"},
+                   "alloy_docker_storage_volume must be a Docker volume name"),
+    "bad_host": ({"alloy_docker_extra_hosts": {"loki": "not-an-ip"}}, "alloy_docker_extra_hosts must map"),
+    "port": ({"alloy_docker_port": 70000}, "alloy_docker_port must be a TCP port"),
+    "pull_choice": ({"alloy_docker_pull": "sometimes"}, "alloy_docker_pull"),
+    "env_newline": ({"alloy_docker_env": {"A": "x\ny"}}, "alloy_docker_env values may not contain a line break"),
+    "image_space": ({"alloy_docker_image": "grafana/alloy v1"}, "alloy_docker_image must be an image reference"),
+}
+
+RENDER: Dict[str, Dict[str, Any]] = {
+    # Seed 000's deployment in variables.
+    "seed000": {"alloy_docker_version": "1.8.3", "alloy_docker_timezone": "Asia/Tokyo",
+                "alloy_docker_storage_path": "/data/app/grafana_alloy/wal",
+                "alloy_docker_config_dir": "/opt/volumes/grafana_alloy/config",
+                "alloy_docker_network": "stg_network", "alloy_docker_hostname": "web-01",
+                "alloy_docker_log_max_size": "100m", "alloy_docker_log_max_file": 3},
+    "volume": {"alloy_docker_storage_type": "volume", "alloy_docker_storage_volume": "alloy-wal",
+               "alloy_docker_publish_address": "0.0.0.0", "alloy_docker_host_metrics": False,
+               "alloy_docker_journal": False, "alloy_docker_hostname": "h$ost",
+               "alloy_docker_extra_args": ["--cluster.enabled=true"], "alloy_docker_disable_reporting": True,
+               "alloy_docker_extra_hosts": {"loki": "10.0.0.5"}},
+}
+
+
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
+    root = tmp_path_factory.mktemp("alloy_docker")
+    bad = {name: dict(case[0], alloy_docker_project_dir=case[0].get("alloy_docker_project_dir", str(root / name)))
+           for name, case in BAD.items()}
+    render = {name: {"render_case": case, "render_dest": str(root / f"{name}.yaml")} for name, case in RENDER.items()}
+    inventory = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+                         "children": {"bad": {"hosts": bad}, "render": {"hosts": render}}}}
+    (root / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+               ANSIBLE_FORKS="8")
+    out = subprocess.run(["ansible-playbook", "-i", str(root / "inventory.yml"), str(PLAYBOOK)],
+                         capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    report = json.loads(out.stdout[out.stdout.index("{"):])
+    failures: Dict[str, list] = {name: [] for name in [*BAD, *RENDER]}
+    changed_tasks: Dict[str, list] = {name: [] for name in BAD}
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            for host, res in task["hosts"].items():
+                if res.get("failed"):
+                    failures[host].append(res.get("msg") or json.dumps(res)[:2000])
+                if res.get("changed") and host in changed_tasks:
+                    changed_tasks[host].append(task["task"]["name"])
+    return {"root": root, "failures": failures, "changed": changed_tasks}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_variable_is_named_before_any_change(outcome: Dict[str, Any], case: str) -> None:
+    assert outcome["failures"][case], f"{case} did not fail"
+    assert BAD[case][1] in " ".join(outcome["failures"][case])
+    assert outcome["changed"][case] == []
+    assert not (outcome["root"] / case).exists()
+
+
+def _compose(outcome: Dict[str, Any], case: str) -> Dict[str, Any]:
+    assert outcome["failures"][case] == []
+    return yaml.safe_load((outcome["root"] / f"{case}.yaml").read_text())
+
+
+def test_seed000_compose(outcome: Dict[str, Any]) -> None:
+    compose = _compose(outcome, "seed000")
+    svc = compose["services"]["alloy"]
+    assert svc["image"] == "grafana/alloy:v1.8.3"
+    assert svc["pid"] == "host" and svc["restart"] == "always" and svc["user"] == "root"
+    assert svc["environment"] == {"HOSTOS_HOSTNAME": "web-01", "TZ": "Asia/Tokyo"}
+    mounts = {v["target"]: v for v in svc["volumes"]}
+    assert mounts["/var/lib/alloy/data"] == {"type": "bind", "source": "/data/app/grafana_alloy/wal",
+                                             "target": "/var/lib/alloy/data"}
+    assert mounts["/etc/alloy/conf.d"]["source"] == "/opt/volumes/grafana_alloy/config"
+    assert mounts["/host/root"]["bind"] == {"propagation": "rslave"}
+    assert all(mounts[t]["read_only"] for t in ("/host/proc", "/host/sys", "/host/root", "/run/udev/data",
+                                                 "/var/log/journal", "/etc/machine-id", "/etc/alloy/conf.d"))
+    assert "/etc/localtime" not in mounts
+    assert svc["command"][:3] == ["run", "/etc/alloy/conf.d", "--storage.path=/var/lib/alloy/data"]
+    assert svc["ports"] == [{"target": 12345, "published": "12345", "host_ip": "127.0.0.1", "protocol": "tcp"}]
+    assert svc["logging"] == {"driver": "json-file", "options": {"max-size": "100m", "max-file": "3"}}
+    assert svc["networks"] == ["fleet_alloy_external"]
+    assert compose["networks"] == {"fleet_alloy_external": {"name": "stg_network", "external": True}}
+    assert "volumes" not in compose
+
+
+def test_named_volume_and_no_host_access(outcome: Dict[str, Any]) -> None:
+    compose = _compose(outcome, "volume")
+    svc = compose["services"]["alloy"]
+    assert compose["volumes"] == {"alloy-wal": {"name": "alloy-wal"}}
+    targets = [v["target"] for v in svc["volumes"]]
+    assert targets == ["/etc/alloy/conf.d", "/var/lib/alloy/data", "/etc/localtime"]
+    assert svc["volumes"][1] == {"type": "volume", "source": "alloy-wal", "target": "/var/lib/alloy/data"}
+    assert "pid" not in svc and "TZ" not in svc["environment"]
+    # Compose would read $ost as a variable: the template doubles every dollar sign.
+    assert svc["environment"]["HOSTOS_HOSTNAME"] == "h$$ost"
+    assert svc["command"][-2:] == ["--disable-reporting", "--cluster.enabled=true"]
+    assert svc["ports"][0]["host_ip"] == "0.0.0.0"
+    assert svc["extra_hosts"] == ["loki:10.0.0.5"]
+    assert "networks" not in compose
