@@ -1,4 +1,4 @@
-"""Command line of the lab: ./dev {bootstrap,images,up,lab,down,test,molecule ARGS}."""
+"""Command line of the lab: ./dev {bootstrap,images,up,lab,down,test,molecule ARGS,bench ARGS}."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,7 @@ from . import bootstrap
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="./dev", description=__doc__)
-    parser.add_argument("command", choices=["bootstrap", "images", "up", "lab", "down", "test", "molecule"])
+    parser.add_argument("command", choices=["bootstrap", "images", "up", "lab", "down", "test", "molecule", "bench"])
     parser.add_argument("rest", nargs=argparse.REMAINDER, help="passed to the command")
     args = parser.parse_args(argv)
     bootstrap.ensure_all()

@@ -9,6 +9,7 @@ from .common import REPO, log, run
 
 LAB_INVENTORY = REPO / "inventories" / "lab" / "hosts.yml"
 LAB_HOSTS = ("debian12", "el9-emulated")
+LAB_DOCKER_HOSTS = ("debian13-docker",)
 
 
 def export_image_env() -> None:
@@ -19,10 +20,12 @@ def export_image_env() -> None:
 
 
 def up() -> None:
-    images.ensure(list(images.LAB_IMAGES) + list(LAB_HOSTS))
+    images.ensure(list(images.LAB_IMAGES) + list(LAB_HOSTS) + list(LAB_DOCKER_HOSTS))
     lab.up_services()
     for platform in LAB_HOSTS:
         log(f"lab host {lab.start_host(platform)} up")
+    for platform in LAB_DOCKER_HOSTS:
+        log(f"lab host {lab.start_docker_host(platform)} up (Docker engine, stand-in images loaded)")
 
 
 def main_job() -> int:
@@ -52,4 +55,6 @@ def dispatch(command: str, rest: List[str]) -> int:
         lab.up_services()
         lab.export_alloy_images()
         return run(["molecule", *(rest or ["test", "--all"])], check=False, cwd=REPO).returncode
+    if command == "bench":
+        return run(["python", str(REPO / "bench" / "fleet_rollout.py"), *rest], check=False, cwd=REPO).returncode
     raise SystemExit(f"unknown command {command}")

@@ -66,7 +66,7 @@ def _start(name: str, alias: str, image_tag: str, extra: Iterable[str], command:
     labels = dict(labels or {}, **{PREFIX: "1"})
     if _running_with(name, image_tag, labels):
         return
-    run(["docker", "rm", "-f", name], check=False, capture=True)
+    run(["docker", "rm", "-f", "-v", name], check=False, capture=True)
     label_args = [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
     run(["docker", "run", "-d", "--name", name, "--hostname", alias, "--network", NETWORK,
          "--network-alias", alias, *label_args, *extra, image_tag, *command], capture=True)
@@ -157,6 +157,38 @@ def start_host(platform: str, name: str | None = None) -> str:
     return name
 
 
+# A lab host with its own Docker engine (alloy_docker): dockerd needs NET_ADMIN and a
+# /var/lib/docker that is not on overlay (an anonymous volume, removed with the host).
+DOCKER_HOST_RUN_ARGS = (*SYSTEMD_RUN_ARGS, "--cap-add", "NET_ADMIN", "-v", "/var/lib/docker")
+
+
+def start_docker_host(platform: str = "debian13-docker", name: str | None = None) -> str:
+    """A lab host running Docker, with the stand-in Alloy images loaded and the lab
+    backends' addresses in the local fact ansible_local.lab.backends (the containers
+    of its engine cannot use the lab network's DNS)."""
+    name = name or container_name(platform)
+    tar = export_alloy_images()
+    _start(name, name, images.tag(platform), (*DOCKER_HOST_RUN_ARGS, "-v", f"{tar}:/srv/lab/alloy-images.tar:ro"),
+           (), labels={f"{PREFIX}.mirror": images.tag("services"), f"{PREFIX}.images": os.path.basename(tar)})
+    wait_systemd(name)
+    _wait_docker(name)
+    run(["docker", "exec", name, "docker", "load", "--input", "/srv/lab/alloy-images.tar"], capture=True)
+    backends = {alias: ip_of(container_name(alias)) for alias in ("loki", "prometheus")}
+    run(["docker", "exec", "-i", name, "sh", "-c",
+         "mkdir -p /etc/ansible/facts.d && cat > /etc/ansible/facts.d/lab.fact"],
+        input_text=json.dumps({"backends": backends}), capture=True)
+    return name
+
+
+def _wait_docker(name: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if succeeds(["docker", "exec", name, "docker", "info"]):
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"the Docker engine in {name} did not come up within {timeout:.0f}s")
+
+
 def wait_systemd(name: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     state = ""
@@ -177,6 +209,6 @@ def lab_containers() -> List[str]:
 def down() -> None:
     names = lab_containers()
     if names:
-        run(["docker", "rm", "-f", *names], capture=True)
+        run(["docker", "rm", "-f", "-v", *names], capture=True)
     run(["docker", "network", "rm", NETWORK], check=False, capture=True)
     log(f"removed {len(names)} lab containers and the network")

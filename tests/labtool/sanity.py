@@ -18,7 +18,7 @@ from .common import CACHE, REPO, log, run
 CORE_PIN = "ansible-core==2.19.14"
 # The lab, its stand-ins and the scenarios are test fixtures, not collection content
 # (galaxy.yml's build_ignore leaves them out of the artifact too).
-NOT_SHIPPED = ("tests", "molecule", "bench", ".config", ".ci", "dev")
+NOT_SHIPPED = ("tests", "molecule", "bench", "awx", "collections", "execution-environment.yml", ".config", ".ci", "dev")
 # Whatever ansible-test asks for, ensurepip provides pip; the machine's pip configuration
 # (index and CA) stays visible, and the unsupported flags are dropped.
 GET_PIP = '''"""fleet.alloy lab: offline stand-in for get-pip.py, written by tests/labtool/sanity.py."""

@@ -36,6 +36,7 @@ def stage_unit() -> None:
 
 def stage_argspecs() -> None:
     run(["python", "-m", "labtool.argspecs", str(REPO / "roles")], cwd=REPO / "tests")
+    run(["python", "-m", "labtool.varsref"], cwd=REPO / "tests")
 
 
 def stage_sanity() -> None:
