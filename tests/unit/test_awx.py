@@ -167,6 +167,14 @@ def test_discovery_skips_task_files_and_finds_fqcn_imports_only_with_a_play(tmp_
     assert discovered_playbooks(tmp_path) == ["play.yml"]
 
 
+def test_job_template_arguments_are_options_of_awx_job_template() -> None:
+    import ansible_collections.awx.awx.plugins.modules.job_template as module  # noqa: PLC0415
+
+    options = set(yaml.safe_load(module.DOCUMENTATION)["options"])
+    task = yaml.safe_load((AWX / "job_templates.yml").read_text())[0]["tasks"][0]
+    assert set(task["awx.awx.job_template"]) - options == set()
+
+
 def test_job_templates_playbook_passes_syntax_check() -> None:
     out = subprocess.run(["ansible-playbook", "--syntax-check", str(AWX / "job_templates.yml")],
                          capture_output=True, text=True, cwd=REPO, check=False)
