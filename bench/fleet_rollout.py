@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,17 +51,6 @@ def remove_hosts(names: List[str]) -> None:
     subprocess.run(["docker", "rm", "-f", "-v", *names], capture_output=True, check=False)
 
 
-def write_inventory(folder: Path, hosts: List[str]) -> Path:
-    (folder / "group_vars").mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "inventories" / "lab" / "group_vars" / "all.yml", folder / "group_vars" / "all.yml")
-    inventory = {"all": {"vars": {"ansible_connection": "community.docker.docker",
-                                  "ansible_python_interpreter": "/usr/bin/python3"},
-                         "children": {"alloy": {"hosts": {h: None for h in hosts}}}}}
-    path = folder / "hosts.json"
-    path.write_text(json.dumps(inventory))
-    return path
-
-
 def run_site(inventory: Path, forks: int) -> Run:
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_FORKS=str(forks),
                ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
@@ -90,7 +78,7 @@ def main() -> int:
     for n in args.sizes:
         hosts = start_hosts(n)
         with tempfile.TemporaryDirectory() as tmp:
-            inventory = write_inventory(Path(tmp), hosts)
+            inventory = lab.write_inventory(Path(tmp), {"alloy": {h: {} for h in hosts}})
             fresh = run_site(inventory, args.forks)
             noop = run_site(inventory, args.forks)
         if not args.keep or n != args.sizes[-1]:

@@ -91,6 +91,13 @@ def update(text, name, values, secret):
     return "\n".join(out) + "\n" if out else ""
 
 
+def file_text(before, exists, name, values, secret):
+    """The env file's text after setting the section. A file that does not exist yet is
+    created, with the header alone when the section is empty (others name the file)."""
+    after = update(before, name, values, secret)
+    return after if exists or after else HEADER
+
+
 def _overridden(line, values):
     match = _ASSIGNMENT.match(line)
     return bool(match) and match.group("key") in values

@@ -82,7 +82,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleet.alloy.plugins.module_utils.envfile import EnvFileError, masked, update
+from ansible_collections.fleet.alloy.plugins.module_utils.envfile import EnvFileError, file_text, masked
 from ansible_collections.fleet.alloy.plugins.module_utils.files import write_private
 
 
@@ -115,7 +115,7 @@ def main():
         module.fail_json(msg="the directory of %s does not exist" % path)
     before = _read(path)
     try:
-        after = update(before, section, values, secret)
+        after = file_text(before, os.path.exists(path), section, values, secret)
     except EnvFileError as err:
         module.fail_json(msg="%s: %s" % (path, err))
     changed = before != after

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any, Callable, Dict
 
 import ansible_runner
-import yaml
+
+from labtool import lab  # tests/ is on the path (conftest.py)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,11 +23,7 @@ def _survey_defaults(name: str) -> Dict[str, Any]:
 def test_rollout_job_template_runs_under_ansible_runner(new_host: Callable[[str], Any], tmp_path: Path) -> None:
     host = new_host("debian12")
     private = tmp_path / "private"
-    (private / "inventory" / "group_vars").mkdir(parents=True)
-    shutil.copy(REPO / "inventories" / "lab" / "group_vars" / "all.yml", private / "inventory" / "group_vars" / "all.yml")
-    (private / "inventory" / "hosts.yml").write_text(yaml.safe_dump({"all": {
-        "vars": {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"},
-        "children": {"alloy": {"hosts": {host.name: {}}}}}}))
+    lab.write_inventory(private / "inventory", {"alloy": {host.name: {}}})
     extravars = _survey_defaults("site.json")
     result = ansible_runner.run(
         private_data_dir=str(private), project_dir=str(REPO), playbook="playbooks/site.yml",

@@ -2,28 +2,23 @@
 the next batch, and the hosts of later batches are left untouched."""
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any, Callable
+
+from labtool import lab  # tests/ is on the path (conftest.py)
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_unhealthy_canary_stops_the_rollout(new_host: Callable[[str], Any], tmp_path: Path) -> None:
     canary, *later = [new_host("debian12") for _ in range(3)]
-    (tmp_path / "group_vars").mkdir()
-    shutil.copy(REPO / "inventories" / "lab" / "group_vars" / "all.yml", tmp_path / "group_vars" / "all.yml")
     # The canary writes its metrics to a port where no Prometheus listens: it installs and
     # configures fine, and only the verification can tell.
     broken = {"alloy_config_prometheus_endpoints": [{"url": "http://prometheus:9999/api/v1/write"}]}
-    hosts = {canary.name: broken, **{h.name: {} for h in later}}
-    (tmp_path / "hosts.json").write_text(json.dumps({"all": {
-        "vars": {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"},
-        "children": {"alloy": {"hosts": hosts}}}}))
-    out = subprocess.run(["ansible-playbook", "-i", str(tmp_path / "hosts.json"), "playbooks/site.yml",
+    inventory = lab.write_inventory(tmp_path, {"alloy": {canary.name: broken, **{h.name: {} for h in later}}})
+    out = subprocess.run(["ansible-playbook", "-i", str(inventory), "playbooks/site.yml",
                           "-e", "alloy_verify_wait_timeout=5"],
                          capture_output=True, text=True, cwd=REPO, check=False,
                          env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")))

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, Iterable, List
 
 from . import images
-from .common import CACHE, PREFIX, digest, log, output, run, succeeds
+from .common import CACHE, PREFIX, REPO, digest, log, output, run, succeeds
 
 NETWORK = PREFIX
 # Capabilities that run systemd here (--privileged is refused by this sandbox).
@@ -199,6 +201,18 @@ def wait_systemd(name: str, timeout: float = 60) -> None:
             return
         time.sleep(0.5)
     raise SystemExit(f"systemd in {name} did not come up within {timeout:.0f}s (state {state!r})")
+
+
+def write_inventory(folder: Path, groups: Dict[str, Dict[str, Dict[str, object]]]) -> Path:
+    """An inventory of lab hosts in folder: groups => host => host vars, the docker
+    connection, and the lab's group_vars (backends, mirror) beside it."""
+    (folder / "group_vars").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "inventories" / "lab" / "group_vars" / "all.yml", folder / "group_vars" / "all.yml")
+    path = folder / "hosts.json"
+    path.write_text(json.dumps({"all": {
+        "vars": {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"},
+        "children": {group: {"hosts": hosts} for group, hosts in groups.items()}}}))
+    return path
 
 
 def lab_containers() -> List[str]:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import (
-    MASK, EnvFileError, masked, quote, split, update)
+    EnvFileError, HEADER, MASK, file_text, masked, quote, split, update,
+)
 
 PACKAGE_DEFAULT = 'CONFIG_FILE="/etc/alloy/config.alloy"\nCUSTOM_ARGS=""\nRESTART_ON_UPGRADE=true\n'
 
@@ -56,6 +57,12 @@ def test_an_empty_section_is_removed() -> None:
     two = update(update("", "a", {"X": "1"}, False), "b", {"S": "s"}, True)
     assert "S=" not in update(two, "b", {}, True)
     assert update("", "b", {}, True) == ""
+
+
+def test_a_missing_file_is_created_even_for_an_empty_section() -> None:
+    assert file_text("", False, "b", {}, False) == HEADER
+    assert file_text("", True, "b", {}, False) == ""
+    assert file_text("", False, "b", {"X": "1"}, False) == update("", "b", {"X": "1"}, False)
 
 
 def test_masked_hides_every_secret_section_whoever_asks() -> None:
