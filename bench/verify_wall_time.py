@@ -73,9 +73,10 @@ def silent_port() -> int:
 
 def params(base: str, prometheus: str, timeout: float) -> Dict[str, object]:
     values = {name: spec.get("default") for name, spec in ARGUMENT_SPEC.items()}
-    values.update(mode="none", alloy_url=base, loki_urls=[base + "/loki/api/v1/push"],
-                  prometheus_urls=[prometheus + "/api/v1/write"], data_flow=True, instance="bench",
-                  timeout=timeout)
+    # delivery off: its window (a sleep between two reads of /metrics) is a setting, not a cost.
+    values.update(mode="none", alloy_url=base, loki_endpoints=[{"url": base + "/loki/api/v1/push"}],
+                  prometheus_endpoints=[{"url": prometheus + "/api/v1/write"}], data_flow=True, instance="bench",
+                  timeout=timeout, delivery=False)
     return values
 
 

@@ -7,7 +7,8 @@ An endpoint as users write it (see roles/alloy_config/meta/argument_specs.yml):
 url, name, tenant_id (Loki), headers, remote_timeout, batch_size / batch_wait (Loki),
 queue_config (Prometheus), one of basic_auth {username, password | password_file},
 bearer_token, bearer_token_file, and tls {ca_file, ca_pem, cert_file, key_file,
-insecure_skip_verify, server_name, min_version}.
+insecure_skip_verify, server_name, min_version}; verify {backend, ready, ready_url,
+query, query_url} is for alloy_verify only (module_utils/backends.py) and never rendered.
 
 Secrets (basic_auth.password, bearer_token) never reach the configuration: they are
 replaced by sys.env("FLEET_ALLOY_<KIND>_<n>_<FIELD>") and returned separately for the
@@ -22,6 +23,7 @@ import re
 
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import (
     env_ref, is_identifier)
+from ansible_collections.fleet.alloy.plugins.module_utils.backends import flavor_problems
 
 KINDS = ("loki", "prometheus")
 AUTH_KEYS = ("basic_auth", "bearer_token", "bearer_token_file")
@@ -83,7 +85,7 @@ def _one_endpoint_problems(endpoint, kind, where):
         problems.append("%s: tenant_id and batch_size are Loki options" % where)
     if kind == "loki" and _present(endpoint, "queue_config"):
         problems.append("%s: queue_config is a Prometheus option" % where)
-    return problems
+    return problems + flavor_problems(kind, endpoint, where)
 
 
 def endpoint_secrets(endpoints, kind):

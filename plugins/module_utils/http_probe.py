@@ -10,10 +10,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
 import socket
 import ssl
 
+from http.client import HTTPConnection, HTTPSConnection
 from urllib.error import HTTPError, URLError
 from urllib.request import HTTPSHandler, Request, build_opener
 
@@ -21,20 +21,59 @@ MAX_BODY = 1024 * 1024
 
 
 class TLSOptions(object):
-    def __init__(self, ca_file=None, cert_file=None, key_file=None, insecure_skip_verify=False):
+    """The tls block of an endpoint: CA (file or PEM), client certificate, the name the
+    server's certificate must carry (server_name), or no verification at all."""
+
+    def __init__(self, ca_file=None, cert_file=None, key_file=None, insecure_skip_verify=False, ca_pem=None,
+                 server_name=None):
         self.ca_file = ca_file
+        self.ca_pem = ca_pem
         self.cert_file = cert_file
         self.key_file = key_file
         self.insecure_skip_verify = insecure_skip_verify
+        self.server_name = server_name
 
     def context(self):
-        ctx = ssl.create_default_context(cafile=self.ca_file or None)
+        ctx = ssl.create_default_context(cafile=self.ca_file or None, cadata=self.ca_pem or None)
         if self.insecure_skip_verify:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
         if self.cert_file:
             ctx.load_cert_chain(self.cert_file, self.key_file or None)
         return ctx
+
+
+class _NamedHTTPSConnection(HTTPSConnection):
+    """An HTTPS connection that checks the certificate for server_name, not the URL's host."""
+
+    server_name = None
+
+    def connect(self):
+        HTTPConnection.connect(self)
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.server_name)
+
+
+class _NamedHTTPSHandler(HTTPSHandler):
+    def __init__(self, context, server_name):
+        HTTPSHandler.__init__(self, context=context)
+        self._server_name = server_name
+
+    def https_open(self, req):
+        server_name = self._server_name
+
+        class Connection(_NamedHTTPSConnection):
+            pass
+        Connection.server_name = server_name
+        return self.do_open(Connection, req, context=self._context)
+
+
+def _handlers(url, tls):
+    if not url.startswith("https:"):
+        return []
+    tls = tls or TLSOptions()
+    if tls.server_name:
+        return [_NamedHTTPSHandler(tls.context(), tls.server_name)]
+    return [HTTPSHandler(context=tls.context())]
 
 
 class Response(object):
@@ -51,18 +90,6 @@ class Response(object):
         return "HTTP %d%s" % (self.status, (": " + text[:300]) if text else "")
 
 
-def auth_headers(username=None, password=None, bearer_token=None, tenant_id=None):
-    headers = {}
-    if bearer_token:
-        headers["Authorization"] = "Bearer %s" % bearer_token
-    elif username:
-        token = base64.b64encode(("%s:%s" % (username, password or "")).encode("utf-8"))
-        headers["Authorization"] = "Basic %s" % token.decode("ascii")
-    if tenant_id:
-        headers["X-Scope-OrgID"] = tenant_id
-    return headers
-
-
 def _reason(err):
     reason = getattr(err, "reason", err)
     if isinstance(reason, socket.timeout) or "timed out" in str(reason):
@@ -70,18 +97,18 @@ def _reason(err):
     if isinstance(reason, ConnectionRefusedError):
         return "connection refused"
     if isinstance(reason, ssl.SSLError):
-        return "TLS error: %s" % (getattr(reason, "reason", None) or reason)
+        verify = getattr(reason, "verify_message", None)
+        return "TLS error: %s%s" % (getattr(reason, "reason", None) or reason, " (%s)" % verify if verify else "")
     return str(reason)
 
 
 def request(url, method="GET", timeout=5.0, headers=None, tls=None):
     """Do one request without a body; never raises for network or HTTP errors."""
-    req = Request(url, method=method, headers=headers or {})
-    handlers = [HTTPSHandler(context=(tls or TLSOptions()).context())] if url.startswith("https:") else []
     try:
-        with build_opener(*handlers).open(req, timeout=timeout) as answer:
+        req = Request(url, method=method, headers=headers or {})
+        with build_opener(*_handlers(url, tls)).open(req, timeout=timeout) as answer:
             return Response(answer.status, answer.read(MAX_BODY).decode("utf-8", "replace"))
     except HTTPError as err:
         return Response(err.code, err.read(MAX_BODY).decode("utf-8", "replace"))
-    except (URLError, OSError, ValueError) as err:
+    except (URLError, OSError, ValueError, ssl.SSLError) as err:
         return Response(None, error="%s: %s" % (url, _reason(err)))

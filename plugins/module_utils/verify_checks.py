@@ -15,12 +15,10 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
+from ansible_collections.fleet.alloy.plugins.module_utils import alloy_metrics
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import request
-
-LOKI_PUSH_PATH = "/loki/api/v1/push"
-PROMETHEUS_WRITE_PATHS = ("/api/v1/write", "/api/v1/push", "/api/prom/push")
 
 
 class Check(object):
@@ -32,28 +30,6 @@ class Check(object):
 
     def as_dict(self):
         return dict(name=self.name, ok=self.ok, detail=self.detail, elapsed=round(self.elapsed, 3))
-
-
-class Backend(object):
-    """A Loki or Prometheus to check: its base URL and how to talk to it."""
-
-    def __init__(self, kind, url, headers=None, tls=None):
-        self.kind = kind
-        self.base = base_url(kind, url)
-        self.headers = headers or {}
-        self.tls = tls
-
-
-def base_url(kind, url):
-    """The server's base URL from a push / remote_write URL (or a base URL)."""
-    parts = urlsplit(url)
-    path = parts.path.rstrip("/")
-    suffixes = (LOKI_PUSH_PATH,) if kind == "loki" else PROMETHEUS_WRITE_PATHS
-    for suffix in suffixes:
-        if path.endswith(suffix):
-            path = path[:-len(suffix)]
-            break
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 def _timed(name, func):
@@ -131,56 +107,103 @@ def components_check(url, wanted, timeout, tls=None):
     return lambda: _timed("components", run)
 
 
-# --- backends ------------------------------------------------------------------------
+# --- delivery, from Alloy's own metrics -----------------------------------------------
 
-def backend_ready_check(backend, timeout):
-    path = "/ready" if backend.kind == "loki" else "/-/ready"
-    url = backend.base + path
+def _writer_ids(base, kind, timeout):
+    """IDs of the root module's writer components of one kind, or an error text."""
+    answer = request(base + "/api/v0/web/components", timeout=timeout)
+    if answer.status != 200:
+        return None, answer.describe()
+    try:
+        items = json.loads(answer.body)
+        return sorted(c["localID"] for c in items
+                      if c.get("name") == alloy_metrics.WRITERS[kind] and not c.get("moduleID")), ""
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        return None, "invalid JSON from %s/api/v0/web/components: %s" % (base, err)
+
+
+def _metrics(base, timeout):
+    answer = request(base + "/metrics", timeout=timeout)
+    if answer.status != 200:
+        raise ValueError("%s/metrics: %s" % (base, answer.describe()))
+    return alloy_metrics.parse(answer.body)
+
+
+def delivery_check(base, kind, endpoints, window, max_lag, timeout, sleep=time.sleep):
+    """Every loki.write (or prometheus.remote_write) component of the running Alloy
+    delivers: its metrics read twice, window seconds apart, judged per endpoint. With
+    endpoints (None: judge whatever is loaded), a missing writer or endpoint fails."""
+    component = alloy_metrics.WRITERS[kind]
+    wanted = None if endpoints is None else set(alloy_metrics.endpoint_key(kind, e) for e in endpoints)
 
     def run():
-        answer = request(url, timeout=timeout, headers=backend.headers, tls=backend.tls)
-        return answer.status == 200, "%s: %s" % (url, answer.describe())
-    return lambda: _timed("%s %s" % (backend.kind, backend.base), run)
+        ids, error = _writer_ids(base, kind, timeout)
+        if ids is None:
+            return False, error
+        if not ids:
+            return wanted is None, "no %s component is loaded" % component
+        before = _metrics(base, timeout)
+        sleep(window)
+        after = _metrics(base, timeout)
+        return alloy_metrics.delivery(kind, before, after, ids, window, max_lag, wanted)
+    return lambda: _timed("delivery %s" % kind, run)
+
+
+# --- backends (module_utils/backends.py: where and how) -----------------------------
+
+_NO_QUERY_HINT = " (a write-only credential cannot query: set verify.query: false on this endpoint)"
+
+
+def _answer_detail(url, answer):
+    detail = "%s: %s" % (url, answer.describe())
+    return detail + _NO_QUERY_HINT if answer.status in (401, 403) else detail
+
+
+def backend_ready_check(backend, timeout):
+    def run():
+        answer = request(backend.ready_url, timeout=timeout, headers=backend.headers(), tls=backend.tls)
+        return answer.status == 200, "%s: %s" % (backend.ready_url, answer.describe())
+    return lambda: _timed(backend.label, run)
 
 
 def prometheus_data_check(backend, query, max_age, timeout, now=time.time):
-    url = "%s/api/v1/query?%s" % (backend.base, urlencode({"query": query}))
+    url = "%s?%s" % (backend.query_url, urlencode({"query": query}))
 
     def run():
-        answer = request(url, timeout=timeout, headers=backend.headers, tls=backend.tls)
+        answer = request(url, timeout=timeout, headers=backend.headers(), tls=backend.tls)
         if answer.status != 200:
-            return False, "%s: %s" % (backend.base, answer.describe())
+            return False, _answer_detail(backend.query_url, answer)
         try:
             result = json.loads(answer.body)["data"]["result"]
             stamps = [float(series["value"][0]) for series in result]
         except (ValueError, KeyError, TypeError, IndexError) as err:
-            return False, "invalid answer from %s: %s" % (backend.base, err)
+            return False, "invalid answer from %s: %s" % (backend.query_url, err)
         if not stamps:
             return False, "no series for %s" % query
         age = now() - max(stamps)
         if age > max_age:
             return False, "newest sample for %s is %ds old (max %ds)" % (query, age, max_age)
         return True, "%d series for %s" % (len(stamps), query)
-    return lambda: _timed("data prometheus", run)
+    return lambda: _timed("data " + backend.label, run)
 
 
 def loki_data_check(backend, query, max_age, timeout, now=time.time):
     def run():
         start_ns = int((now() - max_age) * 1e9)
-        url = "%s/loki/api/v1/query_range?%s" % (backend.base, urlencode(
+        url = "%s?%s" % (backend.query_url, urlencode(
             {"query": query, "start": str(start_ns), "limit": "10", "direction": "backward"}))
-        answer = request(url, timeout=timeout, headers=backend.headers, tls=backend.tls)
+        answer = request(url, timeout=timeout, headers=backend.headers(), tls=backend.tls)
         if answer.status != 200:
-            return False, "%s: %s" % (backend.base, answer.describe())
+            return False, _answer_detail(backend.query_url, answer)
         try:
             streams = json.loads(answer.body)["data"]["result"]
             lines = sum(len(s.get("values", [])) for s in streams)
         except (ValueError, KeyError, TypeError, AttributeError) as err:
-            return False, "invalid answer from %s: %s" % (backend.base, err)
+            return False, "invalid answer from %s: %s" % (backend.query_url, err)
         if not lines:
             return False, "no log line for %s in the last %ds" % (query, max_age)
         return True, "%d lines for %s" % (lines, query)
-    return lambda: _timed("data loki", run)
+    return lambda: _timed("data " + backend.label, run)
 
 
 # --- running -------------------------------------------------------------------------

@@ -12,15 +12,28 @@ module: alloy_verify
 short_description: Check that an Alloy host is healthy and that its data arrives
 version_added: 0.1.0
 description:
-  - Runs on the managed host and checks, concurrently and each within O(timeout)
-    - the service (systemd unit active, optionally enabled; or, in container mode, the
+  - Runs on the managed host and checks, concurrently and each within O(timeout), the
+    service (systemd unit active, optionally enabled; or, in container mode, the
     container running and healthy), Alloy's C(/-/ready), C(/-/healthy) and component
-    health, the readiness of every Loki and Prometheus backend, and optionally that
-    Prometheus has a recent sample and Loki a recent log line of this host.
+    health, delivery, the readiness of every Loki and Prometheus backend, and optionally
+    that each backend holds a recent sample or log line of this host.
+  - Delivery is read from Alloy itself - its C(/metrics), twice, O(delivery_window) seconds
+    apart - for every C(loki.write) and C(prometheus.remote_write) component, per endpoint -
+    entries or samples delivered, none dropped or failed, nothing only retried, the queue
+    not growing. Alloy keeps these components C(healthy) while their backend refuses them,
+    so the component check alone cannot see a 401, a wrong tenant or a backend that is
+    down; delivery can, and needs no backend credential (write-only tokens are fine).
+  - Backends are described exactly as the alloy_config role takes them
+    (C(alloy_config_loki_endpoints), C(alloy_config_prometheus_endpoints)) - URL,
+    basic auth, bearer token, tenant, headers, TLS - plus an optional C(verify) mapping per
+    endpoint - C(backend) (V(auto), V(prometheus), V(mimir), V(grafana_cloud_metrics),
+    V(loki), V(grafana_cloud_logs)) chooses the readiness and query paths, C(ready_url) and
+    C(query_url) replace them, C(ready=false) and C(query=false) skip those checks (a
+    write-only credential cannot query). Grafana Cloud has no readiness path.
   - Returns RV(healthy), every check with its detail and time, and a one-line RV(summary).
     Fails (unless O(fail_on_unhealthy=false)) with a message naming each failed check.
   - With O(wait), failed checks are retried until they pass or O(wait_timeout) passes.
-  - Read-only; it never reports a change.
+  - Read-only; it never reports a change. Secrets of the endpoints are never returned.
 author: fleet.alloy maintainers (@fleet-alloy)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
@@ -52,53 +65,37 @@ options:
     type: list
     elements: str
     default: []
-  loki_urls:
-    description: Loki push or base URLs; C(/ready) of each is checked.
+  loki_endpoints:
+    description:
+      - Loki endpoints in the shape of the alloy_config role's C(alloy_config_loki_endpoints)
+        (C(url) required; C(tenant_id), C(basic_auth), C(bearer_token), C(bearer_token_file),
+        C(headers), C(tls), C(verify)). The role's argument specs document every key.
     type: list
-    elements: str
+    elements: dict
     default: []
-  prometheus_urls:
-    description: Prometheus remote_write or base URLs; C(/-/ready) of each is checked.
+  prometheus_endpoints:
+    description:
+      - Prometheus remote_write endpoints in the shape of C(alloy_config_prometheus_endpoints).
     type: list
-    elements: str
+    elements: dict
     default: []
-  loki_auth:
-    description: How to reach the Loki backends.
-    type: dict
-    default: {}
-    suboptions: &auth
-      username:
-        description: Basic authentication user.
-        type: str
-      password:
-        description: Basic authentication password.
-        type: str
-      bearer_token:
-        description: Bearer token (instead of basic authentication).
-        type: str
-      tenant_id:
-        description: Tenant, sent as C(X-Scope-OrgID).
-        type: str
-      ca_file:
-        description: CA bundle for HTTPS.
-        type: path
-      cert_file:
-        description: Client certificate.
-        type: path
-      key_file:
-        description: Client key.
-        type: path
-      insecure_skip_verify:
-        description: Do not verify the server certificate.
-        type: bool
-        default: false
-  prometheus_auth:
-    description: How to reach the Prometheus backends.
-    type: dict
-    default: {}
-    suboptions: *auth
+  delivery:
+    description:
+      - Judge delivery from Alloy's own metrics (needs O(alloy_url)). With endpoints given, a
+        missing writer component of that kind fails; without, every writer found is judged.
+    type: bool
+    default: true
+  delivery_window:
+    description:
+      - Seconds between the two reads of C(/metrics). A longer window sees intermittent
+        failures; an endpoint idle in the window passes if it delivered since Alloy started
+        and nothing failed.
+    type: float
+    default: 5
   data_flow:
-    description: Also check that this host's data arrived (the first backend of each kind).
+    description:
+      - Also query each backend for this host's data, unless its endpoint says
+        C(verify.query=false).
     type: bool
     default: false
   instance:
@@ -114,7 +111,9 @@ options:
     type: str
     default: ""
   max_age:
-    description: Seconds within which the newest sample or line must be.
+    description:
+      - Seconds within which the newest sample or line must be (O(data_flow)), and how far
+        behind remote_write delivery may be (O(delivery)).
     type: int
     default: 300
   timeout:
@@ -140,13 +139,23 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Gate the rollout on this host
+- name: Gate the rollout on this host, with the endpoints the pipelines use
   fleet.alloy.alloy_verify:
-    loki_urls: [http://loki.example.com:3100/loki/api/v1/push]
-    prometheus_urls: [http://prometheus.example.com:9090/api/v1/write]
+    loki_endpoints: "{{ alloy_config_loki_endpoints }}"
+    prometheus_endpoints: "{{ alloy_config_prometheus_endpoints }}"
     data_flow: true
     wait: true
     wait_timeout: 120
+
+- name: Grafana Cloud with a write-only token - delivery only, no backend query
+  fleet.alloy.alloy_verify:
+    prometheus_endpoints:
+      - url: https://prometheus-prod-01-eu-west-0.grafana.net/api/prom/push
+        basic_auth:
+          username: "123456"
+          password: "{{ vault_grafana_cloud_token }}"
+        verify:
+          query: false
 
 - name: A container deployment, report only
   fleet.alloy.alloy_verify:
@@ -155,14 +164,16 @@ EXAMPLES = r"""
     fail_on_unhealthy: false
   register: health
 
-- name: With a tenant and a private CA
+- name: Loki behind a gateway, with a tenant and a private CA
   fleet.alloy.alloy_verify:
-    loki_urls: [https://loki.example.com/loki/api/v1/push]
-    loki_auth:
-      tenant_id: team-a
-      username: alloy
-      password: "{{ vault_loki_password }}"
-      ca_file: /etc/ssl/certs/internal-ca.pem
+    loki_endpoints:
+      - url: https://logs.example.com/loki/api/v1/push
+        tenant_id: team-a
+        basic_auth:
+          username: alloy
+          password: "{{ vault_loki_password }}"
+        tls:
+          ca_file: /etc/ssl/certs/internal-ca.pem
 """
 
 RETURN = r"""
@@ -174,7 +185,8 @@ summary:
   description: One line - healthy, or each failed check with its detail.
   returned: always
   type: str
-  sample: "unhealthy: 1 of 6 checks failed: prometheus http://prometheus:9090 (connection refused)"
+  sample: "unhealthy: 1 of 6 checks failed: delivery loki (loki.write.endpoint: logs.example.com tenant ops: 0 sent,
+    12 dropped (HTTP 401) in 5 s)"
 checks:
   description: Every check, in order.
   returned: always
@@ -206,21 +218,11 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import TLSOptions, auth_headers
+from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import endpoint_problems, endpoint_secrets
+from ansible_collections.fleet.alloy.plugins.module_utils.backends import Backend
 from ansible_collections.fleet.alloy.plugins.module_utils.verify_checks import (
-    Backend, alloy_endpoint_check, components_check, container_check, loki_data_check, prometheus_data_check,
-    run_all, summary, systemd_check, backend_ready_check)
-
-AUTH_OPTIONS = dict(
-    username=dict(type="str"),
-    password=dict(type="str", no_log=True),
-    bearer_token=dict(type="str", no_log=True),
-    tenant_id=dict(type="str"),
-    ca_file=dict(type="path"),
-    cert_file=dict(type="path"),
-    key_file=dict(type="path"),
-    insecure_skip_verify=dict(type="bool", default=False),
-)
+    alloy_endpoint_check, backend_ready_check, components_check, container_check, delivery_check, loki_data_check,
+    prometheus_data_check, run_all, summary, systemd_check)
 
 ARGUMENT_SPEC = dict(
     mode=dict(type="str", default="systemd", choices=["systemd", "container", "none"]),
@@ -229,10 +231,10 @@ ARGUMENT_SPEC = dict(
     container=dict(type="str", default="alloy"),
     alloy_url=dict(type="str", default="http://127.0.0.1:12345"),
     components=dict(type="list", elements="str", default=[]),
-    loki_urls=dict(type="list", elements="str", default=[]),
-    prometheus_urls=dict(type="list", elements="str", default=[]),
-    loki_auth=dict(type="dict", default={}, options=AUTH_OPTIONS),
-    prometheus_auth=dict(type="dict", default={}, options=AUTH_OPTIONS),
+    loki_endpoints=dict(type="list", elements="dict", default=[]),
+    prometheus_endpoints=dict(type="list", elements="dict", default=[]),
+    delivery=dict(type="bool", default=True),
+    delivery_window=dict(type="float", default=5),
     data_flow=dict(type="bool", default=False),
     instance=dict(type="str", default=""),
     prometheus_query=dict(type="str", default=""),
@@ -244,42 +246,67 @@ ARGUMENT_SPEC = dict(
     wait_interval=dict(type="float", default=2),
     fail_on_unhealthy=dict(type="bool", default=True),
 )
+KINDS = ("loki", "prometheus")
 
 
-def _backends(kind, urls, auth):
-    auth = auth or {}
-    headers = auth_headers(auth.get("username"), auth.get("password"), auth.get("bearer_token"),
-                           auth.get("tenant_id"))
-    tls = TLSOptions(auth.get("ca_file"), auth.get("cert_file"), auth.get("key_file"),
-                     auth.get("insecure_skip_verify"))
-    return [Backend(kind, url, headers, tls) for url in urls]
+def problems(params):
+    """Endpoint mistakes, named as the module options that hold them."""
+    found = []
+    for kind in KINDS:
+        found += endpoint_problems(params["%s_endpoints" % kind], kind, "%s_endpoints" % kind)
+    return found
+
+
+def secrets(params):
+    return [value for kind in KINDS
+            for value in endpoint_secrets(params["%s_endpoints" % kind], kind).values()]
+
+
+def _service_checks(params, runner):
+    if params["mode"] == "systemd":
+        return [systemd_check(runner, params["service"], params["require_enabled"])]
+    if params["mode"] == "container":
+        return [container_check(runner, params["container"])]
+    return []
+
+
+def _alloy_checks(params, base):
+    timeout = params["timeout"]
+    checks = [alloy_endpoint_check("alloy ready", base + "/-/ready", timeout),
+              alloy_endpoint_check("alloy healthy", base + "/-/healthy", timeout),
+              components_check(base + "/api/v0/web/components", params["components"], timeout)]
+    if params["delivery"]:
+        given = [kind for kind in KINDS if params["%s_endpoints" % kind]]
+        for kind in given or KINDS:
+            endpoints = params["%s_endpoints" % kind] if given else None
+            checks.append(delivery_check(base, kind, endpoints, params["delivery_window"], params["max_age"],
+                                         timeout))
+    return checks
+
+
+def _backend_checks(params, backends):
+    timeout, max_age = params["timeout"], params["max_age"]
+    checks = [backend_ready_check(b, timeout) for b in backends if b.ready_url]
+    if params["data_flow"]:
+        instance = params["instance"] or socket.gethostname()
+        for backend in (b for b in backends if b.query_url):
+            if backend.kind == "prometheus":
+                query = params["prometheus_query"] or 'up{instance="%s"}' % instance
+                checks.append(prometheus_data_check(backend, query, max_age, timeout))
+            else:
+                query = params["loki_query"] or '{instance="%s"}' % instance
+                checks.append(loki_data_check(backend, query, max_age, timeout))
+    return checks
 
 
 def build_checks(params, runner):
     """The check callables the parameters ask for, in report order."""
-    timeout = params["timeout"]
-    checks = []
-    if params["mode"] == "systemd":
-        checks.append(systemd_check(runner, params["service"], params["require_enabled"]))
-    elif params["mode"] == "container":
-        checks.append(container_check(runner, params["container"]))
+    checks = _service_checks(params, runner)
     base = (params["alloy_url"] or "").rstrip("/")
     if base:
-        checks.append(alloy_endpoint_check("alloy ready", base + "/-/ready", timeout))
-        checks.append(alloy_endpoint_check("alloy healthy", base + "/-/healthy", timeout))
-        checks.append(components_check(base + "/api/v0/web/components", params["components"], timeout))
-    loki = _backends("loki", params["loki_urls"], params["loki_auth"])
-    prometheus = _backends("prometheus", params["prometheus_urls"], params["prometheus_auth"])
-    checks.extend(backend_ready_check(b, timeout) for b in loki + prometheus)
-    if params["data_flow"]:
-        instance = params["instance"] or socket.gethostname()
-        if prometheus:
-            query = params["prometheus_query"] or 'up{instance="%s"}' % instance
-            checks.append(prometheus_data_check(prometheus[0], query, params["max_age"], timeout))
-        if loki:
-            query = params["loki_query"] or '{instance="%s"}' % instance
-            checks.append(loki_data_check(loki[0], query, params["max_age"], timeout))
-    return checks
+        checks += _alloy_checks(params, base)
+    backends = [Backend(kind, endpoint) for kind in KINDS for endpoint in params["%s_endpoints" % kind]]
+    return checks + _backend_checks(params, backends)
 
 
 def verify(params, runner):
@@ -292,7 +319,14 @@ def verify(params, runner):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    # The endpoints carry secrets in nested keys this spec does not declare (their one
+    # description is the alloy_config role's): no invocation log, and every secret value
+    # is masked in what the module returns.
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, no_log=True)
+    module.no_log_values.update(secrets(module.params))
+    mistakes = problems(module.params)
+    if mistakes:
+        module.fail_json(msg="alloy_verify: " + "; ".join(mistakes))
     result = verify(module.params, module.run_command)
     if not result["healthy"] and module.params["fail_on_unhealthy"]:
         module.fail_json(msg="alloy_verify: " + result["summary"], **result)

@@ -29,11 +29,13 @@ def test_rollout_job_template_runs_under_ansible_runner(new_host: Callable[[str]
         private_data_dir=str(private), project_dir=str(REPO), playbook="playbooks/site.yml",
         extravars=extravars, quiet=True,
         envvars={"ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"), "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-                 "ALLOY_LAB_KEY_FINGERPRINT": os.environ["ALLOY_LAB_KEY_FINGERPRINT"]})
+                 **{name: os.environ[name] for name in ("ALLOY_LAB_KEY_FINGERPRINT", "ALLOY_LAB_CREDENTIALS",
+                                                         "ALLOY_LAB_CA_FILE")}})
     assert (result.status, result.rc) == ("successful", 0), result.stdout.read()[-4000:]
     stats = result.stats
     assert stats["changed"].get(host.name, 0) > 0 and not stats["failures"] and not stats["dark"]
     verified = [e["event_data"]["res"] for e in result.events
                 if e.get("event") == "runner_on_ok" and e["event_data"].get("task") == "Check the host with alloy_verify"]
     assert len(verified) == 1 and verified[0]["healthy"] is True, verified
-    assert "data prometheus" in [c["name"] for c in verified[0]["checks"]]
+    names = [c["name"] for c in verified[0]["checks"]]
+    assert {"delivery loki", "delivery prometheus", "data prometheus https://gateway:9090"} <= set(names), names

@@ -1,15 +1,25 @@
 """The lab network: the mirror, the backends and systemd lab hosts, as Docker containers.
 
 Names: network `fleet-alloy-lab`; service containers answer on it as `mirror` (apt and
-rpm repositories of the stand-in alloy, port 80), `loki` (the Loki stand-in, 3100) and
-`prometheus` (real Prometheus, 9090). Lab hosts are systemd containers named
-`fleet-alloy-lab-<platform>` (for example fleet-alloy-lab-el9-emulated).
+rpm repositories of the stand-in alloy and the lab's throwaway CA certificates, port 80),
+`loki` (the multi-tenant Loki stand-in, 3100: X-Scope-OrgID required), `prometheus` (real
+Prometheus, 9090, open) and `gateway` (the TLS gateway stand-in in front of both, with
+credentials: Loki shaped on 3100, Prometheus/Mimir shaped on 9090, Grafana Cloud shaped on
+443). Lab hosts are systemd containers named `fleet-alloy-lab-<platform>` (for example
+fleet-alloy-lab-el9-emulated).
+
+up_services exports for the inventories and tests: ALLOY_LAB_KEY_FINGERPRINT,
+ALLOY_LAB_OTHER_KEY_FINGERPRINT, ALLOY_LAB_CA_FILE and ALLOY_LAB_OTHER_CA_FILE (the lab CA
+and an unrelated one, PEM files in the cache) and ALLOY_LAB_CREDENTIALS (the gateway's
+throwaway credentials, JSON).
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import ssl
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +28,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List
 
 from . import images
-from .common import CACHE, PREFIX, REPO, digest, log, output, run, succeeds
+from .common import CACHE, PREFIX, REPO, TESTS, digest, log, output, run, succeeds
 
 NETWORK = PREFIX
 # Capabilities that run systemd here (--privileged is refused by this sandbox).
@@ -35,13 +45,26 @@ class Service:
     command: tuple[str, ...]
     port: int
     ready_path: str
+    tls: bool = False  # HTTPS with a certificate from the lab CA
 
 
+GATEWAY_COMMAND = (
+    "python3", "-m", "gateway_standin", "--listen-host", "0.0.0.0",
+    "--loki-port", "3100", "--prometheus-port", "9090", "--cloud-port", "443",
+    "--cert", "/etc/lab-gateway/gateway.pem", "--key", "/etc/lab-gateway/gateway.key",
+    "--loki-upstream", "http://loki:3100", "--prometheus-upstream", "http://prometheus:9090",
+)
 SERVICES = (
     Service("mirror", "services", (), 80, "/apt/dists/stable/InRelease"),
     Service("loki", "services", ("python3", "-m", "loki_standin", "--listen", "0.0.0.0:3100"), 3100, "/ready"),
     Service("prometheus", "prometheus", (), 9090, "/-/ready"),
+    # /lab/health: answered by the gateway itself, without credentials, over TLS.
+    Service("gateway", "services", GATEWAY_COMMAND, 3100, "/lab/health", tls=True),
 )
+# The gateway's throwaway credentials (one file for the gateway, the inventory and tests).
+CREDENTIALS = TESTS / "standins" / "gateway_standin" / "lab_credentials.json"
+# Environment variable => file name of a CA certificate the mirror serves under /lab/.
+CA_FILES = {"ALLOY_LAB_CA_FILE": "ca.pem", "ALLOY_LAB_OTHER_CA_FILE": "other-ca.pem"}
 
 
 def container_name(what: str) -> str:
@@ -78,20 +101,29 @@ def ip_of(name: str) -> str:
     return output(["docker", "inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{NETWORK}").IPAddress}}}}', name])
 
 
+def service(alias: str) -> Service:
+    return next(s for s in SERVICES if s.alias == alias)
+
+
 def url_of(alias: str) -> str:
-    """An URL the controller can use to reach a lab service (its address on the bridge)."""
-    service = next(s for s in SERVICES if s.alias == alias)
-    return f"http://{ip_of(container_name(alias))}:{service.port}"
+    """An URL the controller can use to reach a lab service (its address on the bridge).
+
+    A TLS service's certificate names it (DNS:gateway), not this address: check it with
+    lab_ca_context(), which verifies the chain but not the name."""
+    svc = service(alias)
+    return f"{'https' if svc.tls else 'http'}://{ip_of(container_name(alias))}:{svc.port}"
 
 
-def _wait_http(url: str, timeout: float = 60) -> None:
+def _wait_http(url: str, timeout: float = 60, context: ssl.SSLContext | None = None) -> None:
+    """Until url answers 200 (over TLS with context for an https URL)."""
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
+            with urllib.request.urlopen(url, timeout=2, context=context) as resp:
                 if resp.status == 200:
                     return
+                last = f"HTTP {resp.status}"
         except (urllib.error.URLError, OSError) as err:
             last = str(err)
         time.sleep(0.5)
@@ -103,11 +135,14 @@ def up_services() -> Dict[str, str]:
     ensure_network()
     for svc in SERVICES:
         _start(container_name(svc.alias), svc.alias, images.tag(svc.image), (), svc.command)
-    urls = {}
-    for svc in SERVICES:
-        urls[svc.alias] = url_of(svc.alias)
-        _wait_http(urls[svc.alias] + svc.ready_path)
+    urls = {svc.alias: url_of(svc.alias) for svc in SERVICES}
+    _wait_http(urls["mirror"] + service("mirror").ready_path)
     export_key_env(urls["mirror"])
+    export_ca_env(urls["mirror"])
+    export_credentials_env()
+    context = lab_ca_context()
+    for svc in SERVICES:
+        _wait_http(urls[svc.alias] + svc.ready_path, context=context if svc.tls else None)
     log("lab services up: " + ", ".join(f"{k}={v}" for k, v in urls.items()))
     return urls
 
@@ -118,6 +153,47 @@ def export_key_env(mirror_url: str) -> None:
         fingerprints = json.loads(resp.read())
     os.environ["ALLOY_LAB_KEY_FINGERPRINT"] = fingerprints["lab"]
     os.environ["ALLOY_LAB_OTHER_KEY_FINGERPRINT"] = fingerprints["other"]
+
+
+def export_ca_env(mirror_url: str) -> Dict[str, str]:
+    """ALLOY_LAB_CA_FILE (signed the gateway's certificate) and ALLOY_LAB_OTHER_CA_FILE
+    (signs nothing): the mirror's /lab/ca.pem and /lab/other-ca.pem, saved in the cache
+    (they change with every build of the services image)."""
+    folder = CACHE / "lab-ca"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for variable, name in CA_FILES.items():
+        with urllib.request.urlopen(f"{mirror_url}/lab/{name}", timeout=5) as resp:
+            pem = resp.read()
+        if b"BEGIN CERTIFICATE" not in pem:
+            raise SystemExit(f"{mirror_url}/lab/{name} is not a PEM certificate")
+        paths[variable] = str(_replace_file(folder / name, pem).resolve())
+        os.environ[variable] = paths[variable]
+    return paths
+
+
+def _replace_file(target: Path, data: bytes) -> Path:
+    """Write data to target atomically (another labtool process may read it meanwhile)."""
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as tmp:
+        tmp.write(data)
+    os.chmod(tmp.name, 0o644)
+    os.replace(tmp.name, target)
+    return target
+
+
+def export_credentials_env() -> str:
+    """ALLOY_LAB_CREDENTIALS: the gateway's throwaway lab credentials (JSON)."""
+    os.environ["ALLOY_LAB_CREDENTIALS"] = str(CREDENTIALS.resolve())
+    return os.environ["ALLOY_LAB_CREDENTIALS"]
+
+
+def lab_ca_context() -> ssl.SSLContext:
+    """Trusts the lab CA (export_ca_env first). The controller reaches the gateway by its
+    address on the bridge while its certificate names `gateway`: the chain is verified,
+    the name is not."""
+    context = ssl.create_default_context(cafile=os.environ["ALLOY_LAB_CA_FILE"])
+    context.check_hostname = False
+    return context
 
 
 # Versions of the stand-in Alloy image, tagged as the role expects: <repo>:v<version>.
@@ -165,9 +241,10 @@ DOCKER_HOST_RUN_ARGS = (*SYSTEMD_RUN_ARGS, "--cap-add", "NET_ADMIN", "-v", "/var
 
 
 def start_docker_host(platform: str = "debian13-docker", name: str | None = None) -> str:
-    """A lab host running Docker, with the stand-in Alloy images loaded and the lab
-    backends' addresses in the local fact ansible_local.lab.backends (the containers
-    of its engine cannot use the lab network's DNS)."""
+    """A lab host running Docker, with the stand-in Alloy images loaded and, in the local
+    fact ansible_local.lab, the lab backends' addresses (`backends`: alias => address; the
+    containers of its engine cannot use the lab network's DNS) and its own address on the
+    lab network (`address`)."""
     name = name or container_name(platform)
     tar = export_alloy_images()
     _start(name, name, images.tag(platform), (*DOCKER_HOST_RUN_ARGS, "-v", f"{tar}:/srv/lab/alloy-images.tar:ro"),
@@ -175,11 +252,20 @@ def start_docker_host(platform: str = "debian13-docker", name: str | None = None
     wait_systemd(name)
     _wait_docker(name)
     run(["docker", "exec", name, "docker", "load", "--input", "/srv/lab/alloy-images.tar"], capture=True)
-    backends = {alias: ip_of(container_name(alias)) for alias in ("loki", "prometheus")}
+    write_lab_fact(name)
+    return name
+
+
+def write_lab_fact(name: str) -> Dict[str, object]:
+    """/etc/ansible/facts.d/lab.fact on a lab host: the backends' and its own address."""
+    fact: Dict[str, object] = {
+        "backends": {alias: ip_of(container_name(alias)) for alias in ("loki", "prometheus", "gateway")},
+        "address": ip_of(name),
+    }
     run(["docker", "exec", "-i", name, "sh", "-c",
          "mkdir -p /etc/ansible/facts.d && cat > /etc/ansible/facts.d/lab.fact"],
-        input_text=json.dumps({"backends": backends}), capture=True)
-    return name
+        input_text=json.dumps(fact), capture=True)
+    return fact
 
 
 def _wait_docker(name: str, timeout: float = 60) -> None:

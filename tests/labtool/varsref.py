@@ -52,10 +52,23 @@ def render() -> str:
         main = yaml.safe_load(specs_file.read_text())["argument_specs"]["main"]
         parts.append(f"\n## {role}\n\n{_cell(main.get('short_description', ''))}.\n")
         parts.append("| variable | type | default | description |\n| --- | --- | --- | --- |")
-        for name, option in main.get("options", {}).items():
-            description, kind = _description(option)
-            parts.append(f"| `{name}` | {kind} | {_default(option)} | {description} |")
+        parts.extend(_rows(main.get("options", {}), ""))
     return "\n".join(parts) + "\n"
+
+
+def _rows(options: Dict[str, Any], prefix: str) -> List[str]:
+    """One row per option, then its suboptions as `parent[].child` (a list of mappings)
+    or `parent.child` (a mapping)."""
+    rows: List[str] = []
+    for name, option in options.items():
+        description, kind = _description(option)
+        if option.get("required"):
+            description = "Required. " + description
+        rows.append(f"| `{prefix}{name}` | {kind} | {_default(option)} | {description} |")
+        if option.get("options"):
+            inner = f"{prefix}{name}[]." if kind == "list" else f"{prefix}{name}."
+            rows.extend(_rows(option["options"], inner))
+    return rows
 
 
 def main(argv: List[str]) -> int:

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Tuple
 
 import pytest
-from ansible_collections.fleet.alloy.plugins.module_utils.verify_checks import base_url, run_all
-from ansible_collections.fleet.alloy.plugins.modules.alloy_verify import ARGUMENT_SPEC, verify
+from ansible_collections.fleet.alloy.plugins.module_utils.backends import Backend
+from ansible_collections.fleet.alloy.plugins.module_utils.verify_checks import run_all
+from ansible_collections.fleet.alloy.plugins.modules.alloy_verify import ARGUMENT_SPEC, problems, secrets, verify
 from local_http import HANG, LocalServer
 
 HEALTHY = [{"localID": "loki.write.endpoint", "health": {"state": "healthy"}},
@@ -27,7 +28,7 @@ def server() -> Iterator[LocalServer]:
 
 def params(**overrides: object) -> Dict[str, object]:
     values: Dict[str, object] = {name: spec.get("default") for name, spec in ARGUMENT_SPEC.items()}
-    values.update(mode="none", alloy_url="", timeout=1.0)
+    values.update(mode="none", alloy_url="", timeout=1.0, delivery=False)
     values.update(overrides)
     return values
 
@@ -80,7 +81,7 @@ def test_invalid_json(server: LocalServer) -> None:
 
 
 def test_connection_refused() -> None:
-    result = verify(params(prometheus_urls=["http://127.0.0.1:9/api/v1/write"]), no_runner)
+    result = verify(params(prometheus_endpoints=[{"url": "http://127.0.0.1:9/api/v1/write"}]), no_runner)
     check = by_name(result)["prometheus http://127.0.0.1:9"]
     assert not check["ok"] and "connection refused" in check["detail"]
 
@@ -88,38 +89,105 @@ def test_connection_refused() -> None:
 def test_a_server_that_never_answers_is_bounded_by_the_timeout(server: LocalServer) -> None:
     server.routes["/ready"] = (200, HANG)
     start = time.time()
-    result = verify(params(loki_urls=[server.url + "/loki/api/v1/push"], timeout=0.5), no_runner)
+    result = verify(params(loki_endpoints=[{"url": server.url + "/loki/api/v1/push"}], timeout=0.5), no_runner)
     assert time.time() - start < 3
     assert "timed out" in result["summary"]
 
 
 def test_checks_run_concurrently(server: LocalServer) -> None:
-    server.routes["/ready"] = (200, HANG)
+    for i in range(4):
+        server.routes[f"/p{i}/ready"] = (200, HANG)
     start = time.time()
-    verify(params(loki_urls=[server.url + f"/p{i}/loki/api/v1/push" for i in range(4)], timeout=0.5), no_runner)
+    result = verify(params(loki_endpoints=[{"url": server.url + f"/p{i}/loki/api/v1/push"} for i in range(4)],
+                           timeout=0.5), no_runner)
+    assert [r.path for r in server.requests if r.path.endswith("/ready")] != []
+    assert result["summary"].count("timed out") == 4
     assert time.time() - start < 2  # four hanging backends, not four timeouts in a row
 
 
-def test_backend_urls_are_derived_from_push_urls(server: LocalServer) -> None:
+def test_backend_auth_comes_from_the_endpoint(server: LocalServer) -> None:
     server.routes["/ready"] = (200, "ready")
     server.routes["/-/ready"] = (200, "Prometheus Server is Ready.")
-    result = verify(params(loki_urls=[server.url + "/loki/api/v1/push"],
-                           prometheus_urls=[server.url + "/api/v1/write"],
-                           loki_auth={"tenant_id": "team-a", "username": "u", "password": "p"}), no_runner)
+    result = verify(params(loki_endpoints=[{"url": server.url + "/loki/api/v1/push", "tenant_id": "team-a",
+                                            "basic_auth": {"username": "u", "password": "p"},
+                                            "headers": {"X-Extra": "1"}}],
+                           prometheus_endpoints=[{"url": server.url + "/api/v1/write", "bearer_token": "t0k"}]),
+                    no_runner)
     assert result["healthy"], result["summary"]
     ready = [r.headers for r in server.requests if r.path == "/ready"][0]
-    assert ready["x-scope-orgid"] == "team-a" and ready["authorization"].startswith("Basic ")
+    assert ready["x-scope-orgid"] == "team-a" and ready["authorization"] == "Basic dTpw"
+    assert ready["x-extra"] == "1"
+    prom = [r.headers for r in server.requests if r.path == "/-/ready"][0]
+    assert prom["authorization"] == "Bearer t0k" and "x-scope-orgid" not in prom
 
 
-@pytest.mark.parametrize("url,kind,expected", [
-    ("http://loki:3100/loki/api/v1/push", "loki", "http://loki:3100"),
-    ("https://gw.example.com/loki/loki/api/v1/push", "loki", "https://gw.example.com/loki"),
-    ("http://prometheus:9090/api/v1/write", "prometheus", "http://prometheus:9090"),
-    ("https://mimir.example.com/api/v1/push", "prometheus", "https://mimir.example.com"),
-    ("http://prometheus:9090", "prometheus", "http://prometheus:9090"),
+def test_secret_files_are_read_on_the_host(server: LocalServer, tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("from-file\n")
+    (tmp_path / "tok").write_text("tok-file\n")
+    server.routes["/ready"] = (200, "ready")
+    server.routes["/-/ready"] = (200, "ok")
+    verify(params(loki_endpoints=[{"url": server.url + "/loki/api/v1/push",
+                                   "basic_auth": {"username": "u", "password_file": str(tmp_path / "pw")}}],
+                  prometheus_endpoints=[{"url": server.url + "/api/v1/write",
+                                         "bearer_token_file": str(tmp_path / "tok")}]), no_runner)
+    headers = {r.path: r.headers["authorization"] for r in server.requests}
+    assert headers["/ready"] == "Basic dTpmcm9tLWZpbGU=" and headers["/-/ready"] == "Bearer tok-file"
+
+
+@pytest.mark.parametrize("url,kind,backend,ready,query", [
+    ("http://loki:3100/loki/api/v1/push", "loki", "loki", "http://loki:3100/ready",
+     "http://loki:3100/loki/api/v1/query_range"),
+    ("https://gw.example.com/loki/loki/api/v1/push", "loki", "loki", "https://gw.example.com/loki/ready",
+     "https://gw.example.com/loki/loki/api/v1/query_range"),
+    ("https://logs-prod-006.grafana.net/loki/api/v1/push", "loki", "grafana_cloud_logs", None,
+     "https://logs-prod-006.grafana.net/loki/api/v1/query_range"),
+    ("http://prometheus:9090/api/v1/write", "prometheus", "prometheus", "http://prometheus:9090/-/ready",
+     "http://prometheus:9090/api/v1/query"),
+    ("https://mimir.example.com/api/v1/push", "prometheus", "mimir", "https://mimir.example.com/ready",
+     "https://mimir.example.com/prometheus/api/v1/query"),
+    ("https://prometheus-prod-01-eu-west-0.grafana.net/api/prom/push", "prometheus", "grafana_cloud_metrics", None,
+     "https://prometheus-prod-01-eu-west-0.grafana.net/api/prom/api/v1/query"),
 ])
-def test_base_url(url: str, kind: str, expected: str) -> None:
-    assert base_url(kind, url) == expected
+def test_backend_paths_follow_the_flavour(url: str, kind: str, backend: str, ready: str, query: str) -> None:
+    found = Backend(kind, {"url": url})
+    assert (found.flavor, found.ready_url, found.query_url) == (backend, ready, query)
+
+
+def test_explicit_urls_and_switches_win() -> None:
+    found = Backend("prometheus", {"url": "https://gw/x/push", "verify": {
+        "backend": "mimir", "ready_url": "https://gw/health", "query_url": "https://gw/q"}})
+    assert (found.flavor, found.ready_url, found.query_url) == ("mimir", "https://gw/health", "https://gw/q")
+    off = Backend("prometheus", {"url": "https://gw/api/v1/write", "verify": {"ready": False, "query": False}})
+    assert off.ready_url is None and off.query_url is None
+
+
+def test_endpoint_mistakes_are_named_before_anything_runs() -> None:
+    found = problems(params(prometheus_endpoints=[{"url": "http://p/api/v1/write",
+                                                   "verify": {"backend": "loki", "querry": True}}],
+                            loki_endpoints=[{"url": "ftp://x"}]))
+    assert "loki_endpoints[0].url must be an http:// or https:// URL, got 'ftp://x'" in found
+    assert any(p.startswith("prometheus_endpoints[0].verify.backend must be auto or one of") for p in found)
+    assert "prometheus_endpoints[0].verify.querry is not an option (backend, ready, ready_url, query, query_url)" \
+        in found
+
+
+def test_secrets_are_listed_for_masking() -> None:
+    assert sorted(secrets(params(loki_endpoints=[{"url": "http://l", "basic_auth": {"username": "u",
+                                                                                   "password": "pw1"}}],
+                                 prometheus_endpoints=[{"url": "http://p", "bearer_token": "tok2"}]))) == ["pw1", "tok2"]
+
+
+def test_write_only_credential_gets_a_hint(server: LocalServer) -> None:
+    server.routes["/api/prom/api/v1/query"] = (401, '{"status":"error","error":"authentication error: '
+                                                     'invalid scope requested"}')
+    result = verify(params(prometheus_endpoints=[{"url": server.url + "/api/prom/push"}], data_flow=True,
+                           instance="h"), no_runner)
+    detail = by_name(result)["data prometheus " + server.url]["detail"]
+    assert "HTTP 401" in detail and "set verify.query: false" in detail
+    assert [c["name"] for c in result["checks"]] == ["data prometheus " + server.url]  # no readiness path
+    skipped = verify(params(prometheus_endpoints=[{"url": server.url + "/api/prom/push",
+                                                   "verify": {"query": False}}], data_flow=True), no_runner)
+    assert skipped["checks"] == [] and skipped["healthy"]
 
 
 def _query(result: List[object]) -> str:
@@ -129,28 +197,37 @@ def _query(result: List[object]) -> str:
 def test_prometheus_query_without_series(server: LocalServer) -> None:
     server.routes["/-/ready"] = (200, "ok")
     server.routes["/api/v1/query"] = (200, _query([]))
-    result = verify(params(prometheus_urls=[server.url], data_flow=True, instance="web-01"), no_runner)
-    assert by_name(result)["data prometheus"]["detail"] == 'no series for up{instance="web-01"}'
+    result = verify(params(prometheus_endpoints=[{"url": server.url + "/api/v1/write"}], data_flow=True,
+                           instance="web-01"), no_runner)
+    assert by_name(result)["data prometheus " + server.url]["detail"] == 'no series for up{instance="web-01"}'
     assert any("query=up%7Binstance%3D%22web-01%22%7D" in r.path for r in server.requests)
 
 
 def test_prometheus_recent_and_stale_samples(server: LocalServer) -> None:
     server.routes["/-/ready"] = (200, "ok")
     server.routes["/api/v1/query"] = (200, _query([{"metric": {}, "value": [time.time() - 5, "1"]}]))
-    assert verify(params(prometheus_urls=[server.url], data_flow=True, instance="h"), no_runner)["healthy"]
-    server.routes["/api/v1/query"] = (200, _query([{"metric": {}, "value": [time.time() - 900, "1"]}]))
-    result = verify(params(prometheus_urls=[server.url], data_flow=True, instance="h"), no_runner)
-    assert "old (max 300s)" in by_name(result)["data prometheus"]["detail"]
+    endpoints = [{"url": server.url + "/api/v1/write"}]
+    assert verify(params(prometheus_endpoints=endpoints, data_flow=True, instance="h"), no_runner)["healthy"]
+    server.routes["/api/v1/query"] = (200, _query([{"metric": {}, "value": [time.time() - 900, "1"]},
+                                                   {"metric": {}, "value": [time.time() - 1000, "1"]}]))
+    result = verify(params(prometheus_endpoints=endpoints, data_flow=True, instance="h"), no_runner)
+    assert "old (max 300s)" in by_name(result)["data prometheus " + server.url]["detail"]
+    server.routes["/api/v1/query"] = (200, _query([{"metric": {}, "value": [time.time() - 900, "1"]},
+                                                   {"metric": {}, "value": [time.time() - 2, "1"]}]))
+    assert verify(params(prometheus_endpoints=endpoints, data_flow=True, instance="h"), no_runner)["healthy"]
 
 
 def test_loki_data_flow(server: LocalServer) -> None:
     server.routes["/ready"] = (200, "ready")
     server.routes["/loki/api/v1/query_range"] = (200, json.dumps({"data": {"result": []}}))
-    result = verify(params(loki_urls=[server.url], data_flow=True, instance="h"), no_runner)
-    assert by_name(result)["data loki"]["detail"] == 'no log line for {instance="h"} in the last 300s'
+    endpoints = [{"url": server.url + "/loki/api/v1/push", "tenant_id": "ops"}]
+    result = verify(params(loki_endpoints=endpoints, data_flow=True, instance="h"), no_runner)
+    assert by_name(result)["data loki " + server.url]["detail"] == 'no log line for {instance="h"} in the last 300s'
     server.routes["/loki/api/v1/query_range"] = (200, json.dumps(
         {"data": {"result": [{"stream": {"instance": "h"}, "values": [["1", "x"]]}]}}))
-    assert verify(params(loki_urls=[server.url], data_flow=True, instance="h"), no_runner)["healthy"]
+    assert verify(params(loki_endpoints=endpoints, data_flow=True, instance="h"), no_runner)["healthy"]
+    query = [r for r in server.requests if r.path.startswith("/loki/api/v1/query_range")][-1]
+    assert query.headers["x-scope-orgid"] == "ops"
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +241,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
         ssl_cmd("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={ca}",
                 "-keyout", f"{ca}.key", "-out", f"{ca}.pem")
     ssl_cmd("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "srv.key", "-out", "srv.csr")
-    (root / "ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    (root / "ext").write_text("subjectAltName=IP:127.0.0.1,DNS:loki.lab\n")
     ssl_cmd("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
             "-extfile", "ext", "-out", "srv.pem")
     return {name: root / name for name in ("ca.pem", "other-ca.pem", "srv.pem", "srv.key")}
@@ -181,17 +258,33 @@ def tls_server(pki: Dict[str, Path]) -> Iterator[LocalServer]:
 
 
 def test_tls_with_the_right_ca(tls_server: LocalServer, pki: Dict[str, Path]) -> None:
-    result = verify(params(loki_urls=[tls_server.url], loki_auth={"ca_file": str(pki["ca.pem"])}), no_runner)
+    result = verify(params(loki_endpoints=[{"url": tls_server.url, "tls": {"ca_file": str(pki["ca.pem"])}}]),
+                    no_runner)
+    assert result["healthy"], result["summary"]
+    pem = pki["ca.pem"].read_text()
+    result = verify(params(loki_endpoints=[{"url": tls_server.url, "tls": {"ca_pem": pem}}]), no_runner)
+    assert result["healthy"], result["summary"]
+
+
+def test_tls_server_name_is_what_the_certificate_must_carry(tls_server: LocalServer, pki: Dict[str, Path]) -> None:
+    tls = {"ca_file": str(pki["ca.pem"]), "server_name": "loki.example.com"}
+    result = verify(params(loki_endpoints=[{"url": tls_server.url, "tls": tls}]), no_runner)
+    assert not result["healthy"] and "CERTIFICATE_VERIFY_FAILED" in result["summary"]
+    assert "loki.example.com" in result["summary"]
+    tls["server_name"] = "loki.lab"
+    result = verify(params(loki_endpoints=[{"url": tls_server.url, "tls": tls}]), no_runner)
     assert result["healthy"], result["summary"]
 
 
 def test_tls_with_the_wrong_ca(tls_server: LocalServer, pki: Dict[str, Path]) -> None:
-    result = verify(params(loki_urls=[tls_server.url], loki_auth={"ca_file": str(pki["other-ca.pem"])}), no_runner)
+    result = verify(params(loki_endpoints=[{"url": tls_server.url, "tls": {"ca_file": str(pki["other-ca.pem"])}}]),
+                    no_runner)
     assert not result["healthy"] and "CERTIFICATE_VERIFY_FAILED" in result["summary"]
 
 
 def test_tls_skip_verify(tls_server: LocalServer) -> None:
-    result = verify(params(loki_urls=[tls_server.url], loki_auth={"insecure_skip_verify": True}), no_runner)
+    result = verify(params(loki_endpoints=[{"url": tls_server.url, "tls": {"insecure_skip_verify": True}}]),
+                    no_runner)
     assert result["healthy"], result["summary"]
 
 

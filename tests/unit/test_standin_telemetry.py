@@ -1,14 +1,15 @@
-"""The stand-in's telemetry mimic: what it pushes is what the lab's checks look for."""
+"""The stand-in's telemetry mimic: what it pushes is what the lab's checks look for.
+(How it delivers, retries and counts: test_standin_delivery.py.)"""
 from __future__ import annotations
 
-import json
+import threading
 from pathlib import Path
 from typing import Dict, Iterator
 
 import pytest
 from alloy_standin.syntax import Block, parse
-from alloy_standin.telemetry import Sender, duration
-from lab_wire import decode_write_request, snappy_decompress
+from alloy_standin.telemetry import Producer, Telemetry, duration
+from lab_wire import decode_push, decode_write_request, snappy_decompress
 from local_http import LocalServer
 
 
@@ -18,11 +19,20 @@ def sink() -> Iterator[LocalServer]:
     srv.routes["/api/v1/write"] = (204, "")
     srv.routes["/loki/api/v1/push"] = (204, "")
     yield srv
-    srv.close()
+    threading.Thread(target=srv.close, daemon=True).start()  # without waiting for its 0.5 s poll
 
 
 def _blocks(text: str) -> Dict[str, Block]:
     return {b.id: b for b in parse(text) if isinstance(b, Block)}
+
+
+def _deliver_once(config: str, storage: Path) -> Telemetry:
+    """One scrape round, then one attempt of what it queued."""
+    telemetry = Telemetry(storage)
+    telemetry.update(_blocks(config))
+    telemetry.produce()
+    telemetry.tick()
+    return telemetry
 
 
 def test_metrics_follow_relabel_to_remote_write(sink: LocalServer, tmp_path: Path,
@@ -53,9 +63,8 @@ prometheus.remote_write "default" {{
 }}
 '''
     (tmp_path / "prometheus.remote_write.default" / "wal").mkdir(parents=True)
-    sender = Sender(_blocks(config), tmp_path)
-    assert sender.interval() == 15.0
-    sender.run()
+    assert Producer(_blocks(config)).interval() == 15.0
+    _deliver_once(config, tmp_path)
     path, headers, body = sink.requests[0].path, sink.requests[0].headers, sink.requests[0].body
     assert path == "/api/v1/write" and headers["Authorization"] == "Bearer t0k"
     assert headers["Content-Encoding"] == "snappy"
@@ -89,10 +98,10 @@ loki.write "endpoint" {{
 	}}
 }}
 '''
-    Sender(_blocks(config), tmp_path).run()
+    _deliver_once(config, tmp_path)
     headers, body = sink.requests[0].headers, sink.requests[0].body
-    assert headers["X-Scope-OrgID"] == "lab"
-    stream = json.loads(body)["streams"][0]["stream"]
+    assert headers["X-Scope-OrgID"] == "lab" and headers["Content-Type"] == "application/x-protobuf"
+    stream = decode_push(body)[0]["stream"]
     assert stream == {"unit": "alloy.service", "instance": "web-01", "component": "loki.source.journal"}
 
 

@@ -76,12 +76,13 @@ def test_wal_of_the_remote_write(host) -> None:
 
 def test_alloy_verify_reports_the_host_healthy(host) -> None:
     result = host.ansible("fleet.alloy.alloy_verify",
-                          "loki_urls=http://loki:3100/loki/api/v1/push "
-                          "prometheus_urls=http://prometheus:9090/api/v1/write "
+                          "loki_endpoints={{ alloy_config_loki_endpoints }} "
+                          "prometheus_endpoints={{ alloy_config_prometheus_endpoints }} "
                           "data_flow=true wait=true wait_timeout=60 require_enabled=true",
                           become=True, check=False)
     assert result.get("healthy") is True, result.get("msg") or result
     names = [c["name"] for c in result["checks"]]
     assert names[:4] == ["service", "alloy ready", "alloy healthy", "components"]
-    assert {"data prometheus", "data loki"} <= set(names)
+    assert {"delivery loki", "delivery prometheus", "data prometheus http://prometheus:9090",
+            "data loki http://loki:3100"} <= set(names)
     assert result["changed"] is False

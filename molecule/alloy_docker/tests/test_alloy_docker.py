@@ -95,12 +95,13 @@ def test_pipelines_read_the_host_through_the_mounts(host) -> None:
 def test_alloy_verify_in_container_mode_is_healthy(host) -> None:
     result = host.ansible("fleet.alloy.alloy_verify",
                           "mode=container container=alloy "
-                          "loki_urls=http://loki:3100/loki/api/v1/push "
-                          "prometheus_urls=http://prometheus:9090/api/v1/write "
+                          "loki_endpoints={{ alloy_config_loki_endpoints }} "
+                          "prometheus_endpoints={{ alloy_config_prometheus_endpoints }} "
                           f"instance={host.check_output('hostname')} "
                           "data_flow=true wait=true wait_timeout=60",
                           become=True, check=False)
     assert result.get("healthy") is True, result.get("msg") or result
     names = [c["name"] for c in result["checks"]]
     assert names[0] == "container"
-    assert {"data prometheus", "data loki"} <= set(names)
+    assert {"delivery loki", "delivery prometheus", "data prometheus http://prometheus:9090",
+            "data loki http://loki:3100"} <= set(names)

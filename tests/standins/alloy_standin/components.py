@@ -16,7 +16,7 @@ class Schema:
     optional: FrozenSet[str] = frozenset()
     blocks: Dict[str, "Schema"] = field(default_factory=dict)
     exports: FrozenSet[str] = frozenset()
-    # Components that push to a remote URL: their health follows the endpoint.
+    # Components that push to a remote URL: the block holding it (their health never follows it).
     endpoint_block: str = ""
 
     @property

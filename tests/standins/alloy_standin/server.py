@@ -1,11 +1,14 @@
 """TEST FIXTURE (stand-in for Grafana Alloy): `alloy run`, the agent's HTTP surface.
 
 Serves /-/ready, /-/healthy, /-/reload (GET or POST; 400 and the old config kept on a bad
-one), /metrics with alloy_build_info, /api/v0/web/components and
-/api/v0/web/components/{id}; reloads on SIGHUP. Endpoint components (loki.write,
-prometheus.remote_write) are unhealthy while a URL's host:port refuses connections. WAL
-directories are created under --storage.path like the real agent does. Telemetry (a
-mimic of the pipelines' data flow) is sent by telemetry.Sender every scrape interval.
+one), /metrics (alloy_build_info, the running components, and the writers' delivery
+metrics: loki_write_*, prometheus_remote_storage_*, labelled component_id),
+/api/v0/web/components and /api/v0/web/components/{id}; reloads on SIGHUP. As in real
+Alloy, loki.write and prometheus.remote_write stay healthy ("started component") whatever
+their endpoints answer, refuse or time out: health never depends on a backend, delivery
+shows only in /metrics. WAL directories are created under --storage.path like the real
+agent does. Telemetry (a mimic of the pipelines' data flow and of the writers' queues,
+retries and backoff) runs in telemetry.Telemetry.run.
 """
 from __future__ import annotations
 
@@ -18,47 +21,19 @@ import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Type
 from urllib.parse import urlsplit
 
-from .components import COMPONENTS
-from .telemetry import Sender
-from .syntax import Attribute, Block, evaluate_literal
-from .validate import Loaded, LoadError, load
+from lab_wire.handler import TextHandler
 
-HEALTH_INTERVAL = 2.0
+from .components import COMPONENTS
+from .syntax import Block
+from .telemetry import Telemetry
+from .validate import Loaded, LoadError, load
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def endpoint_urls(block: Block) -> List[str]:
-    """The literal url attributes of a component's endpoint blocks."""
-    schema = COMPONENTS.get(block.name)
-    urls: List[str] = []
-    if not schema or not schema.endpoint_block:
-        return urls
-    for sub in block.body:
-        if isinstance(sub, Block) and sub.name == schema.endpoint_block:
-            for attr in sub.body:
-                if isinstance(attr, Attribute) and attr.name == "url":
-                    try:
-                        urls.append(str(evaluate_literal(attr.value)))
-                    except ValueError:
-                        continue
-    return urls
-
-
-def probe(url: str, timeout: float = 1.0) -> Optional[str]:
-    """None when host:port of url accepts a TCP connection, else the error text."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
-            return None
-    except OSError as err:
-        return f"dial tcp {parts.hostname}:{port}: {err.strerror or err}"
 
 
 class Component:
@@ -72,7 +47,7 @@ class Component:
         if (state, message) != (self.state, self.message):
             self.state, self.message, self.updated = state, message, _now()
 
-    def as_json(self) -> dict:
+    def as_json(self) -> Dict[str, object]:
         block = self.block
         return {
             "name": block.name,
@@ -89,13 +64,15 @@ class Component:
 class Agent:
     """The loaded configuration and its components; thread-safe reloads."""
 
-    def __init__(self, config_path: Path, storage: Path, version: str) -> None:
+    def __init__(self, config_path: Path, storage: Path, version: str,
+                 telemetry: Optional[Telemetry] = None) -> None:
         self.config_path = config_path
         self.storage = storage
         self.version = version
         self.lock = threading.Lock()
         self.components: Dict[str, Component] = {}
         self.ready = False
+        self.telemetry = telemetry or Telemetry(storage, version)
 
     def load(self) -> Tuple[bool, str]:
         try:
@@ -119,7 +96,7 @@ class Agent:
             self.components = fresh
             self.ready = True
         self._prepare_storage()
-        self.check_health()
+        self.telemetry.update({cid: comp.block for cid, comp in fresh.items()})
         return True, "config reloaded"
 
     def _prepare_storage(self) -> None:
@@ -140,14 +117,6 @@ class Agent:
         with self.lock:
             return list(self.components.values())
 
-    def check_health(self) -> None:
-        for comp in self.snapshot():
-            failures = [f"{url}: {err}" for url in endpoint_urls(comp.block) for err in [probe(url)] if err]
-            if failures:
-                comp.set_health("unhealthy", "; ".join(failures))
-            else:
-                comp.set_health("healthy", "started component")
-
     def unhealthy(self) -> List[str]:
         return [c.block.id for c in self.snapshot() if c.state != "healthy"]
 
@@ -157,20 +126,10 @@ def log(level: str, message: str) -> None:
     print(f"ts={ts} level={level} msg={json.dumps(message)}", file=sys.stderr, flush=True)
 
 
-def make_handler(agent: Agent):
-    class Handler(BaseHTTPRequestHandler):
+def make_handler(agent: Agent) -> Type[BaseHTTPRequestHandler]:
+    class Handler(TextHandler):
         server_version = "alloy-standin"
 
-        def log_message(self, fmt: str, *args: object) -> None:  # quiet access log
-            return
-
-        def _send(self, code: int, body: str, ctype: str = "text/plain; charset=utf-8") -> None:
-            data = body.encode()
-            self.send_response(code)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
 
         def do_GET(self) -> None:  # noqa: N802 - http.server API
             path = urlsplit(self.path).path
@@ -222,12 +181,13 @@ def metrics(agent: Agent) -> str:
         "# TYPE alloy_build_info gauge",
         f'alloy_build_info{{branch="HEAD",goarch="amd64",goos="linux",goversion="go1.24.0",'
         f'revision="standin",tags="builtinassets",version="v{agent.version}"}} 1',
+        "# HELP alloy_component_controller_running_components Total number of running components.",
         "# TYPE alloy_component_controller_running_components gauge",
     ]
     for state in ("healthy", "unhealthy"):
         count = sum(1 for c in agent.snapshot() if c.state == state)
         lines.append(f'alloy_component_controller_running_components{{health_type="{state}"}} {count}')
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + agent.telemetry.render()
 
 
 class _V6Server(ThreadingHTTPServer):
@@ -256,8 +216,7 @@ def serve(config_path: Path, listen: str, storage: Path, version: str) -> int:
     signal.signal(signal.SIGHUP, on_hup)
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    threading.Thread(target=_health_loop, args=(agent,), daemon=True).start()
-    threading.Thread(target=_telemetry_loop, args=(agent,), daemon=True).start()
+    threading.Thread(target=agent.telemetry.run, args=(log,), daemon=True).start()
     log("info", f"now listening for http traffic service=http addr={listen}")
     server.serve_forever()
     log("info", "exiting")
@@ -267,24 +226,3 @@ def serve(config_path: Path, listen: str, storage: Path, version: str) -> int:
 def _sighup_reload(agent: Agent) -> None:
     ok, message = agent.load()
     log("info" if ok else "error", "config reloaded" if ok else f"failed to reload config: {message}")
-
-
-def _health_loop(agent: Agent) -> None:
-    while True:
-        time.sleep(HEALTH_INTERVAL)
-        agent.check_health()
-
-
-def _telemetry_loop(agent: Agent) -> None:
-    last: Dict[str, str] = {}
-    while True:
-        sender = Sender({c.block.id: c.block for c in agent.snapshot()}, agent.storage)
-        try:
-            results = sender.run()
-        except Exception as err:  # noqa: BLE001 - a fixture must keep serving
-            results = {"telemetry": f"error: {err}"}
-        for key, outcome in results.items():
-            if last.get(key) != outcome:
-                log("info" if outcome.startswith("HTTP 2") else "warn", f"telemetry {key}: {outcome}")
-        last = results
-        time.sleep(sender.interval())

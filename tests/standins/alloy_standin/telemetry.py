@@ -1,37 +1,59 @@
-"""TEST FIXTURE (stand-in for Grafana Alloy): the telemetry the stand-in sends.
+"""TEST FIXTURE (stand-in for Grafana Alloy): the telemetry the stand-in sends, and how.
 
 A mimic of the two pipelines' data flow, enough for a lab to see data arrive:
 - every prometheus.scrape produces `up`, `node_load1` (the real load average) and
   `node_time_seconds` with job and instance labels, follows forward_to through
   prometheus.relabel rules (replace/keep/drop with regex) to prometheus.remote_write,
-  adds its external_labels and POSTs a snappy protobuf WriteRequest to every endpoint
-  (basic auth, bearer token and headers applied), appending the samples to its WAL;
+  which adds its external_labels, appends the samples to its WAL and queues them for
+  every endpoint;
 - every loki.source.journal produces one heartbeat line from synthetic journal fields
   relabelled by its relabel_rules, adds its static labels, follows forward_to (through
-  loki.process static_labels stages) to loki.write and pushes JSON to every endpoint.
+  loki.process static_labels stages) to loki.write, which adds its external_labels and
+  queues the line for every endpoint.
 It does not read the journal or /proc beyond the load average.
+
+Delivery mimics Alloy's writers (grafana/alloy internal/component/common/loki/client
+shards.go and metrics.go; Prometheus storage/remote/queue_manager.go): each endpoint has
+one batch in flight, sent with the endpoint's auth, headers and tls_config, and retried
+with doubling backoff on 429, 5xx or no answer; the outcome of every attempt is counted
+under Alloy's own metric names, labelled component_id and component_path as Alloy's
+per-component registries are. Nothing here touches component health: Alloy's writers
+stay healthy whatever their backend answers.
 """
 from __future__ import annotations
 
 import base64
-import json
+import hashlib
+import http.client
+import math
 import os
 import re
 import socket
+import ssl
+import tempfile
+import threading
 import time
-import urllib.error
-import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type, cast
+from urllib.parse import SplitResult, urlsplit
 
-from lab_wire import encode_write_request
+from lab_wire import encode_push, encode_write_request
 
 from .syntax import Access, ArrayExpr, Attribute, Block, Call, Expr, Ident, ObjectExpr, chain_name, evaluate_literal
 
 Labels = Dict[str, str]
+Series = Tuple[Labels, float, int]  # labels (with __name__), value, timestamp in ms
+Entry = Tuple[Labels, int, str]  # stream labels, timestamp in ns, line
+Clock = Callable[[], float]
+Log = Callable[[str, str], None]  # (level, message)
+
+TICK_SECONDS = 0.5
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
+
+# ---- configuration values --------------------------------------------------------
 
 def duration(text: str, default: float) -> float:
     parts = _DURATION.findall(text or "")
@@ -80,9 +102,9 @@ def relabel(labels: Labels, rules: List[Block]) -> Optional[Labels]:
     out = dict(labels)
     for rule in rules:
         action = str(evaluate(attr(rule, "action")) or "replace")
-        sources = evaluate(attr(rule, "source_labels")) or []
+        sources = evaluate(attr(rule, "source_labels"))
         separator = str(evaluate(attr(rule, "separator")) or ";")
-        value = separator.join(out.get(str(s), "") for s in sources)  # type: ignore[union-attr]
+        value = separator.join(out.get(str(s), "") for s in (sources if isinstance(sources, list) else []))
         match = re.fullmatch(str(evaluate(attr(rule, "regex")) or "(.*)"), value)
         if action == "keep" and not match or action == "drop" and match:
             return None
@@ -93,26 +115,53 @@ def relabel(labels: Labels, rules: List[Block]) -> Optional[Labels]:
     return {k: v for k, v in out.items() if v != ""}
 
 
-class Sender:
-    """One round of telemetry over the agent's current components."""
+def _text(block: Optional[Block], name: str, default: str = "") -> str:
+    value = evaluate(attr(block, name)) if block is not None else None
+    return default if value is None else str(value)
 
-    def __init__(self, blocks: Dict[str, Block], storage: Path) -> None:
+
+def _flag(block: Optional[Block], name: str, default: bool) -> bool:
+    value = evaluate(attr(block, name)) if block is not None else None
+    return default if value is None else bool(value)
+
+
+def _number_attr(block: Optional[Block], name: str, default: int) -> int:
+    value = evaluate(attr(block, name)) if block is not None else None
+    return default if isinstance(value, bool) or not isinstance(value, (int, float)) else int(value)
+
+
+def _string_map(value: object) -> Labels:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _first(block: Block, name: str) -> Optional[Block]:
+    found = children(block, name)
+    return found[0] if found else None
+
+
+# ---- what the pipelines produce --------------------------------------------------
+
+class Producer:
+    """One round of the pipelines' data: what each writer receives from its sources."""
+
+    def __init__(self, blocks: Dict[str, Block]) -> None:
         self.blocks = blocks
-        self.storage = storage
-        self.results: Dict[str, str] = {}
 
     def interval(self) -> float:
         scrapes = [b for b in self.blocks.values() if b.name == "prometheus.scrape"]
-        return min([duration(str(evaluate(attr(b, "scrape_interval")) or ""), 60.0) for b in scrapes] or [60.0])
+        return min([duration(_text(b, "scrape_interval"), 60.0) for b in scrapes] or [60.0])
 
-    def run(self) -> Dict[str, str]:
-        now_ms = int(time.time() * 1000)
+    def samples(self, now_ms: int) -> Iterator[Tuple[str, List[Series]]]:
+        """(prometheus.remote_write ID, samples with its external labels) per scrape and sink."""
         for block in self.blocks.values():
             if block.name == "prometheus.scrape":
-                self._metrics(block, now_ms)
-            elif block.name == "loki.source.journal":
-                self._journal(block, now_ms)
-        return self.results
+                yield from self._scrape(block, now_ms)
+
+    def entries(self, now_ms: int) -> Iterator[Tuple[str, Entry]]:
+        """(loki.write ID, heartbeat entry with its external labels) per journal source and sink."""
+        for block in self.blocks.values():
+            if block.name == "loki.source.journal":
+                yield from self._journal(block, now_ms)
 
     def _follow(self, start: Block, labels: Labels) -> Iterator[Tuple[Block, Labels]]:
         """(sink, labels) for every sink that start's forward_to reaches."""
@@ -127,70 +176,732 @@ class Sender:
             elif target.name == "loki.process":
                 extra: Labels = {}
                 for stage in children(target, "stage.static_labels"):
-                    extra.update({k: str(v) for k, v in (evaluate(attr(stage, "values")) or {}).items()})
+                    extra.update(_string_map(evaluate(attr(stage, "values"))))
                 yield from self._follow(target, dict(labels, **extra))
             else:
                 yield target, labels
 
-    def _metrics(self, scrape: Block, now_ms: int) -> None:
-        job = str(evaluate(attr(scrape, "job_name")) or scrape.id)
+    def _scrape(self, scrape: Block, now_ms: int) -> Iterator[Tuple[str, List[Series]]]:
+        job = _text(scrape, "job_name", scrape.id)
         base = {"job": job, "instance": "127.0.0.1:12345"}
-        samples = [("up", 1.0), ("node_load1", os.getloadavg()[0]), ("node_time_seconds", time.time())]
+        values = [("up", 1.0), ("node_load1", os.getloadavg()[0]), ("node_time_seconds", now_ms / 1000)]
         for sink, labels in self._follow(scrape, base):
             if sink.name != "prometheus.remote_write":
                 continue
-            external = {k: str(v) for k, v in (evaluate(attr(sink, "external_labels")) or {}).items()}
-            series = [(dict(labels, **external, __name__=name), value, now_ms) for name, value in samples]
-            payload = encode_write_request(series)
-            self._wal(sink, payload)
-            for endpoint in children(sink, "endpoint"):
-                self._post(sink, endpoint, payload, {"Content-Encoding": "snappy",
-                                                      "Content-Type": "application/x-protobuf",
-                                                      "X-Prometheus-Remote-Write-Version": "0.1.0"})
+            # External labels never override a series' own labels (Prometheus processExternalLabels).
+            external = _string_map(evaluate(attr(sink, "external_labels")))
+            yield sink.id, [({**external, **labels, "__name__": name}, value, now_ms) for name, value in values]
 
-    def _journal(self, source: Block, now_ms: int) -> None:
+    def _journal(self, source: Block, now_ms: int) -> Iterator[Tuple[str, Entry]]:
         fields = {"__journal__systemd_unit": "alloy.service", "__journal__hostname": socket.gethostname(),
                   "__journal_priority": "6", "__journal_priority_keyword": "info"}
-        rules_ref = chain_name(attr(source, "relabel_rules")) if attr(source, "relabel_rules") else None
+        rules_expr = attr(source, "relabel_rules")
+        rules_ref = chain_name(rules_expr) if rules_expr is not None else None
         rules_block = self.blocks.get(rules_ref.rsplit(".", 1)[0]) if rules_ref else None
         labels = relabel(fields, children(rules_block, "rule")) if rules_block else dict(fields)
         if labels is None:
             return
         labels = {k: v for k, v in labels.items() if not k.startswith("__")}
-        labels.update({k: str(v) for k, v in (evaluate(attr(source, "labels")) or {}).items()})
+        labels.update(_string_map(evaluate(attr(source, "labels"))))
         line = f"alloy stand-in heartbeat from {socket.gethostname()}"
         for sink, final in self._follow(source, labels):
-            if sink.name != "loki.write":
-                continue
-            external = {k: str(v) for k, v in (evaluate(attr(sink, "external_labels")) or {}).items()}
-            body = {"streams": [{"stream": dict(final, **external), "values": [[str(now_ms * 1000000), line]]}]}
-            for endpoint in children(sink, "endpoint"):
-                self._post(sink, endpoint, json.dumps(body).encode(), {"Content-Type": "application/json"})
+            if sink.name == "loki.write":
+                external = _string_map(evaluate(attr(sink, "external_labels")))
+                yield sink.id, ({**external, **final}, now_ms * 1_000_000, line)
 
-    def _post(self, sink: Block, endpoint: Block, payload: bytes, headers: Dict[str, str]) -> None:
-        url = str(evaluate(attr(endpoint, "url")))
-        headers = dict(headers, **{k: str(v) for k, v in (evaluate(attr(endpoint, "headers")) or {}).items()})
-        tenant = evaluate(attr(endpoint, "tenant_id"))
-        if tenant:
-            headers["X-Scope-OrgID"] = str(tenant)
-        token = evaluate(attr(endpoint, "bearer_token"))
-        basic = children(endpoint, "basic_auth")
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        elif basic:
-            user, password = evaluate(attr(basic[0], "username")), evaluate(attr(basic[0], "password"))
-            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password or ''}".encode()).decode()
-        request = urllib.request.Request(url, data=payload, headers=headers, method="POST")
+
+# ---- metrics in the Prometheus text format ---------------------------------------
+
+FAMILIES: Dict[str, Tuple[str, str]] = {
+    "loki_write_sent_entries_total": ("counter", "Number of log entries sent to the ingester."),
+    "loki_write_sent_bytes_total": ("counter", "Number of bytes sent."),
+    "loki_write_dropped_entries_total": (
+        "counter", "Number of log entries dropped because failed to be sent to the ingester after all retries."),
+    "loki_write_dropped_bytes_total": (
+        "counter", "Number of bytes dropped because failed to be sent to the ingester after all retries."),
+    "loki_write_batch_retries_total": ("counter", "Number of times batches has had to be retried."),
+    "loki_write_request_duration_seconds": ("histogram", "Duration of send requests."),
+    "prometheus_remote_storage_samples_total": ("counter", "Total number of samples sent to remote storage."),
+    "prometheus_remote_storage_samples_failed_total": (
+        "counter", "Total number of samples which failed on send to remote storage, non-recoverable errors."),
+    "prometheus_remote_storage_samples_retried_total": (
+        "counter", "Total number of samples which failed on send to remote storage but were retried because "
+                   "the send error was recoverable."),
+    "prometheus_remote_storage_samples_dropped_total": (
+        "counter", "Total number of samples which were dropped after being read from the WAL before being sent "
+                   "via remote write, either via relabelling, due to being too old or unintentionally because of "
+                   "an unknown reference ID."),
+    "prometheus_remote_storage_samples_pending": (
+        "gauge", "The number of samples pending in the queues shards to be sent to the remote storage."),
+    "prometheus_remote_storage_queue_highest_sent_timestamp_seconds": (
+        "gauge", "Timestamp from a WAL sample, the highest timestamp successfully sent by this queue, in seconds "
+                 "since epoch. Initialized to 0 when no data has been sent yet."),
+    "prometheus_remote_storage_highest_timestamp_in_seconds": (
+        "gauge", "Highest timestamp that has come into the remote storage via the Appender interface, in seconds "
+                 "since epoch. Initialized to 0 when no data has been received yet."),
+    "prometheus_remote_write_wal_samples_appended_total": ("counter", "Total number of samples appended to the WAL"),
+}
+BUCKETS: Tuple[float, ...] = (.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)  # Prometheus DefBuckets
+Sample = Tuple[str, str, Labels, float]  # family, sample name, labels, value
+_Key = Tuple[str, Tuple[Tuple[str, str], ...]]
+
+
+def number_text(value: float) -> str:
+    """A sample value or bucket bound as the Prometheus text format writes it."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def labels_text(labels: Labels) -> str:
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}" if labels else ""
+
+
+class Registry:
+    """One component's metrics, every series labelled component_id and component_path like
+    Alloy's wrapped per-component registries; thread-safe."""
+
+    def __init__(self, component_id: str) -> None:
+        self.const = {"component_id": component_id, "component_path": "/"}
+        self._lock = threading.Lock()
+        self._values: Dict[_Key, float] = {}
+        self._histograms: Dict[_Key, List[float]] = {}  # cumulative bucket counts, +Inf, then sum
+
+    def _key(self, name: str, labels: Labels) -> _Key:
+        return name, tuple(sorted({**labels, **self.const}.items()))
+
+    def add(self, name: str, labels: Labels, amount: float = 1.0) -> None:
+        key = self._key(name, labels)
+        with self._lock:
+            self._values[key] = self._values.get(key, 0.0) + amount
+
+    def raise_to(self, name: str, labels: Labels, value: float) -> None:
+        key = self._key(name, labels)
+        with self._lock:
+            self._values[key] = max(self._values.get(key, 0.0), value)
+
+    def observe(self, name: str, labels: Labels, value: float) -> None:
+        key = self._key(name, labels)
+        with self._lock:
+            counts = self._histograms.setdefault(key, [0.0] * (len(BUCKETS) + 2))
+            for index, bound in enumerate(BUCKETS):
+                if value <= bound:
+                    counts[index] += 1
+            counts[-2] += 1
+            counts[-1] += value
+
+    def forget(self, **match: str) -> None:
+        """Removes the series whose labels include match (a queue that is gone)."""
+        with self._lock:
+            for store in (self._values, self._histograms):
+                for key in [k for k in store if match.items() <= dict(k[1]).items()]:
+                    del store[key]
+
+    def samples(self) -> List[Sample]:
+        with self._lock:
+            values = sorted(self._values.items())
+            histograms = sorted((key, list(counts)) for key, counts in self._histograms.items())
+        out: List[Sample] = [(name, name, dict(labels), value) for (name, labels), value in values]
+        for (name, labels), counts in histograms:
+            for bound, count in zip(BUCKETS + (math.inf,), counts[:len(BUCKETS) + 1]):
+                out.append((name, f"{name}_bucket", dict(labels, le=number_text(bound)), count))
+            out.append((name, f"{name}_sum", dict(labels), counts[-1]))
+            out.append((name, f"{name}_count", dict(labels), counts[-2]))
+        return out
+
+
+def render(samples: Iterable[Sample]) -> str:
+    """Prometheus text format: per family its HELP and TYPE lines, then its samples."""
+    families: Dict[str, List[str]] = {}
+    for family, name, labels, value in samples:
+        families.setdefault(family, []).append(f"{name}{labels_text(labels)} {number_text(value)}")
+    lines: List[str] = []
+    for family in sorted(families):
+        kind, help_text = FAMILIES.get(family, ("untyped", family))
+        lines += [f"# HELP {family} {_escape_help(help_text)}", f"# TYPE {family} {kind}", *families[family]]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+# ---- endpoints: configuration, auth, TLS, one POST -------------------------------
+
+@dataclass
+class Endpoint:
+    """An endpoint block of loki.write (kind "loki") or prometheus.remote_write ("prometheus")."""
+
+    kind: str
+    url: str
+    name: str = ""
+    tenant: str = ""
+    headers: Labels = field(default_factory=dict)
+    bearer_token: str = ""
+    bearer_token_file: str = ""
+    basic_auth: Optional[Tuple[str, str, str]] = None  # username, password, password_file
+    authorization: Optional[Tuple[str, str, str]] = None  # type, credentials, credentials_file
+    tls: Dict[str, object] = field(default_factory=dict)
+    timeout: float = 10.0
+    min_backoff: float = 0.5
+    max_backoff: float = 300.0
+    max_retries: int = 10  # 0: retry for ever
+    retry_429: bool = True
+    max_per_send: int = 0  # samples per request (prometheus); 0: no limit
+
+    @property
+    def key(self) -> Tuple[str, str]:
+        return self.url, self.name
+
+
+def endpoint(kind: str, block: Block) -> Endpoint:
+    """The evaluated endpoint block, with Alloy's defaults for what it leaves out."""
+    ep = Endpoint(kind=kind, url=_text(block, "url"), name=_text(block, "name"),
+                  headers=_string_map(evaluate(attr(block, "headers"))),
+                  bearer_token=_text(block, "bearer_token"), bearer_token_file=_text(block, "bearer_token_file"))
+    basic, auth, tls = _first(block, "basic_auth"), _first(block, "authorization"), _first(block, "tls_config")
+    if basic is not None:
+        ep.basic_auth = (_text(basic, "username"), _text(basic, "password"), _text(basic, "password_file"))
+    if auth is not None:
+        ep.authorization = (_text(auth, "type", "Bearer"), _text(auth, "credentials"),
+                            _text(auth, "credentials_file"))
+    if tls is not None:
+        ep.tls = {s.name: evaluate(s.value) for s in tls.body if isinstance(s, Attribute)}
+    if kind == "loki":
+        ep.tenant = _text(block, "tenant_id")
+        ep.timeout = duration(_text(block, "remote_timeout"), 10.0)
+        ep.min_backoff = duration(_text(block, "min_backoff_period"), 0.5)
+        ep.max_backoff = duration(_text(block, "max_backoff_period"), 300.0)
+        ep.max_retries = _number_attr(block, "max_backoff_retries", 10)
+        ep.retry_429 = _flag(block, "retry_on_http_429", True)
+    else:
+        queue = _first(block, "queue_config")
+        ep.timeout = duration(_text(block, "remote_timeout"), 30.0)
+        ep.min_backoff = duration(_text(queue, "min_backoff"), 0.03)
+        ep.max_backoff = duration(_text(queue, "max_backoff"), 5.0)
+        ep.max_retries = 0
+        ep.retry_429 = _flag(queue, "retry_on_http_429", True)
+        ep.max_per_send = _number_attr(queue, "max_samples_per_send", 2000)
+    return ep
+
+
+def remote_name(ep: Endpoint) -> str:
+    """The remote_name label: the endpoint's name, else a short hash (of the URL here; real
+    Prometheus hashes the whole endpoint configuration)."""
+    return ep.name or hashlib.sha256(ep.url.encode()).hexdigest()[:6]
+
+
+def _secret(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8").strip()
+
+
+def auth_header(ep: Endpoint) -> str:
+    """The Authorization header of the endpoint's auth method ("" for none); files are read
+    at every request, as Alloy's HTTP client does."""
+    if ep.bearer_token or ep.bearer_token_file:
+        return f"Bearer {ep.bearer_token or _secret(ep.bearer_token_file)}"
+    if ep.basic_auth is not None:
+        user, password, password_file = ep.basic_auth
+        password = _secret(password_file) if password_file else password
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    if ep.authorization is not None:
+        kind, credentials, credentials_file = ep.authorization
+        return f"{kind} {_secret(credentials_file) if credentials_file else credentials}"
+    return ""
+
+
+def request_headers(ep: Endpoint, base: Labels) -> Labels:
+    """base, X-Scope-OrgID (loki), the custom headers that set nothing already set, then auth."""
+    headers = dict(base)
+    if ep.kind == "loki" and ep.tenant:
+        headers["X-Scope-OrgID"] = ep.tenant
+    present = {k.lower() for k in headers}
+    for key, value in ep.headers.items():
+        if key.lower() not in present:
+            headers[key] = value
+            present.add(key.lower())
+    auth = "" if "authorization" in present else auth_header(ep)
+    if auth:
+        headers["Authorization"] = auth
+    return headers
+
+
+def tls_context(tls: Dict[str, object]) -> ssl.SSLContext:
+    """An ssl context for tls_config: ca_file / ca_pem, the client certificate, insecure_skip_verify,
+    min_version (TLS 1.2 at least, as Go's client)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if str(tls.get("min_version") or "").upper() == "TLS13":
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+    if tls.get("insecure_skip_verify"):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif tls.get("ca_file") or tls.get("ca_pem"):
+        if tls.get("ca_file"):
+            context.load_verify_locations(cafile=str(tls["ca_file"]))
+        if tls.get("ca_pem"):
+            context.load_verify_locations(cadata=str(tls["ca_pem"]))
+    else:
+        context.load_default_certs()
+    _client_certificate(context, tls)
+    return context
+
+
+def _client_certificate(context: ssl.SSLContext, tls: Dict[str, object]) -> None:
+    """cert_file + key_file, or cert_pem + key_pem (through files: ssl loads chains from files only)."""
+    if tls.get("cert_file"):
+        context.load_cert_chain(str(tls["cert_file"]), str(tls.get("key_file") or "") or None)
+    elif tls.get("cert_pem"):
+        with tempfile.TemporaryDirectory() as folder:
+            cert, key = Path(folder, "cert.pem"), Path(folder, "key.pem")
+            cert.write_text(str(tls["cert_pem"]))
+            key.write_text(str(tls.get("key_pem") or ""))
+            context.load_cert_chain(str(cert), str(key) if tls.get("key_pem") else None)
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS whose certificate is checked for tls_config.server_name when one is set."""
+
+    def __init__(self, host: str, port: Optional[int], server_name: str, context: ssl.SSLContext,
+                 timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self.server_name = server_name
+        self.tls = context
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        self.sock = self.tls.wrap_socket(self.sock, server_hostname=self.server_name or self.host)
+
+
+def _connection(ep: Endpoint, parts: SplitResult) -> http.client.HTTPConnection:
+    host = parts.hostname or ""
+    if parts.scheme == "https":
+        return _HTTPSConnection(host, parts.port, str(ep.tls.get("server_name") or ""), tls_context(ep.tls),
+                                ep.timeout)
+    return http.client.HTTPConnection(host, parts.port, timeout=ep.timeout)
+
+
+def post(ep: Endpoint, payload: bytes, base_headers: Labels) -> Tuple[int, str]:
+    """(HTTP status, outcome text) of one POST; status -1 when no HTTP answer came
+    (refused, timed out, TLS failure, unreadable credentials file)."""
+    parts = urlsplit(ep.url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection = _connection(ep, parts)
         try:
-            with urllib.request.urlopen(request, timeout=5) as answer:
-                self.results[f"{sink.id} {url}"] = f"HTTP {answer.status}"
-        except urllib.error.HTTPError as err:
-            self.results[f"{sink.id} {url}"] = f"HTTP {err.code}: {err.read(300).decode(errors='replace')}"
-        except OSError as err:
-            self.results[f"{sink.id} {url}"] = f"error: {err}"
+            connection.request("POST", path, body=payload, headers=request_headers(ep, base_headers))
+            answer = connection.getresponse()
+            body = answer.read(1024)
+        finally:
+            connection.close()
+    except (OSError, http.client.HTTPException, ValueError) as err:
+        return -1, f"error: {err}"
+    if 200 <= answer.status < 300:
+        return answer.status, f"HTTP {answer.status}"
+    first_line = body.decode(errors="replace").splitlines()[0][:300] if body.strip() else ""
+    return answer.status, f"HTTP {answer.status}: {first_line}"
 
-    def _wal(self, sink: Block, payload: bytes) -> None:
-        segment = self.storage / sink.id / "wal" / "00000000"
+
+def user_agent(version: str) -> str:
+    """Alloy's User-Agent: Alloy/vX.Y.Z (linux; <ALLOY_DEPLOY_MODE or binary>)."""
+    mode = os.environ.get("ALLOY_DEPLOY_MODE", "")
+    mode = mode if mode in ("operator", "helm", "docker", "deb", "rpm", "brew") else "binary"
+    return f"Alloy/v{version.lstrip('v')} (linux; {mode})"
+
+
+# ---- per-endpoint queues ----------------------------------------------------------
+
+@dataclass
+class Batch:
+    items: List[object]
+    payload: bytes
+    count: int  # entries or samples
+    newest_ms: int = 0  # newest sample timestamp (prometheus)
+    failures: int = 0  # recoverable failures so far
+    due: float = 0.0  # clock time of the next attempt
+    exhausted: bool = False  # no retries left: dropped when due (loki)
+    last_status: int = 0
+
+
+def backoff(ep: Endpoint, failures: int) -> float:
+    """The wait after the n-th recoverable failure: min_backoff doubling up to max_backoff."""
+    return min(ep.min_backoff * 2.0 ** min(failures - 1, 64), ep.max_backoff)
+
+
+class EndpointQueue:
+    """What one endpoint has still to deliver. One batch is in flight at a time (one shard);
+    what arrives meanwhile waits behind it, as in Alloy."""
+
+    base_headers: Labels = {}
+
+    def __init__(self, ep: Endpoint, metrics: Registry, clock: Clock) -> None:
+        self.endpoint = ep
+        self.metrics = metrics
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.queued: List[object] = []
+        self.batch: Optional[Batch] = None
+        self.busy = False
+        self.outcome = ""  # "HTTP 204", "HTTP 401: ...", "error: ..." of the last attempt
+
+    @property
+    def labels(self) -> Labels:
+        raise NotImplementedError
+
+    def append(self, items: Sequence[object]) -> None:
+        with self.lock:
+            self.queued.extend(items)
+            self._appended(len(items))
+
+    def claim(self, now: float) -> Optional[Batch]:
+        """The batch to attempt now, marked in flight; None when nothing is due."""
+        with self.lock:
+            if self.busy:
+                return None
+            if self.batch is None and self.queued:
+                self.batch = self._make_batch()
+            if self.batch is None or now < self.batch.due:
+                return None
+            self.busy = True
+            return self.batch
+
+    def attempt(self, batch: Batch, agent: str) -> None:
+        """Sends a claimed batch once (or drops it when its retries are used up) and counts it."""
+        try:
+            if batch.exhausted:
+                with self.lock:
+                    self._give_up(batch)
+                return
+            started = time.perf_counter()
+            status, outcome = post(self.endpoint, batch.payload, dict(self.base_headers, **{"User-Agent": agent}))
+            with self.lock:
+                self.outcome = outcome
+                self._record(batch, status, time.perf_counter() - started)
+        finally:
+            with self.lock:
+                self.busy = False
+
+    def _retry_later(self, batch: Batch) -> None:
+        batch.failures += 1
+        batch.due = self.clock() + backoff(self.endpoint, batch.failures)
+
+    def _appended(self, count: int) -> None:
+        raise NotImplementedError
+
+    def _make_batch(self) -> Batch:
+        raise NotImplementedError
+
+    def _record(self, batch: Batch, status: int, seconds: float) -> None:
+        raise NotImplementedError
+
+    def _give_up(self, batch: Batch) -> None:
+        self.batch = None
+
+
+LOKI_COUNTERS = ("loki_write_batch_retries_total", "loki_write_sent_bytes_total", "loki_write_sent_entries_total")
+LOKI_DROPPED = ("loki_write_dropped_bytes_total", "loki_write_dropped_entries_total")
+LOKI_REASONS = ("ingester_error", "rate_limited", "stream_limited", "line_too_long", "queue_is_full")
+
+
+def loki_payload(entries: Sequence[Entry]) -> bytes:
+    """A snappy-compressed logproto.PushRequest, entries grouped into streams by labels."""
+    streams: Dict[Tuple[Tuple[str, str], ...], List[List[str]]] = {}
+    for labels, stamp, line in entries:
+        streams.setdefault(tuple(sorted(labels.items())), []).append([str(stamp), line])
+    return encode_push([{"stream": {k: _escape(v) for k, v in key}, "values": values}  # Go-quoted values
+                        for key, values in streams.items()])
+
+
+class LokiQueue(EndpointQueue):
+    """A loki.write endpoint (shards.go sendBatch): 2xx sent; 429, 5xx or no answer retried
+    up to max_backoff_retries, then dropped; any other status dropped at once."""
+
+    base_headers = {"Content-Type": "application/x-protobuf"}
+
+    @property
+    def labels(self) -> Labels:
+        return {"host": urlsplit(self.endpoint.url).netloc.rpartition("@")[2], "tenant": self.endpoint.tenant}
+
+    def _appended(self, count: int) -> None:
+        labels = self.labels  # initBatchMetrics: the series exist at 0 once a tenant has data
+        for name in LOKI_COUNTERS:
+            self.metrics.add(name, labels, 0)
+        for name in LOKI_DROPPED:
+            for reason in LOKI_REASONS:
+                self.metrics.add(name, dict(labels, reason=reason), 0)
+
+    def _make_batch(self) -> Batch:
+        entries, self.queued = self.queued, []
+        return Batch(entries, loki_payload(cast(List[Entry], entries)), len(entries))
+
+    def _record(self, batch: Batch, status: int, seconds: float) -> None:
+        labels, ep = self.labels, self.endpoint
+        self.metrics.observe("loki_write_request_duration_seconds", dict(labels, status_code=str(status)), seconds)
+        batch.last_status = status
+        if 200 <= status < 300:
+            self.metrics.add("loki_write_sent_entries_total", labels, batch.count)
+            self.metrics.add("loki_write_sent_bytes_total", labels, len(batch.payload))
+            self.batch = None
+        elif status == 429 and not ep.retry_429:
+            self._drop(batch, "rate_limited")
+        elif status in (-1, 429) or status // 100 == 5:
+            self.metrics.add("loki_write_batch_retries_total", labels)
+            self._retry_later(batch)
+            batch.exhausted = 0 < ep.max_retries <= batch.failures
+        else:
+            self._drop(batch, "ingester_error")
+
+    def _give_up(self, batch: Batch) -> None:
+        self._drop(batch, "rate_limited" if batch.last_status == 429 else "ingester_error")
+
+    def _drop(self, batch: Batch, reason: str) -> None:
+        labels = dict(self.labels, reason=reason)
+        self.metrics.add("loki_write_dropped_entries_total", labels, batch.count)
+        self.metrics.add("loki_write_dropped_bytes_total", labels, len(batch.payload))
+        self.batch = None
+
+
+PROM_QUEUE_SERIES = ("prometheus_remote_storage_samples_total", "prometheus_remote_storage_samples_failed_total",
+                     "prometheus_remote_storage_samples_retried_total",
+                     "prometheus_remote_storage_samples_dropped_total", "prometheus_remote_storage_samples_pending",
+                     "prometheus_remote_storage_queue_highest_sent_timestamp_seconds")
+
+
+class RemoteWriteQueue(EndpointQueue):
+    """A prometheus.remote_write endpoint (queue_manager.go): every attempt counts its samples;
+    2xx sent; 429, 5xx or no answer retried for ever; any other status fails the batch.
+    Sent and failed batches both advance the highest sent timestamp."""
+
+    base_headers = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
+                    "X-Prometheus-Remote-Write-Version": "0.1.0"}
+
+    def __init__(self, ep: Endpoint, metrics: Registry, clock: Clock) -> None:
+        super().__init__(ep, metrics, clock)
+        for name in PROM_QUEUE_SERIES:
+            metrics.add(name, self.labels, 0)
+
+    @property
+    def labels(self) -> Labels:
+        return {"remote_name": remote_name(self.endpoint), "url": self.endpoint.url}
+
+    def _appended(self, count: int) -> None:
+        self.metrics.add("prometheus_remote_storage_samples_pending", self.labels, count)
+
+    def _make_batch(self) -> Batch:
+        limit = self.endpoint.max_per_send or len(self.queued)
+        taken, self.queued = self.queued[:limit], self.queued[limit:]
+        samples = cast(List[Series], taken)
+        newest = max(stamp for _, _, stamp in samples)
+        return Batch(taken, encode_write_request(samples), len(samples), newest_ms=newest)
+
+    def _record(self, batch: Batch, status: int, seconds: float) -> None:
+        labels, count = self.labels, batch.count
+        self.metrics.add("prometheus_remote_storage_samples_total", labels, count)
+        batch.last_status = status
+        if status == -1 or status // 100 == 5 or status == 429 and self.endpoint.retry_429:
+            self.metrics.add("prometheus_remote_storage_samples_retried_total", labels, count)
+            self._retry_later(batch)
+            return
+        if not 200 <= status < 300:
+            self.metrics.add("prometheus_remote_storage_samples_failed_total", labels, count)
+        self.metrics.raise_to("prometheus_remote_storage_queue_highest_sent_timestamp_seconds", labels,
+                              batch.newest_ms // 1000)
+        self.metrics.add("prometheus_remote_storage_samples_pending", labels, -count)
+        self.batch = None
+
+
+# ---- the writer components --------------------------------------------------------
+
+class Writer:
+    """A loki.write or prometheus.remote_write component: its registry and one queue per
+    endpoint. Kept across reloads while its ID stays; so is each queue while its URL does."""
+
+    kind = ""
+    queue_type: Type[EndpointQueue] = EndpointQueue
+
+    def __init__(self, component_id: str, storage: Path, clock: Clock) -> None:
+        self.id = component_id
+        self.storage = storage
+        self.clock = clock
+        self.metrics = Registry(component_id)
+        self.queues: Dict[Tuple[str, str], EndpointQueue] = {}
+
+    def configure(self, block: Block) -> None:
+        fresh: Dict[Tuple[str, str], EndpointQueue] = {}
+        for sub in children(block, "endpoint"):
+            ep = endpoint(self.kind, sub)
+            queue = fresh.get(ep.key) or self.queues.get(ep.key)
+            if queue is None:
+                queue = self.queue_type(ep, self.metrics, self.clock)
+            queue.endpoint = ep
+            fresh[ep.key] = queue
+        for key, queue in self.queues.items():
+            if key not in fresh:
+                self._forget(queue)
+        self.queues = fresh
+
+    def _forget(self, queue: EndpointQueue) -> None:
+        """A removed endpoint; loki.write's counter vectors keep their series."""
+
+
+class LokiWrite(Writer):
+    kind = "loki"
+    queue_type = LokiQueue
+
+    def receive(self, entries: Sequence[Entry]) -> None:
+        for queue in list(self.queues.values()):
+            queue.append(entries)
+
+
+class RemoteWrite(Writer):
+    kind = "prometheus"
+    queue_type = RemoteWriteQueue
+
+    def __init__(self, component_id: str, storage: Path, clock: Clock) -> None:
+        super().__init__(component_id, storage, clock)
+        self.metrics.add("prometheus_remote_write_wal_samples_appended_total", {}, 0)
+        self.metrics.add("prometheus_remote_storage_highest_timestamp_in_seconds", {}, 0)
+
+    def receive(self, series: Sequence[Series]) -> None:
+        if not series:
+            return
+        self._wal(encode_write_request(list(series)))
+        self.metrics.add("prometheus_remote_write_wal_samples_appended_total", {}, len(series))
+        self.metrics.raise_to("prometheus_remote_storage_highest_timestamp_in_seconds", {},
+                              max(stamp for _, _, stamp in series) // 1000)
+        for queue in list(self.queues.values()):
+            queue.append(series)
+
+    def _forget(self, queue: EndpointQueue) -> None:
+        self.metrics.forget(**queue.labels)  # Prometheus deletes a stopped queue's series
+
+    def _wal(self, payload: bytes) -> None:
+        segment = self.storage / self.id / "wal" / "00000000"
         if segment.parent.is_dir() and (not segment.exists() or segment.stat().st_size < 4 * 1024 * 1024):
             with segment.open("ab") as handle:
                 handle.write(len(payload).to_bytes(4, "big") + payload)
+
+
+WRITERS: Dict[str, Type[Writer]] = {"loki.write": LokiWrite, "prometheus.remote_write": RemoteWrite}
+
+
+class Telemetry:
+    """The stand-in's data flow: produce() every scrape interval, tick() every TICK_SECONDS
+    to attempt what each endpoint has due, render() for /metrics.
+
+    clock (monotonic seconds) decides when retries are due and wall (epoch seconds) stamps
+    the data; tests inject both and call produce() and tick() themselves; `alloy run`
+    calls run() in a thread."""
+
+    def __init__(self, storage: Path, version: str = "0.0.0-dev", clock: Clock = time.monotonic,
+                 wall: Clock = time.time) -> None:
+        self.storage = storage
+        self.user_agent = user_agent(version)
+        self.clock = clock
+        self.wall = wall
+        self._lock = threading.Lock()
+        self._blocks: Dict[str, Block] = {}
+        self._writers: Dict[str, Writer] = {}
+
+    def update(self, blocks: Dict[str, Block]) -> None:
+        """The components of a (re)loaded configuration; writers that stay keep their state."""
+        with self._lock:
+            writers: Dict[str, Writer] = {}
+            for cid, block in blocks.items():
+                kind = WRITERS.get(block.name)
+                if kind is None:
+                    continue
+                old = self._writers.get(cid)
+                writer = old if old is not None and type(old) is kind else kind(cid, self.storage, self.clock)
+                writer.configure(block)
+                writers[cid] = writer
+            self._blocks, self._writers = dict(blocks), writers
+
+    def writers(self) -> Dict[str, Writer]:
+        with self._lock:
+            return dict(self._writers)
+
+    def interval(self) -> float:
+        with self._lock:
+            return Producer(self._blocks).interval()
+
+    def produce(self) -> None:
+        """One scrape round: samples to remote_write (and its WAL), one heartbeat to loki.write."""
+        with self._lock:
+            producer, writers = Producer(self._blocks), dict(self._writers)
+        now_ms = int(self.wall() * 1000)
+        for sink_id, series in producer.samples(now_ms):
+            writer = writers.get(sink_id)
+            if isinstance(writer, RemoteWrite):
+                writer.receive(series)
+        for sink_id, entry in producer.entries(now_ms):
+            writer = writers.get(sink_id)
+            if isinstance(writer, LokiWrite):
+                writer.receive([entry])
+
+    def tick(self, wait: bool = True) -> None:
+        """Attempts every due batch, each endpoint in its own thread; wait=True joins them."""
+        now = self.clock()
+        threads: List[threading.Thread] = []
+        for queue in self._queues():
+            batch = queue.claim(now)
+            if batch is not None:
+                thread = threading.Thread(target=queue.attempt, args=(batch, self.user_agent), daemon=True)
+                thread.start()
+                threads.append(thread)
+        for thread in threads if wait else []:
+            thread.join()
+
+    def _queues(self) -> List[EndpointQueue]:
+        return [q for w in self.writers().values() for q in list(w.queues.values())]
+
+    def outcomes(self) -> Dict[str, str]:
+        """"<component> <url>" -> the last attempt's outcome, for endpoints attempted so far."""
+        return {f"{w.id} {q.endpoint.url}": q.outcome
+                for w in self.writers().values() for q in list(w.queues.values()) if q.outcome}
+
+    def samples(self) -> List[Sample]:
+        return [s for w in self.writers().values() for s in w.metrics.samples()]
+
+    def render(self) -> str:
+        return render(self.samples())
+
+    def value(self, name: str, **labels: str) -> float:
+        """The sum of the samples called name whose labels include labels (0 when none)."""
+        return sum(v for _, n, ls, v in self.samples() if n == name and labels.items() <= ls.items())
+
+    def run(self, log: Log, stop: Optional[threading.Event] = None, tick_seconds: float = TICK_SECONDS) -> None:
+        """The `alloy run` loop: produce every interval, tick, log outcomes when they change."""
+        stop = stop or threading.Event()
+        next_round = self.clock()
+        reported: Dict[str, str] = {}
+        while not stop.is_set():
+            if self.clock() >= next_round:
+                self._guarded(self.produce, log)
+                next_round = self.clock() + self.interval()
+            self._guarded(lambda: self.tick(wait=False), log)
+            reported = self.report(log, reported)
+            stop.wait(tick_seconds)
+
+    def report(self, log: Log, reported: Dict[str, str]) -> Dict[str, str]:
+        """Logs "telemetry <component> <url>: <outcome>" for outcomes that changed."""
+        current = self.outcomes()
+        for key, outcome in current.items():
+            if reported.get(key) != outcome:
+                log("info" if outcome.startswith("HTTP 2") else "warn", f"telemetry {key}: {outcome}")
+        return current
+
+    @staticmethod
+    def _guarded(action: Callable[[], None], log: Log) -> None:
+        try:
+            action()
+        except Exception as err:  # noqa: BLE001 - a fixture must keep serving
+            log("warn", f"telemetry error: {err}")

@@ -9,6 +9,8 @@ Runs inside the `services` image build (Debian with rpm, createrepo-c, apt-utils
    Release.gpg) and an rpm repository (/srv/lab/rpm, signed packages and a detached
    signature of repomd.xml), both signed with the lab key, with the key beside them
    under Grafana's file names (gpg-full.key, gpg.key).
+The lab's throwaway CA (/srv/lab/lab/ca.pem, other-ca.pem) is made by the next step of
+the Dockerfile (gateway_standin.lab_ca), which also keeps the gateway's key out of /srv/lab.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ KEY_UIDS = {
 }
 
 
-def sh(*cmd: str, cwd: Path | None = None, stdout=None) -> str:
+def sh(*cmd: str, cwd: Path | None = None, stdout: int | None = None) -> str:
     result = subprocess.run(cmd, check=True, cwd=cwd, text=True,
                             stdout=subprocess.PIPE if stdout is None else stdout)
     return result.stdout or ""
@@ -180,7 +182,7 @@ def main() -> int:
         rpms.append(build_rpm(version, binary, rpm_arch))
     apt_repo(debs, fingerprints["lab"])
     rpm_repo(rpms, fingerprints["lab"])
-    (OUT / "index.txt").write_text("fleet.alloy lab mirror (TEST FIXTURE): apt/ rpm/ keys/ bin/\n")
+    (OUT / "index.txt").write_text("fleet.alloy lab mirror (TEST FIXTURE): apt/ rpm/ keys/ bin/ lab/\n")
     print(json.dumps({"fingerprints": fingerprints, "versions": VERSIONS}))
     return 0
 

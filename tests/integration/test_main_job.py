@@ -1,0 +1,39 @@
+"""The README's main command, `./dev lab`: site.yml rolls out to the lab's three hosts on
+production-shaped backends (TLS from the lab CA, basic auth, a bearer token on Mimir's
+paths, multi-tenant Loki, Grafana Cloud's paths with a write-only token, a Docker host
+publishing Alloy on its lab address), and the report ends with `unhealthy: none`."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import urllib.request
+from pathlib import Path
+from typing import Dict
+
+from labtool import lab  # tests/ is on the path (conftest.py)
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKER_HOST = "fleet-alloy-lab-debian13-docker"
+
+
+def test_the_main_command_rolls_out_to_the_authenticated_lab(lab_urls: Dict[str, str]) -> None:
+    out = subprocess.run([str(REPO / "dev"), "lab"], capture_output=True, text=True, cwd=REPO, check=False)
+    report = out.stdout[out.stdout.rfind("PLAY [Report on every Alloy host]"):]
+    assert out.returncode == 0, out.stdout[-5000:] + out.stderr[-2000:]
+    assert "unhealthy: none" in report, report[-4000:]
+    # Every host delivered to its backends; the write-only Grafana Cloud token was not used
+    # to query, and no readiness path was asked of Grafana Cloud's shape.
+    assert report.count("delivery loki | ok") == 3 and report.count("delivery prometheus | ok") == 3, report
+    assert "data prometheus https://gateway | " not in report and "prometheus https://gateway | " not in report
+    assert report.count("data loki https://gateway | ok") == 1
+    # The Docker host publishes Alloy on its lab address only, and verify reached it there.
+    address = lab.ip_of(DOCKER_HOST)
+    listening = subprocess.run(["docker", "exec", DOCKER_HOST, "ss", "-Hltn"], capture_output=True, text=True,
+                               check=True).stdout
+    assert re.search(rf"\b{re.escape(address)}:12345\b", listening), listening
+    assert "127.0.0.1:12345" not in listening, listening
+    # Loki kept each tenant's lines apart: the gateway's tenant and Grafana Cloud's logs user.
+    with urllib.request.urlopen(lab_urls["loki"] + "/lab/received", timeout=5) as answer:
+        tenants = set(json.loads(answer.read())["tenants"])
+    assert {"ops", "200001"} <= tenants, tenants
