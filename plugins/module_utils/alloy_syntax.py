@@ -4,8 +4,18 @@
 """Encode Python values as Grafana Alloy configuration literals.
 
 Strings become double-quoted Alloy strings with Go escapes (non-ASCII as \\u/\\U, so
-rendered files are plain ASCII); lists become arrays; mappings become objects whose keys
-are quoted unless they are identifiers; None, booleans and numbers become their literals.
+rendered files are plain ASCII); lists become arrays; mappings become objects; None,
+booleans and numbers become their literals.
+
+Object keys are written bare when they are identifiers and otherwise between double quotes
+WITHOUT escapes, because Alloy takes a quoted key literally: its parser (syntax/parser/
+internal.go, parseField) keeps the characters between the quotes as the key, while a string
+value is unquoted with strconv.Unquote (syntax/internal/transform/value.go). So a key is
+refused (AlloyEncodeError naming it) when it is empty (Alloy strips the quotes only from a
+key longer than "", so "" would be the two-character key), or holds a double quote, a
+backslash, a control character (a newline ends the string; a tab would be read literally but
+`alloy fmt` rewrites it as \\t) or a non-ASCII character (files stay plain ASCII).
+
 An expression (a reference such as prometheus.exporter.unix.default.targets or a call
 such as sys.env("X")) is written verbatim only when marked: a mapping whose single key
 is EXPR_KEY, as returned by expr().
@@ -81,10 +91,35 @@ def _encode_float(number):
     return text
 
 
+def _key_problem(key):
+    """Why key cannot be written as a quoted Alloy object key, or None when it can."""
+    if key == "":
+        return ("an empty quoted key \"\" would be read as the two-character key '\"\"' "
+                "(Alloy removes the quotes only from a longer key)")
+    for char in key:
+        if char == '"':
+            return "it may not contain a double quote"
+        if char == "\\":
+            return "it may not contain a backslash"
+        code = ord(char)
+        if code < 0x20 or code == 0x7F:
+            return "it may not contain a control character (%r)" % char
+        if code > 0x7F:
+            return ("it may not contain a non-ASCII character (%r); rendered files are kept "
+                    "plain ASCII" % char)
+    return None
+
+
 def _encode_key(key):
     if not isinstance(key, str):
         raise AlloyEncodeError("object keys must be strings, not %s" % type(key).__name__)
-    return key if is_identifier(key) else encode_string(key)
+    if is_identifier(key):
+        return key
+    problem = _key_problem(key)
+    if problem:
+        raise AlloyEncodeError("object key %r cannot be written exactly in Alloy: a quoted key is "
+                               "taken literally (Alloy does not unescape it), so %s" % (key, problem))
+    return '"' + key + '"'
 
 
 def encode(value):

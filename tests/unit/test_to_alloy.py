@@ -3,12 +3,15 @@ stand-in's parser (a Go-syntax scanner written from Alloy's grammar)."""
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
-from alloy_standin.syntax import AlloySyntaxError, Call, chain_name, evaluate_literal, parse, parse_expression
+from alloy_standin.syntax import (
+    AlloySyntaxError, Attribute, Call, Scanner, chain_name, evaluate_literal, parse, parse_expression)
 from ansible.errors import AnsibleFilterError
 from ansible_collections.fleet.alloy.plugins.filter.to_alloy import alloy_expr, to_alloy
-from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import env_ref, is_identifier
+from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import (
+    AlloyEncodeError, encode, env_ref, is_identifier)
 
 HOSTILE = [
     'say "hi"', "back\\slash", "two\nlines", "tab\there", "close } brace", "// not a comment",
@@ -31,15 +34,22 @@ def test_hostile_strings_roundtrip(text: str) -> None:
 def test_hostile_strings_stay_one_ascii_token(text: str) -> None:
     rendered = to_alloy(text)
     assert rendered.isascii() and "\n" not in rendered
-    # Inside an attribute of a block, a hostile string cannot end the block or the file.
-    body = parse(f'loki.write "x" {{\n\tv = {rendered}\n}}\n')
-    assert body[0].body[0].name == "v"
+    tokens = Scanner(rendered).tokens()
+    assert [tok.kind for tok in tokens] == ["STRING", "TERMINATOR", "EOF"]
+    assert tokens[0].text == rendered
+    # Inside an attribute of a block, a hostile string cannot end the block or the file: the
+    # block keeps exactly its two attributes, and the first one holds exactly the text.
+    statements = parse(f'loki.write "x" {{\n\tv = {rendered}\n\tw = 1\n}}\n')
+    assert len(statements) == 1 and statements[0].id == "loki.write.x"
+    body = statements[0].body
+    assert [(type(s), s.name) for s in body] == [(Attribute, "v"), (Attribute, "w")]
+    assert evaluate_literal(body[0].value) == text
 
 
 @pytest.mark.parametrize("value", [
     None, True, False, 0, 42, -7, 1.5, -0.25, 1e-9, 1e22, 123456789012345678901234567890,
     [], [1, "two", None, [3.0]], {}, {"a": 1, "b": [True]},
-    {"not-ident": "x", "with space": 1, "true": 2, "null": 3, "9lives": 4, "ünï": 5, "ok_key": 6},
+    {"not-ident": "x", "with space": 1, "true": 2, "null": 3, "9lives": 4, "ok_key": 6},
     {"nested": {"deeper": {"list": ["}", "]"]}}},
 ])
 def test_values_roundtrip(value: object) -> None:
@@ -49,6 +59,101 @@ def test_values_roundtrip(value: object) -> None:
 def test_non_identifier_keys_are_quoted_and_identifiers_are_not() -> None:
     assert to_alloy({"cluster": "x", "team-name": "y", "false": 1}) == \
         '{cluster = "x", "team-name" = "y", "false" = 1}'
+
+
+# ---- object keys -------------------------------------------------------------------
+# Alloy takes a quoted object key literally: parseField (syntax/parser/internal.go) keeps the
+# characters between the quotes, with no unescaping, and only when the token is longer than
+# "" (which stays the two-character key '""'). String VALUES are unquoted with strconv.Unquote
+# (syntax/internal/transform/value.go). So keys are written without escapes, or refused.
+
+
+def alloy_field_name(token_text: str) -> str:
+    """The key Alloy's parseField makes of a field-name token (an identifier or a string)."""
+    if token_text.startswith(('"', "`")) and len(token_text) > 2:
+        return token_text[1:-1]
+    return token_text
+
+
+FINE_KEYS = [
+    "with space", "team-name", "a.b.c", "k8s.io/app", "host:port", "-", ".", " ", "  padded  ",
+    "9lives", "true", "false", "null", "'single'", "`tick`", "$HOME", "${VAR}", "a=b", "a,b",
+    "{braces}", "[x]", "(y)", "// not a comment", "/* nor this */", "#hash", "100%", "~!@^&*+|<>?",
+]
+
+
+@pytest.mark.parametrize("key", FINE_KEYS)
+def test_printable_ascii_keys_are_quoted_verbatim_and_read_back_exactly(key: str) -> None:
+    rendered = to_alloy({key: 1})
+    assert rendered == '{"%s" = 1}' % key
+    tokens = Scanner(rendered).tokens()
+    assert [tok.kind for tok in tokens[:3]] == ["{", "STRING", "="]
+    # Grafana Alloy's reading of the key, and the stand-in's, are both exactly the key.
+    assert alloy_field_name(tokens[1].text) == key
+    assert tokens[1].value == key
+    assert roundtrip({key: 1}) == {key: 1}
+
+
+@pytest.mark.parametrize("key", ["cluster", "_x", "ok_key", "A9"])
+def test_identifier_keys_stay_bare(key: str) -> None:
+    rendered = to_alloy({key: "v"})
+    assert rendered == '{%s = "v"}' % key
+    assert alloy_field_name(Scanner(rendered).tokens()[1].text) == key
+    assert roundtrip({key: "v"}) == {key: "v"}
+
+
+REFUSED_KEYS = {
+    'say "hi"': "double quote",
+    '"': "double quote",
+    "back\\slash": "backslash",
+    "\\u0041": "backslash",
+    "trailing\\": "backslash",
+    "tab\there": "control character",
+    "two\nlines": "control character",
+    "cr\r": "control character",
+    "nul\x00": "control character",
+    "bell\a": "control character",
+    "esc\x1b[0m": "control character",
+    "del\x7f": "control character",
+    "ünï": "non-ASCII character",
+    "日本語": "non-ASCII character",
+    "nbsp\u00a0": "non-ASCII character",
+    "rocket 🚀": "non-ASCII character",
+    "bom\ufeff": "non-ASCII character",
+    "": "two-character key",
+}
+
+
+@pytest.mark.parametrize("key", sorted(REFUSED_KEYS))
+def test_keys_alloy_would_read_differently_are_refused_by_the_filter(key: str) -> None:
+    with pytest.raises(AnsibleFilterError) as err:
+        to_alloy({"ok": 1, key: 1})
+    message = str(err.value)
+    assert message.startswith("to_alloy: ")
+    assert "object key %r cannot be written exactly in Alloy" % key in message
+    assert "taken literally" in message
+    assert REFUSED_KEYS[key] in message
+
+
+@pytest.mark.parametrize("key", sorted(REFUSED_KEYS))
+def test_keys_alloy_would_read_differently_are_refused_by_the_encoder(key: str) -> None:
+    with pytest.raises(AlloyEncodeError, match=re.escape(repr(key))) as err:
+        encode({key: 1})
+    assert isinstance(err.value, ValueError)
+    assert REFUSED_KEYS[key] in str(err.value)
+
+
+def test_refused_key_deep_inside_a_value_is_named() -> None:
+    value = {"stages": [{"labels": {"values": {"fine-key": "x", 'b"ad': "y"}}}]}
+    with pytest.raises(AnsibleFilterError, match=re.escape(repr('b"ad'))):
+        to_alloy(value)
+
+
+def test_key_refusal_is_about_keys_only() -> None:
+    # The same texts are fine as values (Alloy unescapes values) and as nested values.
+    texts = sorted(REFUSED_KEYS)
+    assert roundtrip(texts) == texts
+    assert roundtrip({"k": texts}) == {"k": texts}
 
 
 def test_float_without_a_dot_still_parses_as_float() -> None:
@@ -88,6 +193,7 @@ def test_a_marked_but_broken_expression_is_caught_by_the_parser() -> None:
 
 
 @pytest.mark.parametrize("text,expected", [("abc", True), ("_x1", True), ("1x", False), ("a-b", False),
-                                           ("null", False), ("", False)])
+                                           ("null", False), ("true", False), ("", False),
+                                           ("ünï", False), ("a b", False)])
 def test_identifiers(text: str, expected: bool) -> None:
     assert is_identifier(text) is expected
