@@ -64,23 +64,59 @@ def test_validate_a_directory_checks_names_across_files(tmp_path: Path) -> None:
     (tmp_path / "ignored.txt").write_text("not alloy {")
     out = alloy("validate", str(tmp_path))
     assert out.returncode == 1
-    assert "Error: b.alloy:4:1: block loki.echo.x already declared at a.alloy:1:1" in out.stderr
+    # A directory's files are named by their joined path (loadSourceFiles walks the directory).
+    assert f"Error: {tmp_path}/b.alloy:4:1: block loki.echo.x already declared at {tmp_path}/a.alloy:1:1\n" \
+        in out.stderr
 
 
+# Alloy's wording and quoting (Go's %q): syntax/typecheck/typecheck.go, internal/component/registry.go,
+# internal/util/ast/references.go, internal/validator/validate.go.
 @pytest.mark.parametrize(("body", "message"), [
-    ('prometheus.scrape "s" {\n  targets = []\n}\n', "missing required attribute 'forward_to'"),
-    ('loki.write "w" {\n  endpoint {\n    url = "http://x"\n    colour = 1\n  }\n}\n', "unrecognized attribute name 'colour'"),
-    ('loki.nothing "w" {\n}\n', "cannot find the definition of component name 'loki.nothing'"),
-    ('loki.source.journal "j" {\n  forward_to = [loki.write.missing.receiver]\n}\n', "does not exist"),
-    ('loki.echo "e" {\n}\nloki.source.journal "j" {\n  forward_to = [loki.echo.e.targets]\n}\n', "does not export 'targets'"),
-    ('loki.write "w" {\n  endpoint {\n    url = string.shout("x")\n  }\n}\n', "function 'string.shout' does not exist"),
-    ('loki.echo {\n}\n', "must have a label"),
+    ('prometheus.scrape "s" {\n  targets = []\n}\n', '1:1: missing required attribute "forward_to"'),
+    ('loki.write "w" {\n  endpoint {\n    url = "http://x"\n    colour = 1\n  }\n}\n',
+     '4:5: unrecognized attribute name "colour"'),
+    ('loki.nothing "w" {\n}\n', '1:1: cannot find the definition of component name "loki.nothing"'),
+    ('loki.source.journal "j" {\n  forward_to = [loki.write.missing.receiver]\n}\n',
+     '2:17: component "loki.write.missing.receiver" does not exist or is out of scope'),
+    ('loki.echo {\n}\n', '1:1: component "loki.echo" must have a label'),
+    ('loki.write "w" {\n  endpoint {\n    url = true\n  }\n}\n', "3:11: expected string, got bool"),
 ])
 def test_validate_semantic_errors(tmp_path: Path, body: str, message: str) -> None:
     (tmp_path / "c.alloy").write_text(body)
     out = alloy("validate", str(tmp_path / "c.alloy"))
     assert out.returncode == 1
-    assert message in out.stderr
+    assert f"Error: {tmp_path / 'c.alloy'}:{message}\n" in out.stderr
+    assert out.stderr.endswith("Error: validation failed\n")
+
+
+def test_validate_prints_alloys_context_lines(tmp_path: Path) -> None:
+    (tmp_path / "c.alloy").write_text('loki.write "w" {\n\tendpoint {\n\t\turl = 1.5\n\t\tbatch_wait = 5\n\t}\n}\n')
+    out = alloy("validate", str(tmp_path / "c.alloy"))
+    assert out.returncode == 1
+    assert out.stdout == "\n"  # validator.Report's fmt.Println() goes to stdout
+    assert out.stderr == (
+        f'Error: {tmp_path / "c.alloy"}:4:16: time: missing unit in duration "5"\n'
+        "\n"
+        "3 |         url = 1.5\n"
+        "4 |         batch_wait = 5\n"
+        "  |                      ^\n"
+        "5 |     }\n"
+        "Error: validation failed\n")
+
+
+# What `alloy validate` lets through and only evaluation (`alloy run`) refuses: the
+# validator resolves a reference to its component, never to the field.
+@pytest.mark.parametrize(("body", "message"), [
+    ('loki.echo "e" {\n}\nloki.source.journal "j" {\n  forward_to = [loki.echo.e.targets]\n}\n',
+     '4:29: field "targets" does not exist'),
+    ('loki.write "w" {\n  endpoint {\n    url = string.shout("x")\n  }\n}\n', '3:18: field "shout" does not exist'),
+])
+def test_run_refuses_what_validate_lets_through(tmp_path: Path, body: str, message: str) -> None:
+    (tmp_path / "c.alloy").write_text(body)
+    assert alloy("validate", str(tmp_path / "c.alloy")).returncode == 0
+    out = alloy("run", f"--storage.path={tmp_path / 'data'}", str(tmp_path / "c.alloy"))
+    assert out.returncode == 1
+    assert f"{tmp_path / 'c.alloy'}:{message}" in out.stderr
 
 
 def test_run_rejects_unknown_flags_and_missing_path(tmp_path: Path) -> None:
@@ -94,7 +130,7 @@ def test_run_refuses_to_start_on_an_invalid_config(tmp_path: Path) -> None:
     (tmp_path / "c.alloy").write_text('loki.write "w" {\n  endpoint {\n  }\n}\n')
     out = alloy("run", f"--storage.path={tmp_path / 'data'}", str(tmp_path / "c.alloy"))
     assert out.returncode == 1
-    assert "missing required attribute 'url'" in out.stderr
+    assert 'missing required attribute "url"' in out.stderr
     assert "could not perform the initial load" in out.stderr
 
 

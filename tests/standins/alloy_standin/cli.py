@@ -2,7 +2,9 @@
 
 `alloy --version`, `alloy fmt FILE|-`, `alloy validate FILE|DIR` and `alloy run PATH`
 with the flags of shared/docs/alloy-facts.md section 3; errors as `Error: ...` on
-stderr with exit 1. The version is baked in when the lab packages the stand-in.
+stderr with exit 1, as cobra prints them (internal/alloycli/cmd_fmt.go and
+cmd_validate.go: fmt prints each diagnostic as `file:line:col: msg`, validate through
+Alloy's diagnostics printer). The version is baked in when the lab packages the stand-in.
 """
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from . import fmt
+from .diag import go_quote, print_diagnostics
 from .syntax import AlloySyntaxError, parse
-from .validate import LoadError, load
+from .validate import STABILITY_LEVELS, LoadError, load
 
 try:
     from ._version import VERSION  # written by the lab's package build
@@ -35,12 +38,25 @@ RUN_FLAGS: Dict[str, Optional[str]] = {
     "server.http.enable-pprof": None,
     "cluster.enabled": None,
 }
-STABILITY = ("experimental", "public-preview", "generally-available")
+VALIDATE_FLAGS: Dict[str, Optional[str]] = {
+    "config.format": "alloy",
+    "config.bypass-conversion-errors": None,
+    "config.extra-args": "",
+    "stability.level": "generally-available",
+    "feature.community-components.enabled": None,
+}
+STABILITY = STABILITY_LEVELS
 
 
 def err(message: str) -> int:
     print(f"Error: {message}", file=sys.stderr)
     return 1
+
+
+def bad_stability(level: str) -> str:
+    """pflag's message for a value featuregate.Stability.Set refuses."""
+    return (f"invalid argument {go_quote(level)} for \"--stability.level\" flag: "
+            f"invalid stability level {go_quote(level)}")
 
 
 def version_text() -> str:
@@ -52,8 +68,10 @@ def version_text() -> str:
             f"  tags:             builtinassets\n")
 
 
-def parse_flags(args: List[str]) -> Tuple[Dict[str, str], List[str]]:
-    values = {k: v for k, v in RUN_FLAGS.items() if v is not None}
+def parse_flags(args: List[str], known: Optional[Dict[str, Optional[str]]] = None
+                ) -> Tuple[Dict[str, str], List[str]]:
+    known = RUN_FLAGS if known is None else known
+    values = {k: v for k, v in known.items() if v is not None}
     positional: List[str] = []
     i = 0
     while i < len(args):
@@ -63,9 +81,9 @@ def parse_flags(args: List[str]) -> Tuple[Dict[str, str], List[str]]:
             positional.append(arg)
             continue
         name, eq, value = arg[2:].partition("=")
-        if name not in RUN_FLAGS:
+        if name not in known:
             raise ValueError(f"unknown flag: --{name}")
-        if RUN_FLAGS[name] is None:
+        if known[name] is None:
             values[name] = value if eq else "true"
             continue
         if not eq:
@@ -77,42 +95,60 @@ def parse_flags(args: List[str]) -> Tuple[Dict[str, str], List[str]]:
     return values, positional
 
 
+def _stat_error(name: str, exc: OSError) -> str:
+    """Go's *PathError text, e.g. `stat x.alloy: no such file or directory`."""
+    text = exc.strerror or str(exc)
+    return f"stat {name}: {text[:1].lower()}{text[1:]}"
+
+
 def cmd_fmt(args: List[str]) -> int:
+    """`alloy fmt`: each syntax diagnostic as `file:line:col: msg`, then the error."""
     flags = [a for a in args if a.startswith("-") and a != "-"]
     files = [a for a in args if not (a.startswith("-") and a != "-")]
     if flags:
         return err(f"the stand-in does not support {' '.join(flags)} (it cannot keep comments)")
     if len(files) > 1:
-        return err("fmt expects at most one file")
+        return err(f"accepts between 0 and 1 arg(s), received {len(files)}")
     name = files[0] if files else "-"
-    if name != "-" and Path(name).is_dir():
-        return err("cannot format a directory")
     try:
-        src = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+        if name != "-" and Path(name).is_dir():
+            return err("cannot format a directory")
+        src = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
     except OSError as exc:
-        return err(str(exc))
+        return err(_stat_error(name, exc))
     try:
-        statements = parse(src)
+        statements = parse(src, "<stdin>" if name == "-" else name)
     except AlloySyntaxError as exc:
-        print(exc.render("<stdin>" if name == "-" else name), file=sys.stderr)
+        for diag in exc.diagnostics:
+            position = f"{'<stdin>' if name == '-' else name}:{diag.line}:{diag.col}"
+            print(f"{position}: {diag.message}", file=sys.stderr)
         return err("encountered errors during formatting")
     sys.stdout.write(fmt.format_file(statements))
     return 0
 
 
 def cmd_validate(args: List[str]) -> int:
-    paths = [a for a in args if not a.startswith("-")]
-    if len(paths) != 1:
-        return err("validate expects exactly one path")
+    """`alloy validate`: Alloy's diagnostics printer on stderr, a newline on stdout."""
     try:
-        loaded = load(Path(paths[0]))
-    except LoadError as exc:
+        flags, paths = parse_flags(args, VALIDATE_FLAGS)
+    except ValueError as exc:
         return err(str(exc))
-    for diag in loaded.diagnostics:
-        print(diag.render(), file=sys.stderr)
-    if loaded.diagnostics:
+    if len(paths) != 1:
+        return err(f"accepts 1 arg(s), received {len(paths)}")
+    if flags["stability.level"] not in STABILITY:
+        return err(bad_stability(flags["stability.level"]))
+    try:
+        loaded = load(paths[0], run=False, min_stability=flags["stability.level"])
+    except LoadError as exc:
+        if not exc.parsing:
+            return err(exc.cause)
+        sys.stderr.write(f"validation failed: {exc.cause}")  # validator.Report writes no newline here
         return err("validation failed")
-    return 0
+    if not loaded.diagnostics:
+        return 0
+    sys.stderr.write(print_diagnostics(loaded.diagnostics, loaded.sources))
+    print()  # validator.Report ends with fmt.Println(), on stdout
+    return err("validation failed")
 
 
 def cmd_run(args: List[str]) -> int:
@@ -123,7 +159,7 @@ def cmd_run(args: List[str]) -> int:
     if len(paths) != 1:
         return err("run expects exactly one path to a config file or directory")
     if flags["stability.level"] not in STABILITY:
-        return err(f"invalid stability level {flags['stability.level']!r}")
+        return err(bad_stability(flags["stability.level"]))
     from .server import serve  # noqa: PLC0415 - only run needs the server
 
     return serve(Path(paths[0]), flags["server.http.listen-addr"], Path(flags["storage.path"]), VERSION)

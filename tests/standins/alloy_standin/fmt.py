@@ -33,6 +33,8 @@ def quote(value: str) -> str:
 
 
 def expr(e: Expr) -> str:
+    if isinstance(e, Literal) and e.text:
+        return e.text  # as written, like Alloy's printer (1e3 stays 1e3, `raw` stays raw)
     if isinstance(e, Literal):
         if isinstance(e.value, bool):
             return "true" if e.value else "false"
@@ -54,7 +56,8 @@ def expr(e: Expr) -> str:
     if isinstance(e, ObjectExpr):
         if not e.fields:
             return "{}"
-        keys = [k if is_identifier(k) else quote(k) for k, _ in e.fields]
+        keys = [f'"{k.name}"' if k.quoted else k.name for k in e.keys] if e.keys else \
+            [k if is_identifier(k) else quote(k) for k, _ in e.fields]
         return "{" + ", ".join(f"{k} = {expr(v)}" for k, (_, v) in zip(keys, e.fields)) + "}"
     if isinstance(e, Unary):
         return f"{e.op}{expr(e.operand)}"
@@ -82,7 +85,7 @@ def body(statements: List[Statement], depth: int = 0) -> List[str]:
         flush()
         if lines and depth == 0:
             lines.append("")
-        label = f" {quote(stmt.label)}" if stmt.label else ""
+        label = f' "{stmt.label}"' if stmt.label else ""  # the label as written
         lines.append(f"{indent}{stmt.name}{label} {{")
         lines.extend(body(stmt.body, depth + 1))
         lines.append(f"{indent}}}")
