@@ -33,8 +33,9 @@ ATTRIBUTES = {
     "loki": ("url", "name", "tenant_id", "headers", "remote_timeout", "batch_size", "batch_wait"),
     "prometheus": ("url", "name", "headers", "remote_timeout"),
 }
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*\Z")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def secret_env_name(kind, index, field):
@@ -58,6 +59,22 @@ def endpoint_problems(endpoints, kind, varname):
             problems.append("%s must be a mapping with at least url" % where)
             continue
         problems.extend(_one_endpoint_problems(endpoint, kind, where))
+    return problems + (_repeated_url_problems(endpoints, varname) if kind == "prometheus" else [])
+
+
+def _repeated_url_problems(endpoints, varname):
+    """remote_write endpoints on one URL (tenants of one Mimir) are told apart by their
+    names only (Alloy's remote_name); Loki's by their tenant."""
+    seen = {}
+    for index, endpoint in enumerate(endpoints):
+        if isinstance(endpoint, dict) and isinstance(endpoint.get("url"), str):
+            seen.setdefault(endpoint["url"], []).append((index, endpoint.get("name")))
+    problems = []
+    for url, uses in sorted(seen.items()):
+        names = [name for _, name in uses]
+        if len(uses) > 1 and (None in names or "" in names or len(set(names)) < len(names)):
+            problems.append("%s[%s] share the url %s: give each a distinct name" % (
+                varname, ", ".join(str(i) for i, _ in uses), url))
     return problems
 
 
@@ -69,6 +86,13 @@ def _one_endpoint_problems(endpoint, kind, where):
     auth = [key for key in AUTH_KEYS if _present(endpoint, key)]
     if len(auth) > 1:
         problems.append("%s sets %s: use only one authentication method" % (where, " and ".join(auth)))
+    secrets = [("bearer_token", endpoint.get("bearer_token")),
+               ("basic_auth.password", (endpoint.get("basic_auth") or {}).get("password")
+                if isinstance(endpoint.get("basic_auth"), dict) else None)]
+    for key, value in secrets:
+        if isinstance(value, str) and _CONTROL.search(value):
+            problems.append("%s.%s holds a line break or control character (a trailing newline from a vault "
+                            "block scalar?): remove it" % (where, key))
     basic = endpoint.get("basic_auth") or {}
     if basic:
         if not basic.get("username"):

@@ -13,8 +13,11 @@ what they delivered shows only in their metrics (labelled component_id):
   (every attempt, retries included), _samples_failed_total (4xx other than 429, not
   retried), _samples_retried_total (429, 5xx, no answer), _samples_pending,
   _queue_highest_sent_timestamp_seconds, and per component
-  prometheus_remote_storage_highest_timestamp_in_seconds.
-No backend credential is needed: the agent reports what it delivered.
+  prometheus_remote_storage_highest_timestamp_in_seconds. A try is counted as it begins
+  and a retry as the next try begins (after the backoff); _queue_highest_sent_timestamp
+  moves when a try ends, after a 4xx too.
+No backend credential is needed: the agent reports what it delivered. Alloy never deletes
+a writer's series: after a reload that changed a tenant or URL the old one stays, frozen.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -25,11 +28,12 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 WRITERS = {"loki": "loki.write", "prometheus": "prometheus.remote_write"}
-_PREFIXES = ("loki_write_", "prometheus_remote_storage_")
+_PREFIXES = ("loki_write_", "prometheus_remote_storage_", "process_start_time_seconds")
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?')
 _UNESCAPE = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
 NO_ANSWER = "-1"
+ROOT = "/"  # component_path of the root module's components
 
 
 def _labels(text):
@@ -71,9 +75,29 @@ def parse(text, prefixes=_PREFIXES):
     return samples
 
 
-def increase(before, after):
-    """A counter's increase between two reads; a restart in between resets it to 0."""
-    return after - before if after >= before else after
+class Reads(object):
+    """The two reads of /metrics, and whether Alloy restarted in between (its start time
+    moved, or any counter of the writers went down): then every counter starts from 0."""
+
+    def __init__(self, before, after):
+        self.before = before
+        self.after = after
+        self.restarted = self._restarted()
+
+    def _restarted(self):
+        starts = [[v for _, v in reads.get("process_start_time_seconds", [])] for reads in (self.before, self.after)]
+        if starts[0] and starts[1] and starts[0] != starts[1]:
+            return True
+        for name, series in self.after.items():
+            if not name.endswith(("_total", "_count")):
+                continue
+            old = dict((tuple(sorted(labels.items())), value) for labels, value in self.before.get(name, []))
+            if any(value < old.get(tuple(sorted(labels.items())), 0.0) for labels, value in series):
+                return True
+        return False
+
+    def increase(self, before, after):
+        return after if self.restarted else max(0.0, after - before)
 
 
 class Figure(object):
@@ -85,10 +109,10 @@ class Figure(object):
 
 
 def _sum(samples, name, component_id, key, labels_wanted=None):
-    """{key(labels): summed value} of one metric of one component."""
+    """{key(labels): summed value} of one metric of one root-module component."""
     out = {}
     for labels, value in samples.get(name, []):
-        if labels.get("component_id") != component_id:
+        if labels.get("component_id") != component_id or labels.get("component_path", ROOT) != ROOT:
             continue
         if labels_wanted and any(labels.get(k) != v for k, v in labels_wanted.items()):
             continue
@@ -96,24 +120,10 @@ def _sum(samples, name, component_id, key, labels_wanted=None):
     return out
 
 
-def _figures(before, after, name, component_id, key):
-    old = _sum(before, name, component_id, key)
-    new = _sum(after, name, component_id, key)
-    return dict((k, Figure(increase(old.get(k, 0.0), v), v)) for k, v in new.items())
-
-
-def _loki_key(labels):
-    return (labels.get("host", ""), labels.get("tenant", ""))
-
-
-def _statuses(before, after, component_id, endpoint_key):
-    """{status_code: Figure} of the requests of one loki.write endpoint."""
-    def key(labels):
-        return labels.get("status_code", "")
-    name = "loki_write_request_duration_seconds_count"
-    old = _sum(before, name, component_id, key, dict(zip(("host", "tenant"), endpoint_key)))
-    new = _sum(after, name, component_id, key, dict(zip(("host", "tenant"), endpoint_key)))
-    return dict((k, Figure(increase(old.get(k, 0.0), v), v)) for k, v in new.items())
+def _figures(reads, name, component_id, key, labels_wanted=None):
+    old = {} if reads.restarted else _sum(reads.before, name, component_id, key, labels_wanted)
+    new = _sum(reads.after, name, component_id, key, labels_wanted)
+    return dict((k, Figure(reads.increase(old.get(k, 0.0), v), v)) for k, v in new.items())
 
 
 def describe_statuses(statuses):
@@ -137,7 +147,9 @@ class Verdict(object):
 
 
 def judge_loki(endpoint, sent, dropped, retries, statuses, window):
-    """One loki.write endpoint over the window."""
+    """One loki.write endpoint over the window. Sent counts only what Loki accepted;
+    4xx answers drop at once, the rest is retried with a backoff of up to minutes, so a
+    quiet window after failures proves nothing: it fails until a window sees traffic."""
     why = describe_statuses(statuses)
     why = " (%s)" % why if why else ""
     span = "in %s s" % _n(window)
@@ -148,39 +160,40 @@ def judge_loki(endpoint, sent, dropped, retries, statuses, window):
         return Verdict(True, "%s: %s sent %s" % (endpoint, _n(sent.window), span))
     if retries.window > 0:
         return Verdict(False, "%s: 0 sent, %s retried%s %s" % (endpoint, _n(retries.window), why, span))
-    if sent.total > 0:
+    if sent.total > 0 and not dropped.total and not retries.total:
         return Verdict(True, "%s: idle %s, %s sent since start" % (endpoint, span, _n(sent.total)))
     if dropped.total > 0 or retries.total > 0:
-        return Verdict(False, "%s: nothing sent since start, %s dropped, %s retried%s" % (
-            endpoint, _n(dropped.total), _n(retries.total), why))
+        return Verdict(False, "%s: idle %s; since start %s sent, %s dropped, %s retried%s" % (
+            endpoint, span, _n(sent.total), _n(dropped.total), _n(retries.total), why))
     return Verdict(False, "%s: nothing sent yet" % endpoint)
 
 
-def judge_remote_write(url, total, failed, retried, pending_before, pending_after, lag, window, max_lag):
-    """One prometheus.remote_write endpoint over the window. total counts every attempt,
-    so what arrived is total - retried - failed."""
-    delivered = Figure(max(0.0, total.window - retried.window - failed.window),
-                       max(0.0, total.total - retried.total - failed.total))
+def judge_remote_write(url, total, failed, retried, sent_ts, pending, lag, window, max_lag):
+    """One prometheus.remote_write endpoint over the window. total counts every try as it
+    begins, so only a highest sent timestamp that moved without a failure is a delivery."""
     span = "in %s s" % _n(window)
-    pending = ", %s pending" % _n(pending_after) if pending_after else ""
+    attempts = max(0.0, total.window - retried.window - failed.window)
+    queued = ", %s pending" % _n(pending.total) if pending.total else ""
     if failed.window > 0:
-        return Verdict(False, "%s: %s delivered, %s failed (refused by the backend with a 4xx, not retried) %s" % (
-            url, _n(delivered.window), _n(failed.window), span))
-    if delivered.window > 0:
-        return Verdict(True, "%s: %s delivered %s%s" % (url, _n(delivered.window), span, pending))
+        return Verdict(False, "%s: %s failed (refused by the backend with a 4xx, not retried) %s" % (
+            url, _n(failed.window), span))
+    if sent_ts.window > 0:
+        return Verdict(True, "%s: %s delivered %s%s" % (url, _n(attempts), span, queued))
     if retried.window > 0:
         return Verdict(False, "%s: 0 delivered, %s retried (no answer, 5xx or 429) %s%s" % (
-            url, _n(retried.window), span, pending))
-    if pending_after > pending_before > 0:
-        return Verdict(False, "%s: 0 delivered %s%s and growing" % (url, span, pending))
-    if delivered.total > 0:
+            url, _n(retried.window), span, queued))
+    if total.window > 0:
+        return Verdict(False, "%s: 0 delivered %s, a send is waiting for its answer%s" % (url, span, queued))
+    if pending.total > 0:
+        growing = " and growing" if pending.window > 0 else ""
+        return Verdict(False, "%s: 0 delivered %s%s%s" % (url, span, queued, growing))
+    if failed.total > 0:
+        return Verdict(False, "%s: idle %s; %s failed since start" % (url, span, _n(failed.total)))
+    if sent_ts.total > 0:
         if lag is not None and lag > max_lag:
-            return Verdict(False, "%s: delivery is %s s behind (max %s s)%s" % (url, _n(lag), _n(max_lag), pending))
-        return Verdict(True, "%s: idle %s, %s delivered since start" % (url, span, _n(delivered.total)))
-    if failed.total > 0 or retried.total > 0:
-        return Verdict(False, "%s: nothing delivered since start, %s failed, %s retried%s" % (
-            url, _n(failed.total), _n(retried.total), pending))
-    return Verdict(False, "%s: nothing sent yet%s" % (url, pending))
+            return Verdict(False, "%s: delivery is %s s behind (max %s s)" % (url, _n(lag), _n(max_lag)))
+        return Verdict(True, "%s: idle %s, delivered before" % (url, span))
+    return Verdict(False, "%s: nothing sent yet" % url)
 
 
 def normal_url(url):
@@ -200,8 +213,7 @@ def endpoint_key(kind, endpoint):
 
 def _kept(keys, wanted, active, normal):
     """All series without a list of endpoints; with one, the configured endpoints' series
-    and any series that moved in the window. Alloy never deletes a series: after a reload
-    that changed a tenant or URL, the old one stays, frozen, until a restart."""
+    and any series that moved in the window (a stale one left by a reload is not)."""
     if wanted is None:
         return sorted(keys)
     return sorted(k for k in keys if normal(k) in wanted or active(k))
@@ -211,66 +223,83 @@ def _moved(*figures):
     return lambda key: any(f.get(key, Figure()).window > 0 for f in figures)
 
 
+def _loki_key(labels):
+    return (labels.get("host", ""), labels.get("tenant", ""))
+
+
 def _loki_normal(key):
     return (key[0].lower(), key[1])
 
 
-def loki_verdicts(before, after, component_id, window, wanted=None):
-    sent = _figures(before, after, "loki_write_sent_entries_total", component_id, _loki_key)
-    dropped = _figures(before, after, "loki_write_dropped_entries_total", component_id, _loki_key)
-    retries = _figures(before, after, "loki_write_batch_retries_total", component_id, _loki_key)
+def _loki_name(key):
+    return key[0] + (" tenant %s" % key[1] if key[1] else "")
+
+
+def loki_verdicts(reads, component_id, window, wanted=None):
+    sent = _figures(reads, "loki_write_sent_entries_total", component_id, _loki_key)
+    dropped = _figures(reads, "loki_write_dropped_entries_total", component_id, _loki_key)
+    retries = _figures(reads, "loki_write_batch_retries_total", component_id, _loki_key)
     verdicts = {}
     for key in _kept(set(sent) | set(dropped) | set(retries), wanted, _moved(sent, dropped, retries), _loki_normal):
-        endpoint = key[0] + (" tenant %s" % key[1] if key[1] else "")
-        verdicts[_loki_normal(key)] = judge_loki(endpoint, sent.get(key, Figure()), dropped.get(key, Figure()),
-                                                 retries.get(key, Figure()),
-                                                 _statuses(before, after, component_id, key), window)
+        statuses = _figures(reads, "loki_write_request_duration_seconds_count", component_id,
+                            lambda labels: labels.get("status_code", ""), dict(zip(("host", "tenant"), key)))
+        verdicts[_loki_normal(key)] = judge_loki(_loki_name(key), sent.get(key, Figure()),
+                                                 dropped.get(key, Figure()), retries.get(key, Figure()),
+                                                 statuses, window)
     return verdicts
 
 
-def _url_key(labels):
-    return labels.get("url", "")
+def _queue_key(labels):
+    return (labels.get("url", ""), labels.get("remote_name", ""))
 
 
-def remote_write_verdicts(before, after, component_id, window, max_lag, wanted=None):
-    total = _figures(before, after, "prometheus_remote_storage_samples_total", component_id, _url_key)
-    failed = _figures(before, after, "prometheus_remote_storage_samples_failed_total", component_id, _url_key)
-    retried = _figures(before, after, "prometheus_remote_storage_samples_retried_total", component_id, _url_key)
-    pending_before = _sum(before, "prometheus_remote_storage_samples_pending", component_id, _url_key)
-    pending_after = _sum(after, "prometheus_remote_storage_samples_pending", component_id, _url_key)
-    sent_ts = _sum(after, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds", component_id, _url_key)
-    newest = _sum(after, "prometheus_remote_storage_highest_timestamp_in_seconds", component_id, lambda labels: "")
+def _url_normal(key):
+    return normal_url(key[0])
+
+
+def remote_write_verdicts(reads, component_id, window, max_lag, wanted=None):
+    figures = dict((name, _figures(reads, "prometheus_remote_storage_" + name, component_id, _queue_key)) for name in (
+        "samples_total", "samples_failed_total", "samples_retried_total", "queue_highest_sent_timestamp_seconds"))
+    pending = _figures(reads, "prometheus_remote_storage_samples_pending", component_id, _queue_key)
+    newest = _sum(reads.after, "prometheus_remote_storage_highest_timestamp_in_seconds", component_id,
+                  lambda labels: "").get("")
+    keys = _kept(set(figures["samples_total"]) | set(pending), wanted,
+                 _moved(*figures.values()), _url_normal)
+    urls = [key[0] for key in keys]
     verdicts = {}
-    for url in _kept(set(total) | set(pending_after), wanted, _moved(total, failed, retried), normal_url):
-        lag = newest[""] - sent_ts.get(url, 0.0) if newest.get("") else None
-        verdicts[normal_url(url)] = judge_remote_write(
-            url, total.get(url, Figure()), failed.get(url, Figure()), retried.get(url, Figure()),
-            pending_before.get(url, 0.0), pending_after.get(url, 0.0), lag, window, max_lag)
+    for key in keys:
+        fig = dict((name, found.get(key, Figure())) for name, found in figures.items())
+        sent_ts = fig["queue_highest_sent_timestamp_seconds"]
+        lag = newest - sent_ts.total if newest and sent_ts.total else None
+        name = key[0] + (" (%s)" % key[1] if urls.count(key[0]) > 1 else "")
+        verdicts[key] = judge_remote_write(name, fig["samples_total"], fig["samples_failed_total"],
+                                           fig["samples_retried_total"], sent_ts, pending.get(key, Figure()),
+                                           lag, window, max_lag)
     return verdicts
-
-
-def component_verdicts(kind, before, after, component_id, window, max_lag, wanted=None):
-    """{endpoint key: Verdict} of one writer component (see _kept for which endpoints)."""
-    if kind == "loki":
-        return loki_verdicts(before, after, component_id, window, wanted)
-    return remote_write_verdicts(before, after, component_id, window, max_lag, wanted)
 
 
 def delivery(kind, before, after, component_ids, window, max_lag, wanted=None):
-    """(ok, detail) over every writer component of one kind; with wanted (the endpoint
-    keys of the configuration), a configured endpoint without any series fails too."""
+    """(ok, detail) over every writer component of one kind. With wanted (the endpoint
+    keys of the configuration), a stale series is ignored, and a configured endpoint
+    without any series is named: for Loki it has had nothing to send (Alloy makes the
+    series when the first line is queued), for remote_write it is not loaded."""
+    reads = Reads(before, after)
     texts, oks, seen = [], [], set()
     for cid in component_ids:
-        verdicts = component_verdicts(kind, before, after, cid, window, max_lag, wanted)
-        seen.update(verdicts)
+        if kind == "loki":
+            verdicts = loki_verdicts(reads, cid, window, wanted)
+            seen.update(verdicts)
+        else:
+            verdicts = remote_write_verdicts(reads, cid, window, max_lag, wanted)
+            seen.update(_url_normal(key) for key in verdicts)
         if verdicts:
             oks.append(all(v.ok for v in verdicts.values()))
             texts.append("%s: %s" % (cid, "; ".join(v.text for v in verdicts.values())))
         elif wanted is None:
-            oks.append(False)
-            texts.append("%s: nothing sent yet (no request made)" % cid)
+            oks.append(kind == "loki")
+            texts.append("%s: %s" % (cid, "nothing queued yet" if kind == "loki" else "no endpoint loaded"))
     for key in sorted(set(wanted or ()) - seen, key=str):
-        name = key if kind == "prometheus" else key[0] + (" tenant %s" % key[1] if key[1] else "")
-        oks.append(False)
-        texts.append("%s: nothing sent yet (no request made)" % name)
+        oks.append(kind == "loki")
+        texts.append(_loki_name(key) + ": nothing queued for it yet" if kind == "loki"
+                     else "%s: no metrics for this endpoint (not loaded?)" % key)
     return all(oks), "; ".join(texts)

@@ -18,6 +18,8 @@ import base64
 
 from urllib.parse import urlsplit, urlunsplit
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import TLSOptions
 
 
@@ -38,6 +40,20 @@ FLAVORS = {
     "grafana_cloud_logs": Flavor("loki", "/loki/api/v1/push", None, "/loki/api/v1/query_range"),
 }
 VERIFY_KEYS = ("backend", "ready", "ready_url", "query", "query_url")
+VERIFY_SWITCHES = ("ready", "query")
+
+
+def _bool(value, default):
+    """A switch given as a bool or as a survey/templated string ("false", "no", ...)."""
+    return default if value is None else boolean(value, strict=False)
+
+
+def _is_bool(value):
+    try:
+        boolean(value, strict=True)
+        return True
+    except TypeError:
+        return False
 
 
 def detect(kind, url):
@@ -70,14 +86,21 @@ def flavor_problems(kind, endpoint, where):
         value = verify.get(key)
         if value and not (isinstance(value, str) and value.startswith(("http://", "https://"))):
             problems.append("%s.verify.%s must be an http:// or https:// URL, got %r" % (where, key, value))
+    for key in VERIFY_SWITCHES:
+        if verify.get(key) is not None and not _is_bool(verify[key]):
+            problems.append("%s.verify.%s must be true or false, got %r" % (where, key, verify[key]))
     return problems
 
 
-def _base(url, push):
+def _base(kind, url):
+    """The server's base URL: the push URL without the push path of any backend of its kind."""
     parts = urlsplit(url)
     path = parts.path.rstrip("/")
-    if path.endswith(push):
-        path = path[:-len(push)]
+    pushes = sorted(set(f.push for f in FLAVORS.values() if f.kind == kind), key=len, reverse=True)
+    for push in pushes:
+        if path.endswith(push):
+            path = path[:-len(push)]
+            break
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
@@ -95,22 +118,26 @@ class Backend(object):
         self.kind = kind
         self.flavor = detect(kind, endpoint["url"]) if name == "auto" else name
         flavor = FLAVORS[self.flavor]
-        self.base = _base(endpoint["url"], flavor.push)
+        self.base = _base(kind, endpoint["url"])
         self.ready_url = None
-        if verify.get("ready", True):
+        if _bool(verify.get("ready"), True):
             self.ready_url = verify.get("ready_url") or (self.base + flavor.ready if flavor.ready else None)
         self.query_url = None
-        if verify.get("query", True):
+        if _bool(verify.get("query"), True):
             self.query_url = verify.get("query_url") or self.base + flavor.query
         self.endpoint = endpoint
         tls = endpoint.get("tls") or {}
         self.tls = TLSOptions(ca_file=tls.get("ca_file"), ca_pem=tls.get("ca_pem"), cert_file=tls.get("cert_file"),
                               key_file=tls.get("key_file"), server_name=tls.get("server_name"),
-                              insecure_skip_verify=bool(tls.get("insecure_skip_verify")))
+                              insecure_skip_verify=_bool(tls.get("insecure_skip_verify"), False))
 
     @property
     def label(self):
-        return "%s %s" % (self.kind, self.base)
+        """The check's name: kind, base URL, and the tenant or name that tell endpoints apart."""
+        tenant = self.endpoint.get("tenant_id") if self.kind == "loki" else None
+        name = self.endpoint.get("name")
+        return "%s %s%s%s" % (self.kind, self.base, " tenant %s" % tenant if tenant else "",
+                              " (%s)" % name if name else "")
 
     def headers(self):
         """The request headers, read when a check runs (secret files are read on the host)."""
@@ -124,8 +151,9 @@ class Backend(object):
         if token:
             headers["Authorization"] = "Bearer %s" % token
         elif basic:
+            # The role's rule (alloy_endpoints): a password if given, else the file.
             password = basic.get("password")
-            if password is None and basic.get("password_file"):
+            if not password and basic.get("password_file"):
                 password = _read(basic["password_file"])
             pair = "%s:%s" % (basic.get("username") or "", password or "")
             headers["Authorization"] = "Basic %s" % base64.b64encode(pair.encode("utf-8")).decode("ascii")

@@ -15,7 +15,7 @@ import ssl
 
 from http.client import HTTPConnection, HTTPSConnection
 from urllib.error import HTTPError, URLError
-from urllib.request import HTTPSHandler, Request, build_opener
+from urllib.request import HTTPRedirectHandler, HTTPSHandler, ProxyHandler, Request, build_opener
 
 MAX_BODY = 1024 * 1024
 
@@ -67,13 +67,31 @@ class _NamedHTTPSHandler(HTTPSHandler):
         return self.do_open(Connection, req, context=self._context)
 
 
+class _NoRedirect(HTTPRedirectHandler):
+    """A redirect is answered as it is: credentials never follow it to another place."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
 def _handlers(url, tls):
+    # As Alloy: no proxy from the environment, no redirect followed with the credentials.
+    common = [ProxyHandler({}), _NoRedirect()]
     if not url.startswith("https:"):
-        return []
+        return common
     tls = tls or TLSOptions()
     if tls.server_name:
-        return [_NamedHTTPSHandler(tls.context(), tls.server_name)]
-    return [HTTPSHandler(context=tls.context())]
+        return common + [_NamedHTTPSHandler(tls.context(), tls.server_name)]
+    return common + [HTTPSHandler(context=tls.context())]
+
+
+def _bad_header(headers):
+    """The name of a header whose value holds a line break or control character (such a
+    value is refused, and never repeated: it may be a secret)."""
+    for name, value in (headers or {}).items():
+        if any(ord(c) < 0x20 and c != "\t" or ord(c) == 0x7F for c in str(value)):
+            return name
+    return None
 
 
 class Response(object):
@@ -102,12 +120,16 @@ def _reason(err):
     return str(reason)
 
 
-def request(url, method="GET", timeout=5.0, headers=None, tls=None):
-    """Do one request without a body; never raises for network or HTTP errors."""
+def request(url, method="GET", timeout=5.0, headers=None, tls=None, max_body=MAX_BODY):
+    """Do one request without a body; never raises for network or HTTP errors. max_body
+    None reads the whole answer."""
+    bad = _bad_header(headers)
+    if bad:
+        return Response(None, error="%s: the value of header %s holds a line break or control character" % (url, bad))
     try:
         req = Request(url, method=method, headers=headers or {})
         with build_opener(*_handlers(url, tls)).open(req, timeout=timeout) as answer:
-            return Response(answer.status, answer.read(MAX_BODY).decode("utf-8", "replace"))
+            return Response(answer.status, answer.read(max_body).decode("utf-8", "replace"))
     except HTTPError as err:
         return Response(err.code, err.read(MAX_BODY).decode("utf-8", "replace"))
     except (URLError, OSError, ValueError, ssl.SSLError) as err:

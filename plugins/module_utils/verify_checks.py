@@ -123,7 +123,7 @@ def _writer_ids(base, kind, timeout):
 
 
 def _metrics(base, timeout):
-    answer = request(base + "/metrics", timeout=timeout)
+    answer = request(base + "/metrics", timeout=timeout, max_body=None)
     if answer.status != 200:
         raise ValueError("%s/metrics: %s" % (base, answer.describe()))
     return alloy_metrics.parse(answer.body)
@@ -151,18 +151,24 @@ def delivery_check(base, kind, endpoints, window, max_lag, timeout, sleep=time.s
 
 # --- backends (module_utils/backends.py: where and how) -----------------------------
 
-_NO_QUERY_HINT = " (a write-only credential cannot query: set verify.query: false on this endpoint)"
+_NO_QUERY_HINT = (" (wrong credentials, or a write-only one, which cannot query: then set verify.query: false"
+                  " on this endpoint)")
+
+
+def _with_url(url, answer):
+    """'<url>: HTTP 503: ...'; a transport error names its URL already."""
+    return answer.describe() if answer.status is None else "%s: %s" % (url, answer.describe())
 
 
 def _answer_detail(url, answer):
-    detail = "%s: %s" % (url, answer.describe())
+    detail = _with_url(url, answer)
     return detail + _NO_QUERY_HINT if answer.status in (401, 403) else detail
 
 
 def backend_ready_check(backend, timeout):
     def run():
         answer = request(backend.ready_url, timeout=timeout, headers=backend.headers(), tls=backend.tls)
-        return answer.status == 200, "%s: %s" % (backend.ready_url, answer.describe())
+        return answer.status == 200, _with_url(backend.ready_url, answer)
     return lambda: _timed(backend.label, run)
 
 

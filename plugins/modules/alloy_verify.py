@@ -30,6 +30,9 @@ description:
     V(loki), V(grafana_cloud_logs)) chooses the readiness and query paths, C(ready_url) and
     C(query_url) replace them, C(ready=false) and C(query=false) skip those checks (a
     write-only credential cannot query). Grafana Cloud has no readiness path.
+  - The backend checks run on the host. In container mode a C(ca_file), C(cert_file),
+    C(key_file), C(password_file) or C(bearer_token_file) is read at the same path on the
+    host, and backend names resolve with the host's DNS; C(ca_pem) avoids the first.
   - Returns RV(healthy), every check with its detail and time, and a one-line RV(summary).
     Fails (unless O(fail_on_unhealthy=false)) with a message naming each failed check.
   - With O(wait), failed checks are retried until they pass or O(wait_timeout) passes.
@@ -88,8 +91,9 @@ options:
   delivery_window:
     description:
       - Seconds between the two reads of C(/metrics). A longer window sees intermittent
-        failures; an endpoint idle in the window passes if it delivered since Alloy started
-        and nothing failed.
+        failures. An endpoint idle in the window passes if it delivered since Alloy started
+        and, since then, nothing was dropped or retried (Loki) or failed or left pending
+        (remote write); a Loki endpoint with no line queued yet passes too.
     type: float
     default: 5
   data_flow:
@@ -213,12 +217,13 @@ failed_checks:
   elements: str
 """
 
+import re
 import socket
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import endpoint_problems, endpoint_secrets
+from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import endpoint_problems
 from ansible_collections.fleet.alloy.plugins.module_utils.backends import Backend
 from ansible_collections.fleet.alloy.plugins.module_utils.verify_checks import (
     alloy_endpoint_check, backend_ready_check, components_check, container_check, delivery_check, loki_data_check,
@@ -247,6 +252,7 @@ ARGUMENT_SPEC = dict(
     fail_on_unhealthy=dict(type="bool", default=True),
 )
 KINDS = ("loki", "prometheus")
+_CREDENTIAL_HEADER = re.compile(r"auth|token|key|secret|password|cookie", re.I)
 
 
 def problems(params):
@@ -258,8 +264,34 @@ def problems(params):
 
 
 def secrets(params):
-    return [value for kind in KINDS
-            for value in endpoint_secrets(params["%s_endpoints" % kind], kind).values()]
+    """Every secret of the endpoints, whatever shape the parameters have (they may not
+    have been validated yet)."""
+    found = []
+    for kind in KINDS:
+        endpoints = params.get("%s_endpoints" % kind)
+        if not isinstance(endpoints, list):
+            continue
+        for endpoint in (e for e in endpoints if isinstance(e, dict)):
+            basic = endpoint.get("basic_auth") if isinstance(endpoint.get("basic_auth"), dict) else {}
+            found += [endpoint.get("bearer_token"), basic.get("password")]
+            headers = endpoint.get("headers") if isinstance(endpoint.get("headers"), dict) else {}
+            found += [v for k, v in headers.items() if _CREDENTIAL_HEADER.search(str(k))]
+    return [str(s) for s in found if s not in (None, "")]
+
+
+class _MaskingModule(AnsibleModule):
+    """The endpoints carry secrets in nested keys that this argument spec does not declare
+    (their one description is the alloy_config role's): they are masked in every result,
+    also when the parameters fail validation inside AnsibleModule's constructor, and the
+    invocation is not logged on the host."""
+
+    def fail_json(self, msg, **kwargs):
+        self.no_log_values.update(secrets(self.params))
+        super(_MaskingModule, self).fail_json(msg, **kwargs)
+
+    def exit_json(self, **kwargs):
+        self.no_log_values.update(secrets(self.params))
+        super(_MaskingModule, self).exit_json(**kwargs)
 
 
 def _service_checks(params, runner):
@@ -319,11 +351,7 @@ def verify(params, runner):
 
 
 def main():
-    # The endpoints carry secrets in nested keys this spec does not declare (their one
-    # description is the alloy_config role's): no invocation log, and every secret value
-    # is masked in what the module returns.
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, no_log=True)
-    module.no_log_values.update(secrets(module.params))
+    module = _MaskingModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, no_log=True)
     mistakes = problems(module.params)
     if mistakes:
         module.fail_json(msg="alloy_verify: " + "; ".join(mistakes))

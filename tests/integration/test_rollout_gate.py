@@ -50,7 +50,7 @@ BROKEN: List[Tuple[str, Dict[str, Any], List[str]]] = [
     ("wrong password", endpoints(loki={"basic_auth": {"username": "{{ lab_credentials.loki.username }}",
                                                       "password": "not-the-password"}}),
      [r"delivery loki \(loki\.write\.endpoint: gateway:3100 tenant ops: .*dropped.*\(HTTP 401\)",
-      r"loki https://gateway:3100 \(https://gateway:3100/ready: HTTP 401"]),
+      r"loki https://gateway:3100 tenant ops \(https://gateway:3100/ready: HTTP 401"]),
     ("wrong tenant", endpoints(loki={"tenant_id": "team-b"}),
      [r"delivery loki \(loki\.write\.endpoint: gateway:3100 tenant team-b: .*dropped.*\(HTTP 403\)"]),
     ("backend down", endpoints(prometheus={"url": "https://gateway:9999/api/v1/write"}),
@@ -104,6 +104,6 @@ def test_a_healthy_canary_on_authenticated_backends_lets_the_rollout_go_on(hosts
     assert out.returncode == 0, out.stdout[-4000:]
     assert installed(canary) and installed(later)
     assert out.stdout.count("healthy: ") >= 2 and "is not healthy" not in out.stdout
-    for name in ("delivery loki | ok", "delivery prometheus | ok", "data loki https://gateway:3100 | ok",
+    for name in ("delivery loki | ok", "delivery prometheus | ok", "data loki https://gateway:3100 tenant ops | ok",
                  "data prometheus https://gateway:9090 | ok"):
         assert out.stdout.count(name) == 2, (name, out.stdout[-4000:])

@@ -4,6 +4,7 @@ server whose metrics change between its two reads."""
 from __future__ import annotations
 
 import json
+import socket
 from typing import Dict, Iterator, List
 
 import pytest
@@ -28,8 +29,8 @@ def loki(sent: float = 0, dropped: float = 0, retries: float = 0, statuses: Dict
 
 
 def rw(total: float = 0, failed: float = 0, retried: float = 0, pending: float = 0, sent_ts: float = 0,
-       newest: float = 0, url: str = URL) -> str:
-    ep = f'remote_name="a1b2c3",url="{url}"'
+       newest: float = 0, url: str = URL, name: str = "a1b2c3") -> str:
+    ep = f'remote_name="{name}",url="{url}"'
     return "\n".join([
         f"prometheus_remote_storage_samples_total{{{RW},{ep}}} {total}",
         f"prometheus_remote_storage_samples_failed_total{{{RW},{ep}}} {failed}",
@@ -69,9 +70,15 @@ def test_parse_refuses_garbage() -> None:
         am.parse('loki_write_sent_entries_total{host=unquoted} 1\n')
 
 
-@pytest.mark.parametrize("before,after,expected", [(10, 15, 5), (10, 10, 0), (10, 3, 3), (0, 0, 0)])
-def test_increase_treats_a_drop_as_a_restart(before: float, after: float, expected: float) -> None:
-    assert am.increase(before, after) == expected
+@pytest.mark.parametrize("before,after,restarted", [
+    (loki(sent=10), loki(sent=15), False), (loki(sent=10), loki(sent=3), True),
+    (loki(sent=10, retries=2), loki(sent=12, retries=1), True), (loki(), loki(), False),
+    ("process_start_time_seconds 1\n" + loki(sent=1), "process_start_time_seconds 2\n" + loki(sent=5), True)])
+def test_a_restart_is_a_counter_that_went_down_or_a_new_start_time(before: str, after: str,
+                                                                    restarted: bool) -> None:
+    reads = am.Reads(am.parse(before), am.parse(after))
+    assert reads.restarted is restarted
+    assert reads.increase(10, 15) == (15 if restarted else 5)
 
 
 # --- loki.write ------------------------------------------------------------------------------
@@ -104,13 +111,21 @@ def test_loki_idle_after_delivering_passes() -> None:
 
 def test_loki_idle_with_only_drops_since_start_fails() -> None:
     ok, text = judge("loki", loki(dropped=8, statuses={"401": 2}), loki(dropped=8, statuses={"401": 2}))
-    assert not ok and "nothing sent since start, 8 dropped, 0 retried (HTTP 401)" in text
+    assert not ok and "idle in 5 s; since start 0 sent, 8 dropped, 0 retried (HTTP 401)" in text
 
 
-def test_loki_without_any_request_yet() -> None:
+def test_loki_idle_after_retries_proves_nothing() -> None:
+    # Loki's backoff grows to minutes: a quiet window between two retries is not a recovery.
+    ok, text = judge("loki", loki(sent=300, retries=5, statuses={"-1": 5}),
+                     loki(sent=300, retries=5, statuses={"-1": 5}))
+    assert not ok and "since start 300 sent, 0 dropped, 5 retried (no HTTP answer" in text
+
+
+def test_loki_without_any_line_queued_has_nothing_to_judge() -> None:
+    # Alloy makes a loki.write endpoint's series when the first line is queued.
     ok, text = judge("loki", "", "")
-    assert not ok and text == "loki.write.endpoint: nothing sent yet (no request made)"
-    ok, text = judge("loki", loki(), loki())
+    assert ok and text == "loki.write.endpoint: nothing queued yet"
+    ok, text = judge("loki", loki(), loki())  # queued, not sent yet
     assert not ok and text.endswith("nothing sent yet")
 
 
@@ -151,14 +166,17 @@ def test_a_moving_series_is_judged_even_if_not_configured() -> None:
     assert not ok and "gw:3100 tenant other: 0 sent, 2 dropped (HTTP 401)" in text
 
 
-def test_a_configured_endpoint_without_metrics_fails() -> None:
+def test_a_configured_endpoint_without_metrics() -> None:
     eps = [{"url": "https://gw:3100/loki/api/v1/push", "tenant_id": "ops"},
            {"url": "https://user:pw@logs.example.com/loki/api/v1/push"}]
     ok, text = judge("loki", loki(sent=1, tenant="ops"), loki(sent=2, tenant="ops"), endpoints=eps)
-    assert not ok and text.endswith("logs.example.com: nothing sent yet (no request made)")
+    assert ok and text.endswith("; logs.example.com: nothing queued for it yet")
     ok, _ = judge("prometheus", rw(total=5, sent_ts=1, newest=1), rw(total=9, sent_ts=2, newest=2),
                   endpoints=[{"url": "HTTPS://gw:9090/api/v1/write/"}])
     assert ok  # the same URL as Alloy labels it
+    ok, text = judge("prometheus", rw(total=5, sent_ts=1, newest=1), rw(total=9, sent_ts=2, newest=2),
+                     endpoints=[{"url": URL}, {"url": "https://other/api/v1/write"}])
+    assert not ok and text.endswith("https://other/api/v1/write: no metrics for this endpoint (not loaded?)")
 
 
 # --- prometheus.remote_write -----------------------------------------------------------------
@@ -177,12 +195,21 @@ def test_remote_write_attempts_are_not_deliveries() -> None:
 def test_remote_write_4xx_fails_although_the_timestamp_moves() -> None:
     ok, text = judge("prometheus", rw(total=30, failed=30, sent_ts=100, newest=100),
                      rw(total=60, failed=60, sent_ts=115, newest=115))
-    assert not ok and "0 delivered, 30 failed (refused by the backend with a 4xx, not retried)" in text
+    assert not ok and f"{URL}: 30 failed (refused by the backend with a 4xx, not retried) in 5 s" in text
+
+
+def test_remote_write_a_try_in_flight_is_not_a_delivery() -> None:
+    # samples_total counts a try as it begins; the answer (maybe a 5xx after 30 s) is not known.
+    ok, text = judge("prometheus", rw(pending=60), rw(total=60, pending=60))
+    assert not ok and "0 delivered in 5 s, a send is waiting for its answer, 60 pending" in text
 
 
 def test_remote_write_idle_needs_a_recent_delivery() -> None:
     ok, text = judge("prometheus", rw(total=30, sent_ts=1000, newest=1010), rw(total=30, sent_ts=1000, newest=1010))
-    assert ok and "idle in 5 s, 30 delivered since start" in text
+    assert ok and "idle in 5 s, delivered before" in text
+    ok, text = judge("prometheus", rw(total=30, sent_ts=1000, newest=1010, pending=60),
+                     rw(total=30, sent_ts=1000, newest=1010, pending=60))
+    assert not ok and "0 delivered in 5 s, 60 pending" in text
     ok, text = judge("prometheus", rw(total=30, sent_ts=1000, newest=1900), rw(total=30, sent_ts=1000, newest=1900))
     assert not ok and "delivery is 900 s behind (max 300 s)" in text
 
@@ -196,8 +223,8 @@ def test_remote_write_growing_queue_fails() -> None:
 def test_remote_write_nothing_yet_and_nothing_ever() -> None:
     ok, text = judge("prometheus", rw(), rw())
     assert not ok and text.endswith("nothing sent yet")
-    ok, text = judge("prometheus", rw(total=30, failed=30), rw(total=30, failed=30))
-    assert not ok and "nothing delivered since start, 30 failed, 0 retried" in text
+    ok, text = judge("prometheus", rw(total=30, failed=30, sent_ts=9), rw(total=30, failed=30, sent_ts=9))
+    assert not ok and "idle in 5 s; 30 failed since start" in text
 
 
 def test_remote_write_restart_between_reads() -> None:
@@ -206,11 +233,36 @@ def test_remote_write_restart_between_reads() -> None:
     assert ok and "40 delivered in 5 s" in text
 
 
+def test_a_restart_is_seen_once_for_every_counter() -> None:
+    # retried came back above its old value, total did not: both start from 0 after a restart.
+    ok, text = judge("prometheus", rw(total=100, retried=10, sent_ts=50), rw(total=30, retried=30, pending=30))
+    assert not ok and "0 delivered, 30 retried" in text
+    start = "process_start_time_seconds 1700000000\n"
+    ok, text = judge("prometheus", start + rw(total=100, retried=90, sent_ts=5),
+                     start.replace("17", "18") + rw(total=120, retried=110))
+    assert not ok and "0 delivered, 110 retried" in text
+
+
+def test_two_queues_on_one_url_are_judged_apart() -> None:
+    # Multi-tenant Mimir: one URL, a tenant header per endpoint, a queue (remote_name) each.
+    newest = f"prometheus_remote_storage_highest_timestamp_in_seconds{{{RW}}} 0\n"
+    before = rw(total=10, sent_ts=1, newest=1, name="ops") + rw(total=10, name="team-b").replace(newest, "")
+    after = rw(total=20, sent_ts=2, newest=2, name="ops") + rw(total=30, retried=20, name="team-b").replace(newest, "")
+    ok, text = judge("prometheus", before, after)
+    assert not ok and f"{URL} (ops): 10 delivered" in text and f"{URL} (team-b): 0 delivered, 20 retried" in text
+
+
+def test_series_of_a_module_component_are_not_mixed_in() -> None:
+    moduled = loki(dropped=50).replace('component_path="/"', 'component_path="/remotecfg"')
+    ok, _ = judge("loki", loki(sent=1) + moduled, loki(sent=5) + moduled.replace(" 50", " 90"))
+    assert ok
+
+
 def test_remote_write_one_endpoint_of_two_failing() -> None:
     good, bad = "https://a/api/v1/write", "https://b/api/prom/push"
     ok, text = judge("prometheus", rw(total=10, url=good, sent_ts=1, newest=1) + rw(total=10, url=bad),
                      rw(total=20, url=good, sent_ts=2, newest=2) + rw(total=20, failed=10, url=bad))
-    assert not ok and f"{good}: 10 delivered" in text and f"{bad}: 0 delivered, 10 failed" in text
+    assert not ok and f"{good}: 10 delivered" in text and f"{bad}: 10 failed" in text
 
 
 # --- the check against a server -------------------------------------------------------------
@@ -262,5 +314,9 @@ def test_delivery_check_without_a_writer(alloy: LocalServer) -> None:
 
 
 def test_delivery_check_when_alloy_does_not_answer() -> None:
-    check = delivery_check("http://127.0.0.1:9", "loki", ENDPOINTS["loki"], 0, 300, 1.0)()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # a port nothing listens on
+    check = delivery_check(f"http://127.0.0.1:{port}", "loki", ENDPOINTS["loki"], 0, 300, 1.0)()
     assert not check.ok and "connection refused" in check.detail

@@ -3,6 +3,7 @@ command runner for the service check (the real systemctl path runs in Molecule).
 from __future__ import annotations
 
 import json
+import os
 import ssl
 import subprocess
 import time
@@ -222,7 +223,7 @@ def test_loki_data_flow(server: LocalServer) -> None:
     server.routes["/loki/api/v1/query_range"] = (200, json.dumps({"data": {"result": []}}))
     endpoints = [{"url": server.url + "/loki/api/v1/push", "tenant_id": "ops"}]
     result = verify(params(loki_endpoints=endpoints, data_flow=True, instance="h"), no_runner)
-    assert by_name(result)["data loki " + server.url]["detail"] == 'no log line for {instance="h"} in the last 300s'
+    assert by_name(result)["data loki " + server.url + " tenant ops"]["detail"] == 'no log line for {instance="h"} in the last 300s'
     server.routes["/loki/api/v1/query_range"] = (200, json.dumps(
         {"data": {"result": [{"stream": {"instance": "h"}, "values": [["1", "x"]]}]}}))
     assert verify(params(loki_endpoints=endpoints, data_flow=True, instance="h"), no_runner)["healthy"]
@@ -339,3 +340,83 @@ def test_wait_gives_up_at_the_deadline() -> None:
     start = time.time()
     results = run_all([lambda: Check("never", False, "no")], wait=True, deadline=time.time() + 0.3, interval=0.05)
     assert not results[0].ok and time.time() - start < 1
+
+
+# --- secrets, odd inputs, transport -------------------------------------------------------
+
+def run_module(args: Dict[str, object]) -> subprocess.CompletedProcess[str]:
+    """The module as Ansible runs it (ad hoc, on this machine), at -vvv."""
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(repo / "ansible.cfg"), ANSIBLE_INVENTORY="localhost,")
+    return subprocess.run(["ansible", "localhost", "-c", "local", "-m", "fleet.alloy.alloy_verify", "-vvv",
+                           "-a", json.dumps(args)], cwd=repo, env=env, capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize("broken", [{"delivery_window": "5s"}, {"mode": "sideways"}, {"wait_timeout": "2m"}])
+def test_secrets_are_masked_when_the_arguments_are_refused(broken: Dict[str, object]) -> None:
+    args = dict(mode="none", alloy_url="", loki_endpoints=[{
+        "url": "http://127.0.0.1:1/loki/api/v1/push", "basic_auth": {"username": "u", "password": "S3CRET-PW-1"},
+        "headers": {"X-Api-Key": "S3CRET-KEY-2"}}],
+        prometheus_endpoints=[{"url": "http://127.0.0.1:1/api/v1/write", "bearer_token": "S3CRET-TOK-3"}])
+    args.update(broken)
+    out = run_module(args)
+    assert out.returncode != 0 and list(broken)[0] in out.stdout, out.stdout[-2000:]
+    for secret in ("S3CRET-PW-1", "S3CRET-KEY-2", "S3CRET-TOK-3"):
+        assert secret not in out.stdout + out.stderr
+
+
+def test_secrets_are_masked_in_a_result() -> None:
+    out = run_module(dict(mode="none", alloy_url="", fail_on_unhealthy=False, loki_endpoints=[{
+        "url": "http://127.0.0.1:1/loki/api/v1/push", "basic_auth": {"username": "u", "password": "S3CRET-PW-4"}}]))
+    assert out.returncode == 0 and "healthy: false" in out.stdout, out.stdout[-2000:]
+    assert "S3CRET-PW-4" not in out.stdout and "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in out.stdout
+
+
+def test_a_secret_with_a_line_break_is_refused_without_repeating_it(server: LocalServer) -> None:
+    endpoints = [{"url": server.url + "/api/v1/write", "bearer_token": "TOK-5\n"}]
+    assert problems(params(prometheus_endpoints=endpoints)) == [
+        "prometheus_endpoints[0].bearer_token holds a line break or control character (a trailing newline from "
+        "a vault block scalar?): remove it"]
+    result = verify(params(prometheus_endpoints=endpoints), no_runner)  # had it slipped through
+    assert "TOK-5" not in json.dumps(result) and "header Authorization holds a line break" in result["summary"]
+
+
+@pytest.mark.parametrize("value,checked", [("false", False), ("no", False), ("False", False), ("true", True),
+                                           (True, True), (None, True)])
+def test_switches_given_as_strings(value: object, checked: bool) -> None:
+    verify_opts = {} if value is None else {"ready": value, "query": value}
+    found = Backend("prometheus", {"url": "https://p/api/v1/write", "verify": verify_opts,
+                                   "tls": {"insecure_skip_verify": value if value is not None else False}})
+    assert (found.ready_url is not None, found.query_url is not None) == (checked, checked)
+    assert found.tls.insecure_skip_verify is (value is not None and checked)
+    assert problems(params(prometheus_endpoints=[{"url": "https://p/api/v1/write", "verify": {"ready": "maybe"}}])) \
+        == ["prometheus_endpoints[0].verify.ready must be true or false, got 'maybe'"]
+
+
+def test_an_explicit_backend_strips_any_push_path_of_its_kind() -> None:
+    found = Backend("prometheus", {"url": "https://gw.example/api/prom/push", "verify": {"backend": "mimir"}})
+    assert (found.ready_url, found.query_url) == ("https://gw.example/ready", "https://gw.example/prometheus/api/v1/query")
+
+
+def test_check_names_tell_endpoints_apart() -> None:
+    assert Backend("loki", {"url": "https://gw:3100/loki/api/v1/push", "tenant_id": "ops"}).label == \
+        "loki https://gw:3100 tenant ops"
+    assert Backend("prometheus", {"url": "https://m/api/v1/push", "name": "team_b"}).label == \
+        "prometheus https://m (team_b)"
+    assert problems(params(prometheus_endpoints=[{"url": "https://m/api/v1/push"}, {"url": "https://m/api/v1/push"}])) \
+        == ["prometheus_endpoints[0, 1] share the url https://m/api/v1/push: give each a distinct name"]
+
+
+def test_credentials_never_follow_a_redirect(server: LocalServer) -> None:
+    server.routes["/-/ready"] = (302, "moved")
+    result = verify(params(prometheus_endpoints=[{"url": server.url + "/api/v1/write", "bearer_token": "t"}]),
+                    no_runner)
+    assert not result["healthy"] and "HTTP 302" in result["summary"]
+    assert [r.path for r in server.requests] == ["/-/ready"]
+
+
+def test_metrics_are_read_whole(server: LocalServer) -> None:
+    from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import MAX_BODY, request
+    server.routes["/metrics"] = (200, "# padding\n" * (MAX_BODY // 10 + 10) + "loki_write_sent_entries_total 1\n")
+    assert request(server.url + "/metrics", max_body=None).body.endswith("loki_write_sent_entries_total 1\n")
+    assert len(request(server.url + "/metrics").body) == MAX_BODY

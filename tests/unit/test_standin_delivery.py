@@ -252,7 +252,9 @@ def test_a_refused_port_is_retried_with_nothing_sent_and_the_writers_stay_health
     assert value("loki_write_request_duration_seconds_count", status_code="-1") == 3
     assert value("loki_write_sent_entries_total") == 0 and value("loki_write_dropped_entries_total") == 0
     prom = {"component_id": PROM, "url": prom_url}
-    assert value("prometheus_remote_storage_samples_retried_total", **prom) == 9
+    # Three tries: each counted as it begins, the second and third also as retries (a retry is
+    # counted after the backoff, as the next try begins).
+    assert value("prometheus_remote_storage_samples_retried_total", **prom) == 6
     assert value("prometheus_remote_storage_samples_total", **prom) == 9  # attempts, not deliveries
     assert value("prometheus_remote_storage_samples_pending", **prom) == 3
     assert value("prometheus_remote_storage_queue_highest_sent_timestamp_seconds", **prom) == 0
@@ -384,7 +386,9 @@ def test_a_missing_credentials_file_is_no_answer_and_retried(sink: LocalServer, 
     telemetry.produce()
     telemetry.tick()
     assert sink.requests == []
-    assert telemetry.value("prometheus_remote_storage_samples_retried_total") == 3
+    assert telemetry.value("prometheus_remote_storage_samples_total") == 3
+    assert telemetry.value("prometheus_remote_storage_samples_pending") == 3
+    assert telemetry.value("prometheus_remote_storage_samples_retried_total") == 0  # until the retry begins
 
 
 def test_a_remote_write_4xx_fails_the_samples_and_still_advances_highest_sent(
@@ -412,7 +416,8 @@ def test_503_then_204_retries_then_delivers_and_pending_drains(sink: LocalServer
     telemetry.produce()
     telemetry.tick()
     assert value("loki_write_batch_retries_total") == 1
-    assert value("prometheus_remote_storage_samples_retried_total") == 3
+    assert value("prometheus_remote_storage_samples_retried_total") == 0  # counted when the retry begins
+    assert value("prometheus_remote_storage_samples_total") == 3
     assert value("prometheus_remote_storage_samples_pending") == 3
     telemetry.produce()  # a second round queues behind the batch in flight
     assert value("prometheus_remote_storage_samples_pending") == 6
@@ -497,7 +502,7 @@ def test_remote_write_over_tls(pki: Dict[str, Path], tmp_path: Path, clock: Fake
         assert value("prometheus_remote_storage_queue_highest_sent_timestamp_seconds") == WALL_S
         assert value("prometheus_remote_storage_samples_pending") == 0
     else:
-        assert value("prometheus_remote_storage_samples_retried_total") == 3
+        assert value("prometheus_remote_storage_samples_retried_total") == 0  # no retry has begun yet
         assert value("prometheus_remote_storage_samples_pending") == 3
         assert value("prometheus_remote_storage_queue_highest_sent_timestamp_seconds") == 0
         assert "CERTIFICATE_VERIFY_FAILED" in list(telemetry.outcomes().values())[0]

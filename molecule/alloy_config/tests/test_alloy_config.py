@@ -84,5 +84,5 @@ def test_alloy_verify_reports_the_host_healthy(host) -> None:
     names = [c["name"] for c in result["checks"]]
     assert names[:4] == ["service", "alloy ready", "alloy healthy", "components"]
     assert {"delivery loki", "delivery prometheus", "data prometheus http://prometheus:9090",
-            "data loki http://loki:3100"} <= set(names)
+            "data loki http://loki:3100 tenant lab"} <= set(names)
     assert result["changed"] is False

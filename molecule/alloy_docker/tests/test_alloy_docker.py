@@ -104,4 +104,4 @@ def test_alloy_verify_in_container_mode_is_healthy(host) -> None:
     names = [c["name"] for c in result["checks"]]
     assert names[0] == "container"
     assert {"delivery loki", "delivery prometheus", "data prometheus http://prometheus:9090",
-            "data loki http://loki:3100"} <= set(names)
+            "data loki http://loki:3100 tenant lab"} <= set(names)

@@ -580,6 +580,8 @@ class EndpointQueue:
                 with self.lock:
                     self._give_up(batch)
                 return
+            with self.lock:
+                self._starting(batch)
             started = time.perf_counter()
             status, outcome = post(self.endpoint, batch.payload, dict(self.base_headers, **{"User-Agent": agent}))
             with self.lock:
@@ -595,6 +597,9 @@ class EndpointQueue:
 
     def _appended(self, count: int) -> None:
         raise NotImplementedError
+
+    def _starting(self, batch: Batch) -> None:
+        """Counted as a try begins (before its answer is known)."""
 
     def _make_batch(self) -> Batch:
         raise NotImplementedError
@@ -676,8 +681,9 @@ PROM_QUEUE_SERIES = ("prometheus_remote_storage_samples_total", "prometheus_remo
 
 
 class RemoteWriteQueue(EndpointQueue):
-    """A prometheus.remote_write endpoint (queue_manager.go): every attempt counts its samples;
-    2xx sent; 429, 5xx or no answer retried for ever; any other status fails the batch.
+    """A prometheus.remote_write endpoint (queue_manager.go): every try counts its samples as it
+    begins, every retry as it begins after the backoff; 2xx sent; 429, 5xx or no answer
+    retried for ever; any other status fails the batch.
     Sent and failed batches both advance the highest sent timestamp."""
 
     base_headers = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
@@ -702,12 +708,17 @@ class RemoteWriteQueue(EndpointQueue):
         newest = max(stamp for _, _, stamp in samples)
         return Batch(taken, encode_write_request(samples), len(samples), newest_ms=newest)
 
+    def _starting(self, batch: Batch) -> None:
+        # queue_manager.go: onRetry counts a retry after the backoff, as the next try
+        # begins; attemptStore counts the samples before the request is made.
+        if batch.failures:
+            self.metrics.add("prometheus_remote_storage_samples_retried_total", self.labels, batch.count)
+        self.metrics.add("prometheus_remote_storage_samples_total", self.labels, batch.count)
+
     def _record(self, batch: Batch, status: int, seconds: float) -> None:
         labels, count = self.labels, batch.count
-        self.metrics.add("prometheus_remote_storage_samples_total", labels, count)
         batch.last_status = status
         if status == -1 or status // 100 == 5 or status == 429 and self.endpoint.retry_429:
-            self.metrics.add("prometheus_remote_storage_samples_retried_total", labels, count)
             self._retry_later(batch)
             return
         if not 200 <= status < 300:
