@@ -71,10 +71,10 @@ def _repeated_url_problems(endpoints, varname):
             seen.setdefault(endpoint["url"], []).append((index, endpoint.get("name")))
     problems = []
     for url, uses in sorted(seen.items()):
-        names = [name for _, name in uses]
+        names = [name for dummy_index, name in uses]
         if len(uses) > 1 and (None in names or "" in names or len(set(names)) < len(names)):
             problems.append("%s[%s] share the url %s: give each a distinct name" % (
-                varname, ", ".join(str(i) for i, _ in uses), url))
+                varname, ", ".join(str(i) for i, dummy_name in uses), url))
     return problems
 
 

@@ -85,7 +85,7 @@ class Reads(object):
         self.restarted = self._restarted()
 
     def _restarted(self):
-        starts = [[v for _, v in reads.get("process_start_time_seconds", [])] for reads in (self.before, self.after)]
+        starts = [[v for dummy_labels, v in reads.get("process_start_time_seconds", [])] for reads in (self.before, self.after)]
         if starts[0] and starts[1] and starts[0] != starts[1]:
             return True
         for name, series in self.after.items():
