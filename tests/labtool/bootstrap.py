@@ -21,13 +21,14 @@ DOCKERD_LOG = CACHE / "dockerd.log"
 COMPOSE_PLUGIN = Path.home() / ".docker" / "cli-plugins" / "docker-compose"
 
 
-def venv_dir() -> Path:
-    return CACHE / f"venv-{digest([REQUIREMENTS.read_bytes(), sys.version])}"
+def venv_dir(requirements: Path = REQUIREMENTS, prefix: str = "venv") -> Path:
+    return CACHE / f"{prefix}-{digest([requirements.read_bytes(), sys.version])}"
 
 
-def ensure_venv() -> Path:
-    """Create (once) the venv pinned by tests/requirements.txt and return its bin dir."""
-    venv = venv_dir()
+def ensure_venv(requirements: Path = REQUIREMENTS, prefix: str = "venv") -> Path:
+    """Create (once) the venv pinned by a requirements file (tests/requirements.txt unless
+    told otherwise) and return its bin dir."""
+    venv = venv_dir(requirements, prefix)
     stamp = venv / ".complete"
     if stamp.exists():
         log(f"venv ready: {venv}")
@@ -37,7 +38,7 @@ def ensure_venv() -> Path:
     run([sys.executable, "-m", "venv", str(venv)])
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     run([*pip, "--upgrade", "pip"])
-    run([*pip, "-r", str(REQUIREMENTS)])
+    run([*pip, "-r", str(requirements)])
     stamp.write_text("ok\n")
     return venv / "bin"
 

@@ -1,21 +1,28 @@
 """The README's test command: every stage, timed, in one run.
 
 Stages: images (offline build or reuse), yamllint, ansible-lint (production profile,
-offline), unit tests (pytest, no containers), argument specs, ansible-test sanity
-(offline, see sanity.py), collection build and install into a
-temporary path, lab services, lab tests (pytest against the lab containers), molecule
-test --all. A failing stage does not hide the later ones; the command fails if any did.
+offline), unit tests (pytest, no containers) on the controller's ansible-core and again
+on the oldest one requires_ansible allows (unit-2.16, its own cached venv), argument
+specs, ansible-test sanity (offline, on both core versions, see sanity.py), collection
+build and install into a temporary path, lab services, lab tests (pytest against the lab
+containers), molecule test --all. A failing stage does not hide the later ones; the
+command fails if any did.
 """
 from __future__ import annotations
 
 import glob
+import os
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Callable, List, Tuple
 
-from . import images, lab, sanity
-from .common import REPO, Timings, log, run
+from . import bootstrap, images, lab, sanity
+from .common import REPO, TESTS, Timings, log, run
+
+# The oldest ansible-core that meta/runtime.yml's requires_ansible allows, with what the
+# unit tests need beside it (the sanity stage takes its 2.16 pin from here too).
+REQUIREMENTS_2_16 = TESTS / "requirements-2.16.txt"
 
 
 def _pytest(*args: str) -> None:
@@ -32,6 +39,14 @@ def stage_ansible_lint() -> None:
 
 def stage_unit() -> None:
     _pytest("tests/unit")
+
+
+def stage_unit_2_16() -> None:
+    """tests/unit again with ansible-core 2.16 on PATH and as the tests' Python, so the
+    playbooks the tests run and the plugins they import are 2.16's."""
+    bin_dir = bootstrap.ensure_venv(REQUIREMENTS_2_16, prefix="venv-core2.16")
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": str(bin_dir.parent)}
+    run([str(bin_dir / "python"), "-m", "pytest", "-p", "no:cacheprovider", "tests/unit"], cwd=REPO, env=env)
 
 
 def stage_argspecs() -> None:
@@ -75,6 +90,7 @@ STAGES: List[Tuple[str, Callable[[], None]]] = [
     ("yamllint", stage_yamllint),
     ("ansible-lint", stage_ansible_lint),
     ("unit", stage_unit),
+    ("unit-2.16", stage_unit_2_16),
     ("argspecs", stage_argspecs),
     ("sanity", stage_sanity),
     ("collection-build", stage_build),

@@ -51,7 +51,9 @@ class LocalServer:
         if tls:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        # A short poll: close() waits for serve_forever to notice (0.5 s by default, per server,
+        # which added up to seconds in each unit run).
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def close(self) -> None:
         self.httpd.shutdown()
