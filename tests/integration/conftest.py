@@ -1,6 +1,7 @@
 """Lab tests: real containers on the lab network (started by ./dev test before pytest)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -12,6 +13,20 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from labtool import lab  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def playbook(name: str, inventory: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook playbooks/<name> against inventory, run as ./dev runs it: from the
+    repository, with its ansible.cfg (the collection link, the output format)."""
+    return subprocess.run(["ansible-playbook", "-i", str(inventory), f"playbooks/{name}", *extra],
+                          capture_output=True, text=True, cwd=REPO, check=False,
+                          env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")))
+
+
+def site(inventory: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return playbook("site.yml", inventory, *extra)
 
 
 class Host:

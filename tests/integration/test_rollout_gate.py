@@ -8,7 +8,6 @@ canary stops the rollout, the report names the endpoint and the reason, and the 
 the next batch is left untouched."""
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -16,10 +15,9 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
-from conftest import Host
+from conftest import Host, site
 from labtool import lab  # tests/ is on the path (conftest.py)
 
-REPO = Path(__file__).resolve().parents[2]
 TLS = "{{ lab_tls }}"
 LOKI = {"url": "https://gateway:3100/loki/api/v1/push", "tenant_id": "ops", "tls": TLS,
         "basic_auth": {"username": "{{ lab_credentials.loki.username }}",
@@ -28,12 +26,6 @@ PROMETHEUS = {"url": "https://gateway:9090/api/v1/write", "tls": TLS,
               "basic_auth": {"username": "{{ lab_credentials.prometheus.username }}",
                              "password": "{{ lab_credentials.prometheus.password }}"}}
 OTHER_CA = {"ca_pem": "{{ lookup('ansible.builtin.file', lookup('ansible.builtin.env', 'ALLOY_LAB_OTHER_CA_FILE')) }}"}
-
-
-def site(inventory: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ansible-playbook", "-i", str(inventory), "playbooks/site.yml", *extra],
-                          capture_output=True, text=True, cwd=REPO, check=False,
-                          env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")))
 
 
 def endpoints(loki: Dict[str, Any] | None = None, prometheus: Dict[str, Any] | None = None) -> Dict[str, Any]:
