@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from .common import REPO
+from .common import REPO, write_or_check
 
 TARGET = REPO / "tests" / "standins" / "alloy_standin" / "schema_data.py"
 HEADER = '''"""TEST FIXTURE (stand-in for Grafana Alloy): component schemas, GENERATED - do not edit.
@@ -69,15 +69,7 @@ def main(argv: List[str]) -> int:
     if path is None:
         print("alloy-components.json not found: set ALLOY_COMPONENTS_JSON", file=sys.stderr)
         return 2
-    text = render(path.read_bytes())
-    if "--write" in argv:
-        TARGET.write_text(text)
-        return 0
-    if not TARGET.is_file() or TARGET.read_text() != text:
-        print(f"{TARGET.relative_to(REPO)} is out of date with {path}: "
-              "run PYTHONPATH=tests python3 -m labtool.alloy_schemas --write", file=sys.stderr)
-        return 1
-    return 0
+    return write_or_check(TARGET, render(path.read_bytes()), argv, str(path), "labtool.alloy_schemas")
 
 
 if __name__ == "__main__":

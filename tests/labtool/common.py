@@ -92,3 +92,16 @@ class Timings:
         lines += [f"  {name:<22} {secs:8.1f}s  {status}" for name, secs, status in self.rows]
         lines.append(f"  {'total':<22} {sum(r[1] for r in self.rows):8.1f}s")
         return "\n".join(lines)
+
+
+def write_or_check(target: Path, text: str, argv: Sequence[str], source: str, module: str) -> int:
+    """A generated file: --write writes it; otherwise exit 1 when it differs from text (so a
+    test stage catches a generated file that drifted from its source)."""
+    if "--write" in argv:
+        target.write_text(text)
+        return 0
+    if not target.is_file() or target.read_text() != text:
+        print(f"{target.relative_to(REPO)} is out of date with {source}; regenerate it with "
+              f"PYTHONPATH=tests python3 -m {module} --write", file=sys.stderr)
+        return 1
+    return 0

@@ -12,7 +12,7 @@ from typing import Any, Dict, List
 
 import yaml
 
-from .common import REPO
+from .common import REPO, write_or_check
 
 TARGET = REPO / "docs" / "variables.md"
 HEADER = """# Variables reference
@@ -72,15 +72,7 @@ def _rows(options: Dict[str, Any], prefix: str) -> List[str]:
 
 
 def main(argv: List[str]) -> int:
-    text = render()
-    if "--write" in argv:
-        TARGET.write_text(text)
-        return 0
-    if not TARGET.is_file() or TARGET.read_text() != text:
-        print(f"{TARGET.relative_to(REPO)} is out of date with the argument specs; regenerate it with "
-              "PYTHONPATH=tests python3 -m labtool.varsref --write", file=sys.stderr)
-        return 1
-    return 0
+    return write_or_check(TARGET, render(), argv, "the argument specs", "labtool.varsref")
 
 
 if __name__ == "__main__":
