@@ -1,4 +1,4 @@
-"""Command line of the lab: ./dev {bootstrap,images,up,lab,down,test,molecule ARGS,bench ARGS}."""
+"""Command line of the lab: ./dev {bootstrap,images,up,lab,down,test,molecule ARGS,bench ARGS,mutate ARGS}."""
 from __future__ import annotations
 
 import argparse
@@ -9,10 +9,16 @@ from . import bootstrap
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="./dev", description=__doc__)
-    parser.add_argument("command", choices=["bootstrap", "images", "up", "lab", "down", "test", "molecule", "bench"])
+    parser.add_argument("command", choices=["bootstrap", "images", "up", "lab", "down", "test", "molecule", "bench",
+                                            "mutate"])
     parser.add_argument("rest", nargs=argparse.REMAINDER, help="passed to the command")
     args = parser.parse_args(argv)
-    bootstrap.ensure_all()
+    if args.command == "mutate":
+        # Mutation testing runs the unit tests only: the pinned venv, no Docker engine.
+        bootstrap.activate(bootstrap.ensure_venv())
+        bootstrap.ensure_collection_link()
+    else:
+        bootstrap.ensure_all()
     if args.command == "bootstrap":
         return 0
     from . import cli  # noqa: PLC0415 - needs the bootstrapped environment

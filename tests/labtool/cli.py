@@ -36,6 +36,8 @@ def main_job() -> int:
 
 
 def dispatch(command: str, rest: List[str]) -> int:
+    if command == "mutate":
+        return run(["python", "-m", "labtool.mutate", *rest], check=False, cwd=REPO / "tests").returncode
     export_image_env()
     if command == "images":
         images.ensure(list(images.IMAGES))

@@ -267,3 +267,73 @@ def test_every_option_reaches_the_config(rendered: Dict[str, Dict[str, Any]]) ->
     assert _value(unix["prometheus.exporter.unix.default"], "disable_collectors") == ["mdadm"]
     assert _value(unix["prometheus.scrape.unix"], "job_name") == "node"
     assert "prometheus.scrape.alloy" in _blocks(files["fleet_self.alloy"])
+
+
+# ---- what the templates leave out, and the references between components ----------------
+# (Written against the survivors of ./dev mutate, docs/testing.md: unset options rendered as
+# null or "", guards around optional blocks dropped, references that must stay expressions.)
+
+
+def _nulls(node: Any, where: str) -> List[str]:
+    """Where a null literal appears in statements or expressions."""
+    if isinstance(node, list):
+        return [found for item in node for found in _nulls(item, where)]
+    if isinstance(node, Block):
+        return _nulls(node.body, node.id)
+    if isinstance(node, Attribute):
+        return _nulls(node.value, "%s.%s" % (where, node.name))
+    kind = type(node).__name__
+    if kind == "Literal":
+        return [where] if node.value is None else []
+    if kind == "ArrayExpr":
+        return _nulls(node.items, where)
+    if kind == "ObjectExpr":
+        return [found for _key, value in node.fields for found in _nulls(value, where)]
+    return []
+
+
+@pytest.mark.parametrize("case", ["seed002", "seed000", "everything", "old_alloy_fmt_only"])
+def test_no_attribute_is_rendered_as_null(rendered: Dict[str, Dict[str, Any]], case: str) -> None:
+    for name, text in _files(rendered[case]).items():
+        assert _nulls(parse(text), name) == [], name
+
+
+def test_unset_journal_options_are_left_out(rendered: Dict[str, Dict[str, Any]]) -> None:
+    journal = _blocks(_files(rendered["seed002"])["fleet_journal.alloy"])
+    source = journal["loki.source.journal.read"]
+    assert sorted(_attrs(source)) == ["format_as_json", "forward_to", "labels", "max_age", "relabel_rules"]
+    assert [chain_name(x) for x in _attrs(source)["forward_to"].items] == ["loki.write.endpoint.receiver"]
+    assert "loki.process.journal" not in journal  # no stages, no process component
+    assert "external_labels" not in _attrs(journal["loki.write.endpoint"])
+
+
+def test_stages_get_a_process_component_between_source_and_writer(rendered: Dict[str, Dict[str, Any]]) -> None:
+    process = _blocks(_files(rendered["everything"])["fleet_journal.alloy"])["loki.process.journal"]
+    assert [chain_name(x) for x in _attrs(process)["forward_to"].items] == ["loki.write.endpoint.receiver"]
+
+
+def test_unset_metrics_options_are_left_out(rendered: Dict[str, Dict[str, Any]]) -> None:
+    files = _files(rendered["old_alloy_fmt_only"])  # the role's defaults
+    exporter = _blocks(files["fleet_unix.alloy"])["prometheus.exporter.unix.default"]
+    assert sorted(_attrs(exporter)) == ["procfs_path", "rootfs_path", "sysfs_path", "udev_data_path"]
+    write = _blocks(files["fleet_prometheus.alloy"])["prometheus.remote_write.default"]
+    assert "external_labels" not in _attrs(write)
+    assert [(_value(e, "url"), _children(e, "tls_config")) for e in _children(write, "endpoint")] == \
+        [("http://localhost:9090/api/v1/write", [])]
+
+
+def test_scrapes_feed_the_instance_relabel_which_feeds_the_writer(rendered: Dict[str, Dict[str, Any]]) -> None:
+    files = _files(rendered["everything"])
+    unix = _blocks(files["fleet_unix.alloy"])["prometheus.scrape.unix"]
+    own = _blocks(files["fleet_self.alloy"])["prometheus.scrape.alloy"]
+    for scrape, targets in ((unix, "prometheus.exporter.unix.default.targets"),
+                            (own, "prometheus.exporter.self.alloy.targets")):
+        assert chain_name(_attrs(scrape)["targets"]) == targets
+        assert [chain_name(x) for x in _attrs(scrape)["forward_to"].items] == ["prometheus.relabel.instance.receiver"]
+    assert (_value(own, "job_name"), _value(own, "scrape_interval")) == ("alloy", "60s")
+    assert (_value(unix, "scrape_interval"), _value(unix, "scrape_timeout")) == ("60s", "5s")
+    relabel = _blocks(files["fleet_prometheus.alloy"])["prometheus.relabel.instance"]
+    assert [chain_name(x) for x in _attrs(relabel)["forward_to"].items] == ["prometheus.remote_write.default.receiver"]
+    seed = _blocks(_files(rendered["seed000"])["fleet_prometheus.alloy"])["prometheus.relabel.instance"]
+    assert [chain_name(x) for x in _attrs(seed)["forward_to"].items] == \
+        ["prometheus.remote_write.stg_prometheus.receiver"]

@@ -120,3 +120,13 @@ def test_named_volume_and_no_host_access(outcome: Dict[str, Any]) -> None:
     assert svc["ports"][0]["host_ip"] == "0.0.0.0"
     assert svc["extra_hosts"] == ["loki:10.0.0.5"]
     assert "networks" not in compose
+
+
+# (Written against the survivors of ./dev mutate, docs/testing.md: optional keys that must be
+# absent, not present and empty, when their variable is unset.)
+def test_optional_keys_are_absent_when_unset(outcome: Dict[str, Any]) -> None:
+    svc = _compose(outcome, "seed000")["services"]["alloy"]
+    assert "extra_hosts" not in svc
+    assert [v["target"] for v in svc["volumes"] if "bind" in v] == ["/host/root"]  # only it propagates
+    volume = _compose(outcome, "volume")["services"]["alloy"]
+    assert [v for v in volume["volumes"] if "bind" in v] == []

@@ -1,0 +1,172 @@
+"""alloy_docker's preflight (roles/alloy_docker/tasks/preflight.yml) without Docker: every
+variable rule on its own (through include_role tasks_from, so the argument specs do not
+answer first), and the Docker Compose check against a fake `docker` on PATH whose
+`compose version` each case chooses. One ansible-playbook run, local connection, one
+inventory host per case. Written against the survivors of ./dev mutate (docs/testing.md)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+# What `docker compose version --short` answers: a version, or "missing" (exit 1, no plugin).
+FAKE_DOCKER = """#!/bin/sh
+if [ "$1 $2" = "compose version" ]; then
+  if [ "$FAKE_COMPOSE" = missing ]; then
+    echo "docker: 'compose' is not a docker command." >&2
+    exit 1
+  fi
+  echo "$FAKE_COMPOSE"
+  exit 0
+fi
+echo "fake docker: unexpected $*" >&2
+exit 2
+"""
+COMPOSE_MESSAGE = ("alloy_docker needs the Docker engine and the Docker Compose v2 plugin 2.18.0 or later on the host; "
+                   "`docker compose version` said: %s. Install them, or set alloy_docker_install_engine to true on a "
+                   "distribution that packages Compose v2 (Debian, Ubuntu).")
+ENGINE_MESSAGE = ("alloy_docker_install_engine: CentOS 9 does not package Docker Compose v2 (Debian 13 or later, or "
+                  "Ubuntu, do). Install Docker and its Compose plugin by other means and set "
+                  "alloy_docker_install_engine to false.")
+MISSING = "docker: 'compose' is not a docker command."
+
+# name: (case variables, the one failure message; "" when the preflight must pass)
+VARIABLES: Dict[str, Any] = {
+    "defaults": ({}, ""),
+    "everything_fine": ({"alloy_docker_version": "1.10.0-rc.1",
+                         "alloy_docker_image": "registry:5000/grafana/alloy@sha256:ab",
+                         "alloy_docker_storage_type": "volume", "alloy_docker_storage_path": "relative/ignored",
+                         "alloy_docker_port": 65535, "alloy_docker_publish_address": "::1",
+                         "alloy_docker_network": "stg_network", "alloy_docker_log_max_size": "10k",
+                         "alloy_docker_log_max_file": 1, "alloy_docker_timezone": "America/Argentina/Buenos_Aires",
+                         "alloy_docker_extra_hosts": {"loki.lab": "10.0.0.5", "v6": "fd00::1"},
+                         "alloy_docker_env": {"GOMAXPROCS": "2"},
+                         "alloy_docker_extra_args": ["--cluster.enabled=true"]},
+                        ""),
+    "bind_ignores_the_volume_name": ({"alloy_docker_storage_volume": "../x"}, ""),
+    "port_1": ({"alloy_docker_port": 1}, ""),
+    "image": ({"alloy_docker_image": "Grafana/Alloy"},
+              "alloy_docker_image must be an image reference such as grafana/alloy:v1.10.0 or "
+              "grafana/alloy@sha256:<digest>, got Grafana/Alloy"),
+    "config_dir": ({"alloy_docker_config_dir": "config"},
+                   "alloy_docker_config_dir must be an absolute path, got config"),
+    "storage_path": ({"alloy_docker_storage_path": "/"}, "alloy_docker_storage_path must be an absolute path, got /"),
+    "volume_name": ({"alloy_docker_storage_type": "volume", "alloy_docker_storage_volume": "-wal"},
+                    "alloy_docker_storage_volume must be a Docker volume name, got -wal"),
+    "project_name": ({"alloy_docker_project_name": "Alloy"},
+                     "alloy_docker_project_name must be lowercase letters, digits, _ and - (a Compose project name), "
+                     "got Alloy"),
+    "service_name": ({"alloy_docker_service_name": "my alloy"},
+                     "alloy_docker_service_name must be letters, digits, _, . and -, got my alloy"),
+    "container_name": ({"alloy_docker_container_name": "_alloy"},
+                       "alloy_docker_container_name must be letters, digits, _, . and -, got _alloy"),
+    "port_0": ({"alloy_docker_port": 0}, "alloy_docker_port must be a TCP port (1-65535), got 0"),
+    "port_65536": ({"alloy_docker_port": 65536}, "alloy_docker_port must be a TCP port (1-65535), got 65536"),
+    "port_text": ({"alloy_docker_port": "123x"}, "alloy_docker_port must be a TCP port (1-65535), got 123x"),
+    "env_key": ({"alloy_docker_env": {"A-B": "1"}}, "alloy_docker_env keys must be environment variable names, got "
+                                                    "[\"A-B\"]"),
+    "extra_host_name": ({"alloy_docker_extra_hosts": {"-loki": "10.0.0.5"}},
+                        "alloy_docker_extra_hosts must map host names to IP addresses, got {\"-loki\": \"10.0.0.5\"}"),
+    "network": ({"alloy_docker_network": "my network"}, "alloy_docker_network must be a Docker network name, got "
+                                                        "my network"),
+    "log_size": ({"alloy_docker_log_max_size": "100M"}, "alloy_docker_log_max_size must be a size such as 100m, got "
+                                                        "100M"),
+    "log_files": ({"alloy_docker_log_max_file": 0}, "alloy_docker_log_max_file must be a positive number of files, "
+                                                    "got 0"),
+    "timezone": ({"alloy_docker_timezone": "Asia Tokyo"}, "alloy_docker_timezone must be a zone name such as "
+                                                          "Asia/Tokyo, got Asia Tokyo"),
+}
+
+# name: (fake compose answer, case variables, failure message or "")
+COMPOSE: Dict[str, Any] = {
+    "compose_ok": ("v2.24.5", {}, ""),
+    "compose_minimum": ("2.18.0", {}, ""),
+    "compose_old": ("v2.17.9", {}, COMPOSE_MESSAGE % "v2.17.9"),
+    "compose_missing": ("missing", {}, COMPOSE_MESSAGE % MISSING),
+    "compose_missing_absent": ("missing", {"alloy_docker_state": "absent", "alloy_docker_install_engine": True}, ""),
+    "engine_installed_when_missing": ("missing", {"alloy_docker_install_engine": True}, ENGINE_MESSAGE),
+    "engine_not_needed": ("2.20.0", {"alloy_docker_install_engine": True}, ""),
+}
+
+# Run with --check: a dry run checks Compose too (it is skipped only when the engine install
+# itself would change something, which needs a real apt: the Molecule scenario's part).
+CHECK_MODE: Dict[str, Any] = {
+    "check_compose_old": ("v2.0.0", {}, COMPOSE_MESSAGE % "v2.0.0"),
+    "check_compose_ok": ("v2.24.0", {}, ""),
+}
+
+PLAYBOOK = """
+- name: The preflight with each case's variables
+  hosts: all
+  gather_facts: false
+  environment:
+    FAKE_COMPOSE: "{{ fake_compose }}"
+  tasks:
+    - name: A platform whose distribution packages no Compose v2
+      ansible.builtin.set_fact:
+        distribution: CentOS
+        distribution_major_version: "9"
+        cacheable: true
+
+    - name: Run the role's preflight
+      ansible.builtin.include_role:
+        name: fleet.alloy.alloy_docker
+        tasks_from: preflight.yml
+"""
+
+
+@pytest.fixture(scope="module")
+def failures(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, List[str]]:
+    root = tmp_path_factory.mktemp("alloy_docker_preflight")
+    (root / "bin").mkdir()
+    (root / "bin" / "docker").write_text(FAKE_DOCKER)
+    (root / "bin" / "docker").chmod(0o755)
+    groups = {
+        "variables": {n: dict(c[0], fake_compose="2.20.0") for n, c in VARIABLES.items()},
+        "compose": {n: dict(c[1], fake_compose=c[0]) for n, c in COMPOSE.items()},
+        "check": {n: dict(c[1], fake_compose=c[0]) for n, c in CHECK_MODE.items()},
+    }
+    inventory = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+                         "children": {g: {"hosts": h} for g, h in groups.items()}}}
+    (root / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    (root / "playbook.yml").write_text(PLAYBOOK)
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORKS="8",
+               PATH="%s%s%s" % (root / "bin", os.pathsep, os.environ["PATH"]))
+    found: Dict[str, List[str]] = {}
+    for extra in (["--limit", "variables:compose"], ["--limit", "check", "--check"]):
+        command = ["ansible-playbook", "-i", str(root / "inventory.yml"), str(root / "playbook.yml"), *extra]
+        out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, check=False)
+        report = json.loads(out.stdout[out.stdout.index("{"):])
+        for play in report["plays"]:
+            for task in play["tasks"]:
+                for host, res in task["hosts"].items():
+                    if res.get("failed"):
+                        found.setdefault(host, []).append(" ".join((res.get("msg") or json.dumps(res)[:2000]).split()))
+    return found
+
+
+@pytest.mark.parametrize("case", sorted(VARIABLES))
+def test_each_variable_rule_names_its_variable(failures: Dict[str, List[str]], case: str) -> None:
+    expected = VARIABLES[case][1]
+    assert failures.get(case, []) == (["alloy_docker: " + expected] if expected else [])
+
+
+@pytest.mark.parametrize("case", sorted(COMPOSE))
+def test_the_compose_plugin_is_checked_before_anything_changes(failures: Dict[str, List[str]], case: str) -> None:
+    expected = COMPOSE[case][2]
+    assert failures.get(case, []) == ([expected] if expected else [])
+
+
+@pytest.mark.parametrize("case", sorted(CHECK_MODE))
+def test_a_dry_run_checks_compose_too(
+        failures: Dict[str, List[str]], case: str) -> None:
+    expected = CHECK_MODE[case][2]
+    assert failures.get(case, []) == ([expected] if expected else [])
