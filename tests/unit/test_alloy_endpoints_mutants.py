@@ -183,6 +183,19 @@ def test_the_alloy_shape_of_a_prometheus_endpoint() -> None:
         "attributes": {"url": "http://p"}, "blocks": {}}
 
 
+def test_every_tls_option_and_prometheus_attribute_reaches_alloy() -> None:
+    tls = {"ca_file": "/ca", "ca_pem": "PEM", "cert_file": "/c.pem", "key_file": "/c.key", "server_name": "mimir",
+           "min_version": "TLS13", "insecure_skip_verify": True}
+    endpoint = {"url": "https://m/api/v1/push", "name": "team_a", "headers": {"X-Scope-OrgID": "a"},
+                "remote_timeout": "30s", "tls": tls}
+    assert ae.alloy_endpoint(endpoint, "prometheus", 0) == {
+        "attributes": {"url": "https://m/api/v1/push", "name": "team_a", "headers": {"X-Scope-OrgID": "a"},
+                       "remote_timeout": "30s"},
+        "blocks": {"tls_config": tls}}
+    assert ae.alloy_endpoint(dict(endpoint, batch_wait="1s", tenant_id="t"), "prometheus", 0)["attributes"] == \
+        ae.alloy_endpoint(endpoint, "prometheus", 0)["attributes"]  # Loki's attributes are not Prometheus'
+
+
 def test_an_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="kind must be one of loki, prometheus"):
         ae.alloy_endpoint({"url": URL}, "tempo", 0)

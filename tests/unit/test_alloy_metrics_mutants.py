@@ -249,3 +249,54 @@ def test_several_writer_components_are_all_judged() -> None:
 @pytest.mark.parametrize("kind,component", [("loki", "loki.write"), ("prometheus", "prometheus.remote_write")])
 def test_writers_by_kind(kind: str, component: str) -> None:
     assert am.WRITERS[kind] == component
+
+
+# --- one of anything counts: each verdict at its boundary -------------------------------------
+
+F = am.Figure
+
+
+def loki_verdict(sent: F = F(), dropped: F = F(), retries: F = F()) -> Tuple[bool, str]:
+    verdict = am.judge_loki("e", sent, dropped, retries, {}, 5)
+    return verdict.ok, verdict.text
+
+
+@pytest.mark.parametrize("figures,expected", [
+    ({"retries": F(1, 1)}, (False, "e: 0 sent, 1 retried in 5 s")),
+    ({"sent": F(0, 1)}, (True, "e: idle in 5 s, 1 sent since start")),
+    ({"dropped": F(0, 1)}, (False, "e: idle in 5 s; since start 0 sent, 1 dropped, 0 retried")),
+    ({"retries": F(0, 1)}, (False, "e: idle in 5 s; since start 0 sent, 0 dropped, 1 retried")),
+    ({"sent": F(0, 4), "dropped": F(0, 1)}, (False, "e: idle in 5 s; since start 4 sent, 1 dropped, 0 retried")),
+    ({}, (False, "e: nothing sent yet")),
+])
+def test_loki_verdicts_at_one(figures: Dict[str, F], expected: Tuple[bool, str]) -> None:
+    assert loki_verdict(**figures) == expected
+
+
+def rw_verdict(total: F = F(), failed: F = F(), retried: F = F(), sent_ts: F = F(), pending: F = F(),
+               lag: Optional[float] = None) -> Tuple[bool, str]:
+    verdict = am.judge_remote_write("u", total, failed, retried, sent_ts, pending, lag, 5, 300)
+    return verdict.ok, verdict.text
+
+
+@pytest.mark.parametrize("figures,expected", [
+    ({"failed": F(1, 1), "sent_ts": F(1, 1)}, (False, "u: 1 failed (refused by the backend with a 4xx, not retried) "
+                                                      "in 5 s")),
+    ({"retried": F(1, 1), "total": F(1, 1)}, (False, "u: 0 delivered, 1 retried (no answer, 5xx or 429) in 5 s")),
+    ({"total": F(1, 1)}, (False, "u: 0 delivered in 5 s, a send is waiting for its answer")),
+    ({"pending": F(0, 1)}, (False, "u: 0 delivered in 5 s, 1 pending")),
+    ({"pending": F(1, 1)}, (False, "u: 0 delivered in 5 s, 1 pending and growing")),
+    ({"failed": F(0, 1)}, (False, "u: idle in 5 s; 1 failed since start")),
+    ({"sent_ts": F(0, 1), "lag": 300.0}, (True, "u: idle in 5 s, delivered before")),
+    ({"sent_ts": F(1, 9), "total": F(4, 9)}, (True, "u: 4 delivered in 5 s")),
+    # the timestamp moved for samples counted before the window: a delivery, none counted now
+    ({"sent_ts": F(1, 9), "total": F(0, 9)}, (True, "u: 0 delivered in 5 s")),
+    ({}, (False, "u: nothing sent yet")),
+])
+def test_remote_write_verdicts_at_one(figures: Dict[str, object], expected: Tuple[bool, str]) -> None:
+    assert rw_verdict(**figures) == expected  # type: ignore[arg-type]
+
+
+def test_a_series_that_appears_in_the_window_counts_from_zero() -> None:
+    after = sample("loki_write_sent_entries_total", 5, host="h:3100", tenant="")
+    assert judge_loki("", after) == (True, "loki.write.w: h:3100: 5 sent in 5 s")
