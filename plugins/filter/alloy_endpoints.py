@@ -11,7 +11,8 @@ name: alloy_endpoints
 short_description: Check Loki or Prometheus endpoints and separate their secrets
 version_added: 0.1.0
 description:
-  - Takes endpoints as the alloy_config role documents them and returns what the role
+  - Takes endpoints as the alloy_config role documents them (queue_config and
+    tls.insecure_skip_verify converted by the rule book) and returns what the role
     needs - problems (messages naming the variable), the endpoints in Alloy's shape with
     secrets replaced by C(sys.env(...)) references, and the secrets for the env file.
 options:
@@ -47,13 +48,14 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import (
-    KINDS, alloy_endpoint, endpoint_problems, endpoint_secrets)
+    KINDS, alloy_endpoint, endpoint_secrets)
+from ansible_collections.fleet.alloy.plugins.plugin_utils.rulebook import convert_endpoints
 
 
 def alloy_endpoints(endpoints, kind, varname="endpoints"):
     if kind not in KINDS:
         raise AnsibleFilterError("alloy_endpoints: kind must be one of %s" % ", ".join(KINDS))
-    problems = endpoint_problems(endpoints, kind, varname)
+    endpoints, problems = convert_endpoints(endpoints, kind, varname)
     if problems:
         return {"problems": problems, "endpoints": [], "secrets": {}}
     return {

@@ -21,9 +21,12 @@ __metaclass__ = type
 
 import re
 
+from urllib.parse import urlsplit
+
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import (
     env_ref, is_identifier)
 from ansible_collections.fleet.alloy.plugins.module_utils.backends import flavor_problems
+from ansible_collections.fleet.alloy.plugins.module_utils.envfile import value_problem
 
 KINDS = ("loki", "prometheus")
 AUTH_KEYS = ("basic_auth", "bearer_token", "bearer_token_file")
@@ -33,6 +36,10 @@ ATTRIBUTES = {
     "loki": ("url", "name", "tenant_id", "headers", "remote_timeout", "batch_size", "batch_wait"),
     "prometheus": ("url", "name", "headers", "remote_timeout"),
 }
+MAPPINGS = ("basic_auth", "tls", "headers", "queue_config", "verify")
+# Headers that carry credentials (RFC 9110 Authorization, proxies, cookies, API keys).
+CREDENTIAL_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie", "x-api-key", "api-key",
+                                "x-auth-token", "private-token"))
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _URL = re.compile(r"^https?://[^\s/?#]+[^\s]*\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -79,29 +86,27 @@ def _repeated_url_problems(endpoints, varname):
 
 
 def _one_endpoint_problems(endpoint, kind, where):
-    problems = []
-    url = endpoint.get("url")
-    if not isinstance(url, str) or not _URL.match(url):
-        problems.append("%s.url must be an http:// or https:// URL, got %r" % (where, url))
+    problems = _shape_problems(endpoint, where)
+    if problems:
+        return problems
+    problems = _url_problems(endpoint.get("url"), where)
     auth = [key for key in AUTH_KEYS if _present(endpoint, key)]
     if len(auth) > 1:
         problems.append("%s sets %s: use only one authentication method" % (where, " and ".join(auth)))
     secrets = [("bearer_token", endpoint.get("bearer_token")),
-               ("basic_auth.password", (endpoint.get("basic_auth") or {}).get("password")
-                if isinstance(endpoint.get("basic_auth"), dict) else None)]
+               ("basic_auth.password", (endpoint.get("basic_auth") or {}).get("password"))]
     for key, value in secrets:
         if isinstance(value, str) and _CONTROL.search(value):
             problems.append("%s.%s holds a line break or control character (a trailing newline from a vault "
                             "block scalar?): remove it" % (where, key))
+        elif isinstance(value, str) and value_problem(value):
+            problems.append("%s.%s: %s" % (where, key, value_problem(value)))
+        elif isinstance(value, (bool, list, dict)):
+            problems.append("%s.%s must be a string" % (where, key))
     basic = endpoint.get("basic_auth") or {}
-    if basic:
-        if not basic.get("username"):
-            problems.append("%s.basic_auth.username is required" % where)
-        if bool(basic.get("password")) == bool(basic.get("password_file")):
-            problems.append("%s.basic_auth needs exactly one of password and password_file" % where)
-    for header in (endpoint.get("headers") or {}):
-        if not _HEADER_NAME.match(str(header)):
-            problems.append("%s.headers: %r is not a valid HTTP header name" % (where, header))
+    if basic and bool(basic.get("password")) == bool(basic.get("password_file")):
+        problems.append("%s.basic_auth needs exactly one of password and password_file" % where)
+    problems.extend(_header_problems(endpoint.get("headers") or {}, where))
     name = endpoint.get("name")
     if name and not is_identifier(str(name)):
         problems.append("%s.name must be an identifier (letters, digits, _), got %r" % (where, name))
@@ -110,6 +115,34 @@ def _one_endpoint_problems(endpoint, kind, where):
     if kind == "loki" and _present(endpoint, "queue_config"):
         problems.append("%s: queue_config is a Prometheus option" % where)
     return problems + flavor_problems(kind, endpoint, where)
+
+
+def _shape_problems(endpoint, where):
+    """The options that hold mappings must be mappings (else nothing else can be read)."""
+    return ["%s.%s must be a mapping, got %s" % (where, key, type(endpoint[key]).__name__)
+            for key in MAPPINGS if endpoint.get(key) is not None and not isinstance(endpoint[key], dict)]
+
+
+def _url_problems(url, where):
+    if not isinstance(url, str) or not _URL.match(url):
+        return ["%s.url must be an http:// or https:// URL, got %r" % (where, url)]
+    if "@" in urlsplit(url).netloc:
+        return ["%s.url carries credentials (user:password@): put them in basic_auth or bearer_token, which "
+                "reach Alloy through the env file only" % where]
+    return []
+
+
+def _header_problems(headers, where):
+    problems = []
+    for header, value in headers.items():
+        if not _HEADER_NAME.match(str(header)):
+            problems.append("%s.headers: %r is not a valid HTTP header name" % (where, header))
+        elif str(header).lower() in CREDENTIAL_HEADERS:
+            problems.append("%s.headers.%s carries credentials, which would be written to the configuration "
+                            "file: use basic_auth or bearer_token (written to the env file only)" % (where, header))
+        elif not isinstance(value, str) or _CONTROL.search(value):
+            problems.append("%s.headers.%s must be a one-line string" % (where, header))
+    return problems
 
 
 def endpoint_secrets(endpoints, kind):
@@ -140,7 +173,7 @@ def _blocks(endpoint, kind, index):
     blocks = {}
     basic = endpoint.get("basic_auth") or {}
     if basic:
-        block = {"username": basic["username"]}
+        block = {"username": basic["username"]} if basic.get("username") else {}
         if basic.get("password"):
             block["password"] = env_ref(secret_env_name(kind, index, "password"))
         else:

@@ -29,7 +29,7 @@ import re
 
 EXPR_KEY = "__alloy_expr__"
 KEYWORDS = frozenset(("true", "false", "null"))
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _SHORT_ESCAPES = {
     "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
     "\v": "\\v", "\\": "\\\\", '"': '\\"',

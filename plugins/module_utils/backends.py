@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import io
 
 from urllib.parse import urlsplit, urlunsplit
 
@@ -105,7 +106,7 @@ def _base(kind, url):
 
 
 def _read(path):
-    with open(path) as handle:
+    with io.open(path, "r", encoding="utf-8") as handle:
         return handle.read().strip()
 
 

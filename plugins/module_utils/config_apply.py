@@ -13,13 +13,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import io
 import os
 import re
 import shutil
 
 VALIDATE_SINCE = (1, 9)
 _VERSION = re.compile(r"version v?(\d+)\.(\d+)\.(\d+)")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.alloy$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.alloy\Z")
 
 
 class ApplyError(Exception):
@@ -38,7 +39,7 @@ class Plan(object):
 
 
 def _read(path):
-    with open(path, "r") as handle:
+    with io.open(path, "r", encoding="utf-8") as handle:
         return handle.read()
 
 
@@ -86,7 +87,7 @@ def stage(staging, directory, files, prefix):
 
 
 def _write(path, content):
-    with open(path, "w") as handle:
+    with io.open(path, "w", encoding="utf-8") as handle:
         handle.write(content)
 
 

@@ -6,7 +6,12 @@ source it with sh) and docker compose (env_file) all read the same way.
 
 Each owner (a role) has one section between marker comments; other lines are kept, except
 assignments of keys that a section now sets. Values are double-quoted with \\, ", $ and `
-escaped, which systemd and sh both undo; values with a newline or NUL are refused.
+escaped, which systemd and sh both undo (a value with a backtick is single-quoted: Compose keeps
+the backslash of \\`); values with a newline or NUL are refused, and so are
+the code points systemd refuses as invalid UTF-8 (surrogates, U+FDD0..U+FDEF, U+xxFFFE/U+xxFFFF:
+utf8.c unichar_is_valid), which would make it refuse the whole file.
+Lines are split at LF, CR and CRLF only, not at the other line boundaries of str.splitlines()
+(U+2028, U+0085, VT, FF, ...), which values may hold.
 A section marked secret has its values replaced by ******** in masked().
 """
 from __future__ import absolute_import, division, print_function
@@ -18,7 +23,7 @@ import re
 HEADER = "# Managed by fleet.alloy: each section below belongs to the role named in its markers.\n"
 MASK = "********"
 _BEGIN = re.compile(r"^# BEGIN fleet\.alloy (?P<name>[A-Za-z0-9_]+)(?P<secret> \(secret\))?$")
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_]*)=")
 
 
@@ -26,11 +31,32 @@ class EnvFileError(ValueError):
     """A key or value that cannot be written safely."""
 
 
-def quote(value):
-    text = value if isinstance(value, str) else (str(value).lower() if isinstance(value, bool) else str(value))
+def value_problem(text):
+    """Why text cannot be written so that every reader reads it back exactly, or None."""
     if any(char in text for char in "\n\r\0"):
-        raise EnvFileError("values must be one line without NUL characters")
+        return "values must be one line without NUL characters"
+    if any(not _valid_for_systemd(ord(char)) for char in text):
+        return "values must not hold surrogates or Unicode noncharacters (systemd refuses them)"
+    if "`" in text and ("'" in text or text.endswith("\\")):
+        return ("a value with a backtick can hold no single quote and cannot end with a backslash (no quoting "
+                "of it reads the same in systemd, sh and Compose's env_file)")
+    return None
+
+
+def quote(value):
+    """Double quotes with \\ " $ ` escaped; a value with a backtick in single quotes instead,
+    because Compose's env_file keeps the backslash of \\` (compose-go dotenv: no such escape)."""
+    text = value if isinstance(value, str) else (str(value).lower() if isinstance(value, bool) else str(value))
+    problem = value_problem(text)
+    if problem:
+        raise EnvFileError(problem)
+    if "`" in text:
+        return "'" + text + "'"
     return '"' + re.sub(r'([\\"$`])', r"\\\1", text) + '"'
+
+
+def _valid_for_systemd(code):
+    return not ((code & 0xFFFFF800) == 0xD800 or 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE)
 
 
 def _end(name, secret):
@@ -51,7 +77,8 @@ def split(text):
     """[(section name or None, secret, lines)] in file order."""
     parts = []
     current = None
-    for line in text.splitlines():
+    lines = re.split(r"\r\n|\r|\n", text)
+    for line in lines[:-1] if lines[-1] == "" else lines:
         match = _BEGIN.match(line)
         if current is None and match:
             current = (match.group("name"), bool(match.group("secret")), [line])

@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import io
 import os
 import stat
 
@@ -16,7 +17,7 @@ def write_private(module, path, text):
     the file is never readable by others, not even for a moment."""
     tmp = os.path.join(os.path.dirname(path) or ".", ".%s.fleet-alloy.tmp" % os.path.basename(path))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
+    with io.open(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     if os.path.exists(path):
         current = os.stat(path)

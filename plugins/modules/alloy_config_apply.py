@@ -38,6 +38,13 @@ options:
     description: Wanted files, name to content. Every name starts with O(prefix) and ends in C(.alloy).
     type: dict
     required: true
+  expected:
+    description:
+      - Names that must be in O(files). A name that is missing (its template did not render)
+        fails the task before anything changes, instead of removing the live file.
+    type: list
+    elements: str
+    default: []
   prefix:
     description: Files with this prefix belong to the caller; the others are left alone.
     type: str
@@ -181,6 +188,10 @@ class ConfigApply(object):
 
     def run(self):
         result = dict(changed=False, written=[], removed=[], validator="", reloaded=False, reload_message="")
+        missing = sorted(set(self.params["expected"]) - set(self.params["files"]))
+        if missing:
+            raise ApplyError("%s did not render (no content given): nothing was changed in %s"
+                             % (", ".join(missing), self.path))
         the_plan = plan(self.path, self.params["files"], self.params["prefix"])
         result["changed"] = self.ensure_directory()
         if the_plan.changed:
@@ -210,6 +221,7 @@ def main():
         argument_spec=dict(
             path=dict(type="path", required=True),
             files=dict(type="dict", required=True),
+            expected=dict(type="list", elements="str", default=[]),
             prefix=dict(type="str", default="fleet_"),
             validate=dict(type="str", default="auto", choices=["auto", "validate", "fmt", "none"]),
             alloy_command=dict(type="list", elements="str", default=["/usr/bin/alloy"]),

@@ -77,6 +77,7 @@ secret:
   type: bool
 """
 
+import io
 import os
 import re
 
@@ -89,7 +90,7 @@ from ansible_collections.fleet.alloy.plugins.module_utils.files import write_pri
 def _read(path):
     if not os.path.exists(path):
         return ""
-    with open(path, "r") as handle:
+    with io.open(path, "r", encoding="utf-8") as handle:
         return handle.read()
 
 

@@ -23,9 +23,11 @@ OLD, NEW = "1.9.2", "1.10.0"
 SITE_PLAY = "PLAY [Roll Grafana Alloy out to the fleet]"
 WAIT = ("-e", "alloy_verify_wait_timeout=60")
 # What alloy_install_state=absent deletes on a Debian host (roles/alloy_install/tasks/uninstall.yml),
-# beside the package and the service: the repository, its key and the drop-in directory.
+# beside the package and the service: the repository, its key, the drop-in directory and the
+# env file with the pipelines' credentials (a package removal that is not a purge keeps it).
 REMOVED_PATHS = ("/etc/apt/sources.list.d/grafana.sources", "/etc/apt/keyrings/grafana.asc",
-                 "/etc/systemd/system/alloy.service.d", "/usr/lib/systemd/system/alloy.service")
+                 "/etc/systemd/system/alloy.service.d", "/usr/lib/systemd/system/alloy.service",
+                 "/etc/default/alloy")
 WAL = "find /var/lib/alloy/data -path '*/wal/*' -type f | sort"
 
 

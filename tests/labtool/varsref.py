@@ -12,6 +12,7 @@ from typing import Any, Dict, List
 
 import yaml
 
+from .bootstrap import ensure_collection_link
 from .common import REPO, write_or_check
 
 TARGET = REPO / "docs" / "variables.md"
@@ -20,7 +21,10 @@ HEADER = """# Variables reference
 Generated from each role's `meta/argument_specs.yml` by `tests/labtool/varsref.py`
 (`./dev test` fails when this file is out of date; regenerate it with
 `PYTHONPATH=tests python3 -m labtool.varsref --write`). The commented defaults are in
-each role's `defaults/main.yml`.
+each role's `defaults/main.yml`. The rule column is the rule book's
+(`plugins/plugin_utils/rulebook.py`): the action `fleet.alloy.alloy_preflight` checks every
+variable a role receives by it, on the controller, before anything on a host changes, and
+the role uses the converted value. docs/security.md says which inputs are untrusted.
 """
 
 
@@ -45,18 +49,41 @@ def _description(option: Dict[str, Any]) -> str:
     return _cell(" ".join(str(line) for line in lines)) + extra, kind
 
 
+def _rules() -> Dict[str, Any]:
+    """{variable: rule in words} from the rule book (imported as the collection)."""
+    ensure_collection_link()
+    if str(REPO / ".collections") not in sys.path:
+        sys.path.insert(0, str(REPO / ".collections"))
+    from ansible_collections.fleet.alloy.plugins.plugin_utils.rulebook import RULES  # pylint: disable=import-outside-toplevel
+    return {name: rule.doc for table in RULES.values() for name, rule in table.items()}
+
+
 def render() -> str:
+    rules = _rules()
     parts: List[str] = [HEADER]
     for specs_file in sorted(REPO.glob("roles/*/meta/argument_specs.yml")):
         role = specs_file.parents[1].name
         main = yaml.safe_load(specs_file.read_text())["argument_specs"]["main"]
         parts.append(f"\n## {role}\n\n{_cell(main.get('short_description', ''))}.\n")
-        parts.append("| variable | type | default | description |\n| --- | --- | --- | --- |")
-        parts.extend(_rows(main.get("options", {}), ""))
+        parts.append("| variable | type | default | description | rule |\n| --- | --- | --- | --- | --- |")
+        parts.extend(_rows(main.get("options", {}), "", rules))
+    parts.append(PLAYS)
+    parts.extend(f"| `{name}` | {_cell(rules[name])} |" for name in sorted(rules) if not name.startswith(ROLES))
     return "\n".join(parts) + "\n"
 
 
-def _rows(options: Dict[str, Any], prefix: str) -> List[str]:
+ROLES = ("alloy_install_", "alloy_config_", "alloy_docker_")
+PLAYS = """
+## The fleet plays
+
+Variables of `playbooks/site.yml`, `upgrade.yml`, `uninstall.yml` and `verify.yml`, usually
+given at launch (extra vars, AWX surveys); checked by the rule book at the start of the play.
+
+| variable | rule |
+| --- | --- |"""
+
+
+def _rows(options: Dict[str, Any], prefix: str, rules: Dict[str, str]) -> List[str]:
     """One row per option, then its suboptions as `parent[].child` (a list of mappings)
     or `parent.child` (a mapping)."""
     rows: List[str] = []
@@ -64,10 +91,11 @@ def _rows(options: Dict[str, Any], prefix: str) -> List[str]:
         description, kind = _description(option)
         if option.get("required"):
             description = "Required. " + description
-        rows.append(f"| `{prefix}{name}` | {kind} | {_default(option)} | {description} |")
+        rule = _cell(rules[name]) if not prefix else "see the parent"
+        rows.append(f"| `{prefix}{name}` | {kind} | {_default(option)} | {description} | {rule} |")
         if option.get("options"):
             inner = f"{prefix}{name}[]." if kind == "list" else f"{prefix}{name}."
-            rows.extend(_rows(option["options"], inner))
+            rows.extend(_rows(option["options"], inner, rules))
     return rows
 
 

@@ -1,5 +1,6 @@
 """The alloy_install role without a host to install on: its preflight (roles/alloy_install/
-tasks/preflight.yml, through include_role tasks_from, facts set per case) refuses every bad
+tasks/preflight.yml, through include_role tasks_from, facts set per case; the rule book of
+plugins/plugin_utils/rulebook.py run by the fleet.alloy.alloy_preflight action) refuses every bad
 platform or variable with the one message that names it and lets good ones pass; its
 templates (the apt deb822 source, the systemd drop-in) render what apt and systemd read.
 One ansible-playbook run, local connection, one inventory host per case. Written against
@@ -20,52 +21,88 @@ REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "alloy_install"
 FPR = "B53AE77BADB630A683046005963FA27710458545"
 
-# name: (case variables, the preflight's whole message; "" when it must pass)
+# name: (case variables, the preflight's whole message; "" when it must pass). The preflight is
+# one action, fleet.alloy.alloy_preflight with the rule book's alloy_install table; it fails
+# with "alloy_install: " and its problems joined by "; ".
 PREFLIGHT: Dict[str, Any] = {
     "debian_defaults": ({}, ""),
     "el8_pinned": ({"os_family": "RedHat", "distribution": "Rocky", "major": "8", "alloy_install_version": "1.10.0",
                     "alloy_install_key_fingerprints": [FPR.lower(), "ab" * 32], "alloy_install_hold": True,
                     "alloy_install_listen_address": "[::1]:12345", "alloy_install_proxy": "http://proxy:3128",
                     "alloy_install_extra_args": ["--cluster.enabled=true"], "alloy_install_env": {"GOMAXPROCS": 2},
-                    "alloy_install_rpm_key_url": "file:///etc/key.asc"}, ""),
+                    "alloy_install_rpm_key_url": "https://mirror.example/gpg.key"}, ""),
     "debian_version_rule_is_for_el": ({"major": "7", "alloy_install_version": "1.9.0-rc.1"}, ""),
     "absent_without_hold": ({"alloy_install_state": "absent", "alloy_install_key_content": "inline",
-                             "alloy_install_apt_key_url": "none"}, ""),
+                             "alloy_install_apt_key_url": ""}, ""),
+    # An AWX survey answers with strings; the rule book converts them.
+    "survey_booleans": ({"alloy_install_hold": "yes", "alloy_install_disable_reporting": "false"}, ""),
+    # The env file writer double-quotes values (module_utils/envfile.py): a quote is fine.
+    "env_quote": ({"alloy_install_env": {"A": "it's"}}, ""),
     "suse": ({"os_family": "Suse", "distribution": "SLES", "major": "15"},
-             "unsupported OS: SLES (os_family Suse); alloy_install supports the Debian family and the RHEL family 8 "
-             "or later"),
+             "alloy_install: unsupported OS: SLES (os_family Suse); alloy_install supports the Debian family and the "
+             "RHEL family 8 or later"),
     "el7": ({"os_family": "RedHat", "distribution": "CentOS", "major": "7"},
-            "unsupported OS: CentOS 7; alloy_install needs EL 8 or later"),
-    "sysvinit": ({"service_mgr": "sysvinit"}, "alloy_install needs systemd (found sysvinit); use alloy_docker instead"),
+            "alloy_install: unsupported OS: CentOS 7; alloy_install needs EL 8 or later"),
+    "sysvinit": ({"service_mgr": "sysvinit"},
+                 "alloy_install: alloy_install needs systemd (found sysvinit); use alloy_docker instead"),
     "v_prefix": ({"alloy_install_version": "v1.10.0"},
-                 "alloy_install_version must look like 1.10.0 (no v prefix, no package release), got v1.10.0"),
+                 "alloy_install: alloy_install_version: expected a version such as 1.10.0 (no v prefix, no package "
+                 "release), got 'v1.10.0'"),
     "release": ({"alloy_install_package_release": "1 2"},
-                "alloy_install_package_release must be a package release such as 1, got 1 2"),
-    "key_source": ({"alloy_install_apt_key_url": "ftp://keys/grafana.asc"},
-                   "the repository key needs alloy_install_key_content or an http(s):// key URL "
-                   "(alloy_install_apt_key_url / alloy_install_rpm_key_url)"),
+                "alloy_install: alloy_install_package_release: expected a package release such as 1, got '1 2'"),
+    "key_url_scheme": ({"alloy_install_apt_key_url": "ftp://keys/grafana.asc"},
+                       "alloy_install: alloy_install_apt_key_url: expected a URL (http:// or https://) (a local key "
+                       "file goes in alloy_install_key_content, e.g. with lookup('file', ...)), "
+                       "got 'ftp://keys/grafana.asc'"),
+    # By design a local key file is no URL any more: its content goes in alloy_install_key_content.
+    "key_url_file": ({"os_family": "RedHat", "distribution": "Rocky", "major": "9",
+                      "alloy_install_rpm_key_url": "file:///etc/key.asc"},
+                     "alloy_install: alloy_install_rpm_key_url: expected a URL (http:// or https://) (a local key "
+                     "file goes in alloy_install_key_content, e.g. with lookup('file', ...)), "
+                     "got 'file:///etc/key.asc'"),
+    "key_url_credentials": ({"alloy_install_apt_key_url": "https://user:pw@mirror.example/gpg.key"},
+                            "alloy_install: alloy_install_apt_key_url: the URL carries credentials (user:password@), "
+                            "which would be written to files readable on the host and shown in logs; mirror "
+                            "credentials are not supported in URLs: let the mirror trust the hosts by address or "
+                            "network; a local key file goes in alloy_install_key_content, e.g. with lookup('file', ...)"),
+    "key_source": ({"alloy_install_apt_key_url": "", "alloy_install_key_content": ""},
+                   "alloy_install: the repository key needs alloy_install_key_content or an http(s):// key URL "
+                   "(alloy_install_apt_key_url)"),
     "no_pins": ({"alloy_install_key_fingerprints": []},
-                "alloy_install_key_fingerprints must be a non-empty list of 40 or 64 hex digit fingerprints, got []"),
+                "alloy_install: alloy_install_key_fingerprints: expected a non-empty list of 40 or 64 hex digit "
+                "fingerprints (spaces allowed, any case), got []"),
     "short_pin": ({"alloy_install_key_fingerprints": [FPR, "ABC"]},
-                  "alloy_install_key_fingerprints must be a non-empty list of 40 or 64 hex digit fingerprints, got "
-                  "[\"%s\", \"ABC\"]" % FPR),
+                  "alloy_install: alloy_install_key_fingerprints[1]: expected a 40 or 64 hex digit fingerprint, "
+                  "got 'ABC'"),
     "listen": ({"alloy_install_listen_address": "localhost"},
-               "alloy_install_listen_address must be host:port or [ipv6]:port, got localhost"),
+               "alloy_install: alloy_install_listen_address: expected host:port or [ipv6]:port with a port from 1 to "
+               "65535, got 'localhost'"),
     "flag": ({"alloy_install_extra_args": ["--ok=1", "--cluster.enabled true"]},
-             "alloy_install_extra_args items must each be one flag such as --cluster.enabled=true (no spaces), got "
-             "[\"--ok=1\", \"--cluster.enabled true\"]"),
+             "alloy_install: alloy_install_extra_args[1]: expected one flag such as --cluster.enabled=true "
+             "(no spaces), got '--cluster.enabled true'"),
     "env_key": ({"alloy_install_env": {"OK": "1", "1BAD": "x"}},
-                # the inventory sorts the keys
-                "alloy_install_env keys must be environment variable names, got [\"1BAD\", \"OK\"]"),
-    "env_quote": ({"alloy_install_env": {"A": "it's"}},
-                  "alloy_install_env values may not contain a single quote or a newline"),
+                "alloy_install: alloy_install_env: a key: expected an environment variable name "
+                "([A-Za-z_][A-Za-z0-9_]*), got '1BAD'"),
+    # Formerly a product bug (a pattern ending with $ let a trailing newline through).
+    "env_key_newline": ({"alloy_install_env": {"GOMAXPROCS\n": "2"}},
+                        "alloy_install: alloy_install_env: a key: expected an environment variable name "
+                        "([A-Za-z_][A-Za-z0-9_]*) on one line, without control characters, got 'GOMAXPROCS\\n'"),
+    # The value is secret: the message does not quote it.
     "env_newline": ({"alloy_install_env": {"A": "two\nlines"}},
-                    "alloy_install_env values may not contain a single quote or a newline"),
+                    "alloy_install: alloy_install_env.A: expected a string or number without line breaks"),
     "config_path": ({"alloy_install_config_path": "etc/alloy/config.alloy"},
-                    "alloy_install_config_path must be an absolute path, got etc/alloy/config.alloy"),
-    "proxy": ({"alloy_install_proxy": "proxy:3128"}, "alloy_install_proxy must be an http(s):// URL, got proxy:3128"),
+                    "alloy_install: alloy_install_config_path: expected an absolute path, got "
+                    "'etc/alloy/config.alloy'"),
+    "proxy": ({"alloy_install_proxy": "proxy:3128"},
+              "alloy_install: alloy_install_proxy: expected a URL (http:// or https://), got 'proxy:3128'"),
     "hold_absent": ({"alloy_install_state": "absent", "alloy_install_hold": True},
-                    "alloy_install_hold cannot be true with alloy_install_state absent"),
+                    "alloy_install: alloy_install_hold cannot be true with alloy_install_state absent"),
+    "hold_absent_survey": ({"alloy_install_state": "absent", "alloy_install_hold": "yes"},
+                           "alloy_install: alloy_install_hold cannot be true with alloy_install_state absent"),
+    "two_problems": ({"alloy_install_version": "v1", "alloy_install_proxy": "proxy:3128"},
+                     "alloy_install: alloy_install_version: expected a version such as 1.10.0 (no v prefix, no "
+                     "package release), got 'v1'; alloy_install_proxy: expected a URL (http:// or https://), "
+                     "got 'proxy:3128'"),
 }
 
 RENDER: Dict[str, Dict[str, Any]] = {
@@ -109,6 +146,11 @@ PLAYBOOK = """
         "{{ item.key }}": "{{ item.value }}"
       loop: "{{ render_case | dict2items }}"
 
+    - name: Check and convert the variables as the role does
+      fleet.alloy.alloy_preflight:
+        rules: alloy_install
+      register: __alloy_install_preflight
+
     - name: Render as the role does
       ansible.builtin.template:
         src: "%(role)s/templates/{{ item }}.j2"
@@ -143,15 +185,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
     return {"root": root, "failures": failures}
 
 
-# A product bug (docs/testing.md): the preflight's regular expressions end with $, which
-# matches before a trailing newline, so this key passes and breaks the env file.
-PREFLIGHT["env_key_newline"] = ({"alloy_install_env": {"GOMAXPROCS\n": "2"}},
-                                "alloy_install_env keys must be environment variable names, got [\"GOMAXPROCS\\n\"]")
-KNOWN_BUGS = {"env_key_newline"}
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="product bug"))
-                                  if c in KNOWN_BUGS else c for c in sorted(PREFLIGHT)])
+@pytest.mark.parametrize("case", sorted(PREFLIGHT))
 def test_the_preflight_names_exactly_what_is_wrong(outcome: Dict[str, Any], case: str) -> None:
     expected = PREFLIGHT[case][1]
     assert outcome["failures"].get(case, []) == ([expected] if expected else [])

@@ -21,7 +21,7 @@ class FakeModule:
     """What ConfigApply uses of AnsibleModule; commands really run."""
 
     def __init__(self, params: Dict[str, object], check_mode: bool = False) -> None:
-        self.params = dict(dict(prefix="fleet_", validate="auto", reload_url="", timeout=5, directory_mode="0750",
+        self.params = dict(dict(prefix="fleet_", expected=[], validate="auto", reload_url="", timeout=5, directory_mode="0750",
                                 alloy_command=["env", f"PYTHONPATH={STANDINS}", "ALLOY_STANDIN_VERSION=1.10.0",
                                                sys.executable, "-m", "alloy_standin"]), **params)
         self.check_mode = check_mode
@@ -122,3 +122,15 @@ def test_alloy_not_running_keeps_the_files(tmp_path: Path) -> None:
     assert not result["reloaded"] and "connection refused" in result["reload_message"]
     assert (live / "fleet_x.alloy").read_text() == GOOD
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".fleet-alloy-staging")]
+
+
+def test_a_pipeline_that_did_not_render_fails_before_any_change(tmp_path: Path) -> None:
+    live = tmp_path / "conf.d"
+    live.mkdir()
+    (live / "fleet_journal.alloy").write_text(GOOD)
+    module = FakeModule({"path": str(live), "files": {"fleet_00_logging.alloy": GOOD},
+                         "expected": ["fleet_00_logging.alloy", "fleet_journal.alloy"]})
+    with pytest.raises(ca.ApplyError, match=r"^fleet_journal.alloy did not render \(no content given\): nothing "
+                                            r"was changed in "):
+        ConfigApply(module).run()
+    assert sorted(p.name for p in live.iterdir()) == ["fleet_journal.alloy"]

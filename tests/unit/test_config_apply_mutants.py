@@ -46,8 +46,6 @@ def test_other_names_are_refused_all_at_once(name: str) -> None:
                               % ", ".join(sorted([name, "zz.alloy"])))
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: _NAME ends with $, which matches before a trailing newline: "
-                                       "'fleet_x.alloy\\n' is accepted, written, and never seen again as a live file")
 def test_a_name_with_a_trailing_newline_is_refused() -> None:
     with pytest.raises(ca.ApplyError):
         ca.check_names({"fleet_x.alloy\n": A}, "fleet_")

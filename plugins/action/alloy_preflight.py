@@ -1,0 +1,64 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleet.alloy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action fleet.alloy.alloy_preflight: the rule book (plugin_utils/rulebook.py) applied to the
+variables of one role or of the fleet plays, on the controller; no round trip to the host.
+Documentation: plugins/modules/alloy_preflight.py."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.fleet.alloy.plugins.plugin_utils.rulebook import RULES, check_values
+
+
+def _plain(value):
+    """value with vaulted strings decrypted (ansible-core 2.16 hands them over as objects)."""
+    if isinstance(value, dict):
+        return dict((key, _plain(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if "Vault" in type(value).__name__ or "Encrypted" in type(value).__name__:
+        return str(value)
+    return value
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(("rules",))
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        dummy, args = self.validate_argument_spec(
+            argument_spec={"rules": {"type": "str", "required": True, "choices": sorted(RULES)}})
+        table = args["rules"]
+        values, problems = self._values(table, task_vars)
+        context = {"facts": task_vars.get("ansible_facts") or {}, "groups": task_vars.get("group_names") or []}
+        checked, found = check_values(table, values, context)
+        problems.extend(found)
+        result["changed"] = False
+        if problems:
+            result["failed"] = True
+            result["msg"] = "%s: %s" % (table, "; ".join(problems))
+            return result
+        prefix = table + "_"
+        result["checked"] = dict((name[len(prefix):] if name.startswith(prefix) else name, value)
+                                 for name, value in checked.items() if not RULES[table][name].secret)
+        return result
+
+    def _values(self, table, task_vars):
+        """The table's variables that are defined, templated; a variable that cannot be
+        templated is a problem named after it."""
+        values, problems = {}, []
+        for name in RULES[table]:
+            if name not in task_vars:
+                continue
+            try:
+                values[name] = _plain(self._templar.template(task_vars[name]))
+            except AnsibleError as err:
+                problems.append("%s cannot be templated: %s" % (name, str(err).split("\n", maxsplit=1)[0]))
+        return values, problems

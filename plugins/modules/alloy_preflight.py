@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleet.alloy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the action fleet.alloy.alloy_preflight (plugins/action/alloy_preflight.py)."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: alloy_preflight
+short_description: Check and convert the variables of a fleet.alloy role or play before any change
+version_added: 0.2.0
+description:
+  - Applies the collection's rule book to every variable of one role (or of the fleet plays)
+    that is defined, on the controller, with no round trip to the host.
+  - Types are enforced and converted once - booleans from survey strings (C(yes), C(no), C(true),
+    C(false), C(on), C(off), C(1), C(0)), whole numbers from digit strings, numbers to strings where
+    Alloy wants a string; patterns match the whole value, so a trailing line break is refused;
+    mapping keys written into Alloy blocks must be attributes Alloy has there.
+  - Fails with one message naming every variable that breaks its rule and what was expected;
+    secrets and URLs carrying credentials are never quoted.
+  - The rules of each variable are listed in the collection's docs/variables.md.
+options:
+  rules:
+    description:
+      - Whose variables to check - a role of this collection, or C(site) for the variables of the
+        fleet plays (C(alloy_site_*), C(alloy_verify_*), C(alloy_upgrade_*), C(alloy_uninstall_*)).
+      - For C(alloy_install) the host's facts are checked too (OS family and version, systemd).
+      - For C(site) the host may be in only one of the groups C(alloy) and C(alloy_docker).
+    type: str
+    required: true
+    choices: [alloy_config, alloy_docker, alloy_install, site]
+attributes:
+  check_mode:
+    support: full
+    description: Runs the same way in check mode; it changes nothing.
+  diff_mode:
+    support: none
+    description: Nothing to show a difference of.
+  platform:
+    support: full
+    platforms: all
+    description: Runs on the controller only (an action plugin), whatever the host.
+author: fleet.alloy maintainers (@fleet-alloy)
+notes:
+  - Runs on the controller only (an action plugin); O(rules) tables live in plugins/plugin_utils/rulebook.py.
+"""
+
+EXAMPLES = r"""
+- name: Check the alloy_install variables before changing anything
+  fleet.alloy.alloy_preflight:
+    rules: alloy_install
+  register: __alloy_install_preflight
+
+- name: Use a converted value (a survey's "no" is false here)
+  ansible.builtin.debug:
+    msg: "hold: {{ __alloy_install_preflight.checked.hold }}"
+"""
+
+RETURN = r"""
+checked:
+  description:
+    - The converted values of the variables that are defined, by name without the role's prefix
+      (C(alloy_install_hold) is C(hold)); variables that may hold secrets (env mappings,
+      endpoints) are left out.
+  returned: success
+  type: dict
+  sample: {"hold": false, "version": "1.10.0", "extra_args": []}
+"""

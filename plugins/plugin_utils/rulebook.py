@@ -1,0 +1,597 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleet.alloy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rule book: every variable of the roles and of the fleet plays, its rule, checked on
+the controller before anything on a host changes (action plugin fleet.alloy.alloy_preflight).
+
+A rule takes the value as it arrived (inventory, extra vars, an AWX survey, a template) and
+returns it converted to what the role renders (booleans from survey strings, ints from
+digit strings, numbers to strings where Alloy wants a string), or raises Problem with what
+was expected. Patterns match the whole string (no trailing line break slips through).
+Mapping keys users write into Alloy blocks are checked against the attributes Alloy has
+there (alloy_schema.py, read from Alloy's source). Messages name the variable, say what was
+expected and never quote a value the rule marks secret, nor a URL that carries credentials.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import math
+import re
+from urllib.parse import urlsplit
+
+from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import endpoint_problems
+from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import EXPR_KEY
+from ansible_collections.fleet.alloy.plugins.module_utils.envfile import value_problem
+from ansible_collections.fleet.alloy.plugins.plugin_utils.alloy_schema import BLOCKS, STAGES
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_TRUE = frozenset(("true", "yes", "on", "1"))
+_FALSE = frozenset(("false", "no", "off", "0"))
+_DURATION = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|\u00b5s|ms|s|m|h))+|0")
+VERSION = r"[0-9]+\.[0-9]+\.[0-9]+(?:-rc\.?[0-9]+)?"
+NAME = r"[A-Za-z_][A-Za-z0-9_]*"            # env variables, label names, identifiers
+UNIX_NAME = r"[a-z_][a-z0-9_-]*\$?"           # users and groups (useradd's rule)
+DOCKER_NAME = r"[a-zA-Z0-9][a-zA-Z0-9_.-]*"   # containers, volumes, networks, services
+FLAG = r"--[a-z0-9.-]+(?:=[^\s]+)?"
+FINGERPRINT = r"[0-9A-F]{40}|[0-9A-F]{64}"
+
+
+class Problem(ValueError):
+    """A value that breaks its rule; str() is what was expected, without the value."""
+
+
+class Rule(object):
+    """check(value) -> converted value; doc: the rule in words (docs/variables.md)."""
+
+    def __init__(self, check, doc, secret=False):
+        self.check = check
+        self.doc = doc
+        self.secret = secret
+
+
+def _type_name(value):
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "a mapping", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _string(value, what):
+    """value as a string: strings, and numbers (YAML reads 1.10 or 2 as numbers)."""
+    if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
+        raise Problem("%s, got %s%s" % (what, _type_name(value),
+                                        " (quote it: YAML reads yes/no/true/false as booleans)"
+                                        if isinstance(value, bool) else ""))
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Problem("%s, got %s" % (what, value))
+    return value if isinstance(value, str) else str(value)
+
+
+def text(pattern=None, doc="a string", empty=False, multiline=False, secret=False):
+    """A string matching pattern as a whole; no control characters unless multiline."""
+    compiled = re.compile(pattern) if pattern else None
+
+    def check(value):
+        value = _string(value, "expected " + doc)
+        if value == "" and empty:
+            return value
+        if not multiline and _CONTROL.search(value):
+            raise Problem("expected %s on one line, without control characters" % doc)
+        if multiline and "\0" in value:
+            raise Problem("expected %s without NUL characters" % doc)
+        if compiled is not None and not compiled.fullmatch(value):
+            raise Problem("expected " + doc)
+        return value
+    return Rule(check, doc + (" or empty" if empty else ""), secret)
+
+
+def boolean():
+    def check(value):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise Problem("expected a boolean (true/false; yes/no, on/off, 1/0 as strings)")
+    return Rule(check, "a boolean; the strings true/false, yes/no, on/off, 1/0 (survey answers) are converted")
+
+
+def integer(low, high=None):
+    def check(value):
+        if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            raise Problem("expected a whole number from %d%s" % (low, " to %d" % high if high is not None else " up"))
+        return value
+    return Rule(check, "a whole number from %d%s (digit strings are converted)" % (
+        low, " to %d" % high if high is not None else " up"))
+
+
+def choice(*choices):
+    def check(value):
+        if isinstance(value, bool) and ("no" if value is False else "yes") in choices:
+            return "no" if value is False else "yes"   # restart: no arrives as false from YAML
+        if not isinstance(value, str) or value not in choices:
+            raise Problem("expected one of %s" % ", ".join(choices))
+        return value
+    return Rule(check, "one of " + ", ".join(choices))
+
+
+def path(empty=False):
+    return text(r"/[^\x00-\x1f\x7f]*", "an absolute path", empty)
+
+
+def duration():
+    return text(_DURATION.pattern, "an Alloy duration such as 30s, 5m or 1h30m")
+
+
+def url(schemes=("http", "https"), empty=False, where="", secret=False, hint=""):
+    """A URL without credentials in it (they would land in files and logs)."""
+    doc = "a URL (%s)" % " or ".join(scheme + "://" for scheme in schemes)
+    base = text(None, doc, empty)
+
+    def check(value):
+        value = base.check(value)
+        if value == "":
+            return value
+        if re.search(r"\s", value):
+            raise Problem("expected %s without spaces" % doc)
+        parts = urlsplit(value)
+        if parts.username is not None or parts.password is not None:
+            raise Problem("the URL carries credentials (user:password@), which would be written to files "
+                          "readable on the host and shown in logs; %s" % (where or "remove them"))
+        if parts.scheme not in schemes or not parts.hostname:
+            raise Problem("expected " + doc + (" (%s)" % hint if hint else ""))
+        try:
+            parts.port
+        except ValueError:
+            raise Problem("expected %s with a port from 1 to 65535" % doc)
+        return value
+    return Rule(check, doc + ", without credentials" + (", or empty" if empty else ""), secret)
+
+
+def list_of(rule, nonempty=False, doc=None):
+    full = doc or ("a %slist of %s" % ("non-empty " if nonempty else "", rule.doc))
+
+    def check(value):
+        if not isinstance(value, list) or (nonempty and not value):
+            shown = _type_name(value) if value != [] else "[]"
+            raise Problem("expected %s, got %s" % (full, shown))
+        return [_at("[%d]" % index, rule, item) for index, item in enumerate(value)]
+    return Rule(check, full, rule.secret)
+
+
+def mapping(key_rule, value_rule, doc=None):
+    def check(value):
+        if not isinstance(value, dict):
+            raise Problem("expected a mapping of %s to %s, got %s" % (key_rule.doc, value_rule.doc, _type_name(value)))
+        out = {}
+        for key, item in value.items():
+            name = _at("", key_rule, key, "a key: ")
+            out[name] = _at("." + str(name) if _plain(name) else "[%s]" % _show(name), value_rule, item)
+        return out
+    return Rule(check, doc or "a mapping of %s to %s" % (key_rule.doc, value_rule.doc), value_rule.secret)
+
+
+def _plain(name):
+    return isinstance(name, str) and re.fullmatch(NAME, name) is not None
+
+
+def _show(value):
+    shown = repr(value)
+    return shown if len(shown) <= 160 else shown[:157] + "..."
+
+
+class _Nested(Problem):
+    """A problem inside a list or mapping: where (".key[2]") + what."""
+
+    def __init__(self, where, what):
+        Problem.__init__(self, what)
+        self.where = where
+        self.what = what
+
+
+def _at(where, rule, value, prefix=""):
+    try:
+        return rule.check(value)
+    except _Nested as err:
+        raise _Nested(where + err.where, err.what)
+    except Problem as err:
+        shown = "" if rule.secret or "credentials" in str(err) else ", got " + _show(value)
+        message = str(err) if ", got " in str(err) else str(err) + shown
+        raise _Nested(where, prefix + message)
+
+
+# ---------------------------------------------------------------- Alloy blocks
+
+_STRINGISH = ("string", "text", "object", "opaque")
+
+
+def _alloy_value(alloy_type):
+    """The rule of one attribute of an Alloy block, by its Alloy type."""
+    if alloy_type in _STRINGISH:
+        return text(None, "a string (Alloy %s)" % alloy_type, empty=True, multiline=True)
+    if alloy_type == "duration":
+        return duration()
+    if alloy_type == "bool":
+        return boolean()
+    if alloy_type in ("int", "uint64"):
+        return integer(0)
+    if alloy_type == "list(string)":
+        return list_of(text(None, "a string", empty=True))
+    if alloy_type == "map(string,string)":
+        return mapping(text(None, "a string", multiline=True), text(None, "a string", empty=True, multiline=True))
+    raise Problem("an attribute of Alloy type %s cannot be set from a variable" % alloy_type)
+
+
+def alloy_block(name):
+    """A mapping of the attributes Alloy has in block `name` (alloy_schema.BLOCKS)."""
+    attributes = BLOCKS[name]
+
+    def check(value):
+        if not isinstance(value, dict):
+            raise Problem("expected a mapping of %s attributes, got %s" % (name, _type_name(value)))
+        out = {}
+        for key, item in value.items():
+            if key not in attributes:
+                raise _Nested("", "%s is not an attribute of %s (Alloy has %s)" % (
+                    _show(key), name, ", ".join(sorted(attributes))))
+            if isinstance(item, dict) and set(item) == {EXPR_KEY}:
+                out[key] = item     # an expression made with fleet.alloy.alloy_expr
+            elif item is not None:
+                out[key] = _at("." + key, _alloy_value(attributes[key]), item)
+        return out
+    return Rule(check, "a mapping of %s attributes (%s)" % (name, ", ".join(sorted(attributes))))
+
+
+def stages():
+    blocks = dict((kind, alloy_block("loki.process stage." + kind)) for kind in STAGES)
+
+    def check(value):
+        if not isinstance(value, dict) or len(value) != 1:
+            raise Problem("expected a mapping with one key, the stage type (one of %s)" % ", ".join(STAGES))
+        kind, body = list(value.items())[0]
+        if kind not in blocks:
+            raise Problem("unknown stage type %s (one of %s)" % (_show(kind), ", ".join(STAGES)))
+        return {kind: _at("." + kind, blocks[kind], body or {})}
+    return list_of(Rule(check, "one-key mappings, stage type => its attributes"),
+                   doc="a list of loki.process stages, each {type: attributes} with type one of %s and the "
+                       "attributes Alloy has in that stage" % ", ".join(STAGES))
+
+
+def any_value(doc):
+    return Rule(lambda value: value, doc)
+
+
+def batches():
+    """Batches of a rolling play: a list of host counts and percentages, or "1,25%,100%"."""
+    item = Rule(_batch, "a host count or a percentage such as 25%")
+
+    def check(value):
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",")]
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
+        return list_of(item, nonempty=True).check(value)
+    return Rule(check, 'a list of host counts and percentages, or the same as one string such as "1,25%,100%"')
+
+
+def _batch(value):
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}%", value.strip()) and 0 < int(value.strip()[:-1]) <= 100:
+        return value.strip()
+    return integer(1).check(value)
+
+
+class _Full(Problem):
+    """Problems already worded in full (they name the variable)."""
+
+    def __init__(self, messages):
+        Problem.__init__(self, "; ".join(messages))
+        self.messages = messages
+
+
+_QUEUE = alloy_block("prometheus.remote_write queue_config")
+_SKIP_VERIFY = boolean()
+
+
+def convert_endpoints(value, kind, varname):
+    """(endpoints with queue_config and tls.insecure_skip_verify converted, problems)."""
+    problems = endpoint_problems(value, kind, varname)
+    if problems:
+        return value, problems
+    out = []
+    for index, endpoint in enumerate(value):
+        where = "%s[%d]" % (varname, index)
+        try:
+            if endpoint.get("queue_config"):
+                endpoint = dict(endpoint, queue_config=_at(".queue_config", _QUEUE, endpoint["queue_config"]))
+            if (endpoint.get("tls") or {}).get("insecure_skip_verify") is not None:
+                tls = endpoint["tls"]
+                endpoint = dict(endpoint, tls=dict(tls, insecure_skip_verify=_at(
+                    ".tls.insecure_skip_verify", _SKIP_VERIFY, tls["insecure_skip_verify"])))
+        except _Nested as err:
+            problems.append("%s%s: %s" % (where, err.where, err.what))
+        out.append(endpoint)
+    return out, problems
+
+
+def endpoints(kind):
+    """Loki or Prometheus endpoints (module_utils/alloy_endpoints.py has their rules)."""
+    def check_named(value, varname):
+        converted, problems = convert_endpoints(value, kind, varname)
+        if problems:
+            raise _Full(problems)
+        return converted
+    rule = Rule(None, "a list of %s endpoints (url, name, auth, tls ... as the role documents them; "
+                      "credentials only in basic_auth or bearer_token)" % kind, secret=True)
+    rule.check_named = check_named
+    return rule
+
+
+def expression_or_text(doc):
+    def check(value):
+        if isinstance(value, dict) and set(value) == {EXPR_KEY}:
+            return value
+        return text(None, doc).check(value)
+    return Rule(check, doc + ", or an expression made with fleet.alloy.alloy_expr")
+
+
+# ------------------------------------------------------------------------ the tables
+
+def env_value():
+    """A value of the env file: what every one of its readers reads back exactly."""
+    base = text(r"[^\n\r]*", "a string or number without line breaks", empty=True, multiline=True, secret=True)
+
+    def check(value):
+        value = base.check(value)
+        problem = value_problem(value)
+        if problem:
+            raise Problem(problem)
+        return value
+    return Rule(check, base.doc, secret=True)
+
+
+SECRET_ENV = mapping(text(NAME, "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"), env_value(),
+                     doc="a mapping of environment variable names to one-line values (secrets: written "
+                         "only to the env file, mode 0640)")
+LABELS = mapping(text(NAME, "a label name ([A-Za-z_][A-Za-z0-9_]*)"), text(None, "a string", empty=True))
+REPOSITORY_URL_HELP = ("mirror credentials are not supported in URLs: let the mirror trust the hosts by "
+                       "address or network")
+LOCAL_KEY_HELP = "a local key file goes in alloy_install_key_content, e.g. with lookup('file', ...)"
+KEY_URL_HELP = REPOSITORY_URL_HELP + "; " + LOCAL_KEY_HELP
+
+RULES = {
+    "alloy_install": {
+        "alloy_install_state": choice("present", "absent"),
+        "alloy_install_version": text(VERSION, "a version such as 1.10.0 (no v prefix, no package release)", True),
+        "alloy_install_package_release": text(r"[0-9A-Za-z.+~]+", "a package release such as 1"),
+        "alloy_install_hold": boolean(),
+        "alloy_install_apt_url": url(where=REPOSITORY_URL_HELP),
+        "alloy_install_apt_suite": choice("stable", "beta"),
+        "alloy_install_apt_components": list_of(text(r"[A-Za-z0-9][A-Za-z0-9._/-]*", "a component such as main"),
+                                                nonempty=True),
+        "alloy_install_apt_architectures": list_of(text(r"[a-z0-9][a-z0-9-]*", "a Debian architecture such as amd64")),
+        "alloy_install_apt_key_url": url(empty=True, where=KEY_URL_HELP, hint=LOCAL_KEY_HELP),
+        "alloy_install_apt_keyring": path(),
+        "alloy_install_rpm_url": url(where=REPOSITORY_URL_HELP),
+        "alloy_install_rpm_key_url": url(empty=True, where=KEY_URL_HELP, hint=LOCAL_KEY_HELP),
+        "alloy_install_rpm_key_file": path(),
+        "alloy_install_rpm_sslverify": boolean(),
+        "alloy_install_rpm_sslcacert": path(),
+        "alloy_install_key_content": text(None, "an ASCII-armored OpenPGP public key", True, multiline=True),
+        "alloy_install_key_fingerprints": list_of(
+            Rule(lambda value: text(FINGERPRINT, "a 40 or 64 hex digit fingerprint").check(
+                re.sub(r"\s+", "", _string(value, "expected a fingerprint")).upper()),
+                "a 40 or 64 hex digit fingerprint (spaces allowed, any case)"), nonempty=True,
+            doc="a non-empty list of 40 or 64 hex digit fingerprints (spaces allowed, any case)"),
+        "alloy_install_proxy": url(empty=True, where="a proxy that needs credentials is not supported: "
+                                                     "let it trust the hosts by address"),
+        "alloy_install_service_state": choice("started", "stopped"),
+        "alloy_install_service_enabled": boolean(),
+        "alloy_install_user": text(UNIX_NAME, "a user name such as alloy"),
+        "alloy_install_group": text(UNIX_NAME, "a group name such as alloy"),
+        "alloy_install_user_groups": list_of(text(UNIX_NAME, "a group name such as adm")),
+        "alloy_install_config_path": path(),
+        "alloy_install_listen_address": text(
+            r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*):(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}"
+            r"|655[0-2][0-9]|6553[0-5])", "host:port or [ipv6]:port with a port from 1 to 65535"),
+        "alloy_install_stability_level": choice("generally-available", "public-preview", "experimental"),
+        "alloy_install_disable_reporting": boolean(),
+        "alloy_install_extra_args": list_of(text(FLAG, "one flag such as --cluster.enabled=true (no spaces)")),
+        "alloy_install_env": SECRET_ENV,
+        "alloy_install_systemd_override": text(None, "systemd unit text (a drop-in)", True, multiline=True),
+        "alloy_install_remove_data": boolean(),
+    },
+    "alloy_config": {
+        "alloy_config_dir": path(),
+        "alloy_config_group": text(UNIX_NAME, "a group name such as alloy"),
+        "alloy_config_snippets": mapping(text(r"[A-Za-z0-9_-]+", "a snippet name (letters, digits, _ and -)"),
+                                         text(None, "Alloy configuration text", multiline=True)),
+        "alloy_config_alloy_command": list_of(text(None, "a command-line word"), nonempty=True),
+        "alloy_config_validate": choice("auto", "validate", "fmt", "none"),
+        "alloy_config_reload_url": url(empty=True),
+        "alloy_config_env_file": path(empty=True),
+        "alloy_config_manage_service": boolean(),
+        "alloy_config_instance": expression_or_text("a string"),
+        "alloy_config_logging_level": choice("debug", "info", "warn", "error"),
+        "alloy_config_logging_format": choice("logfmt", "json"),
+        "alloy_config_journal_enabled": boolean(),
+        "alloy_config_journal_max_age": duration(),
+        "alloy_config_journal_path": path(empty=True),
+        "alloy_config_journal_matches": text(None, "journal matches such as _SYSTEMD_UNIT=nginx.service", True),
+        "alloy_config_journal_format_as_json": boolean(),
+        "alloy_config_journal_labels": LABELS,
+        "alloy_config_journal_relabel_rules": list_of(alloy_block("loki.relabel rule")),
+        "alloy_config_journal_extra_relabel_rules": list_of(alloy_block("loki.relabel rule")),
+        "alloy_config_journal_stages": stages(),
+        "alloy_config_loki_endpoints": endpoints("loki"),
+        "alloy_config_loki_external_labels": LABELS,
+        "alloy_config_unix_enabled": boolean(),
+        "alloy_config_unix_procfs_path": path(),
+        "alloy_config_unix_sysfs_path": path(),
+        "alloy_config_unix_rootfs_path": path(),
+        "alloy_config_unix_udev_data_path": path(),
+        "alloy_config_unix_enable_collectors": list_of(text(r"[a-z0-9_]+", "a collector name such as systemd")),
+        "alloy_config_unix_disable_collectors": list_of(text(r"[a-z0-9_]+", "a collector name such as mdadm")),
+        "alloy_config_unix_job_name": text(None, "a job name such as integrations/unix"),
+        "alloy_config_unix_scrape_interval": duration(),
+        "alloy_config_unix_scrape_timeout": duration(),
+        "alloy_config_self_metrics": boolean(),
+        "alloy_config_prometheus_relabel_rules": list_of(alloy_block("prometheus.relabel rule")),
+        "alloy_config_prometheus_endpoints": endpoints("prometheus"),
+        "alloy_config_prometheus_external_labels": LABELS,
+        "alloy_config_prometheus_remote_write_name": text(NAME, "an identifier ([A-Za-z_][A-Za-z0-9_]*)"),
+        "alloy_config_prometheus_wal": alloy_block("prometheus.remote_write wal"),
+    },
+    "alloy_docker": {
+        "alloy_docker_state": choice("present", "absent"),
+        "alloy_docker_version": text(VERSION, "a version such as 1.10.0 (no v prefix)"),
+        "alloy_docker_image": text(r"[a-z0-9][a-z0-9._/:@-]*[a-zA-Z0-9]",
+                                   "an image reference such as grafana/alloy:v1.10.0 or grafana/alloy@sha256:<digest>"),
+        "alloy_docker_pull": choice("missing", "always", "never"),
+        "alloy_docker_project_dir": text(r"/.+", "an absolute path other than /"),
+        "alloy_docker_project_name": text(r"[a-z0-9][a-z0-9_-]*",
+                                          "a Compose project name (lowercase letters, digits, _ and -)"),
+        "alloy_docker_service_name": text(DOCKER_NAME, "letters, digits, _, . and -"),
+        "alloy_docker_container_name": text(DOCKER_NAME, "letters, digits, _, . and -"),
+        "alloy_docker_restart_policy": choice("no", "always", "unless-stopped", "on-failure"),
+        "alloy_docker_config_dir": text(r"/.+", "an absolute path other than /"),
+        "alloy_docker_storage_type": choice("bind", "volume"),
+        "alloy_docker_storage_path": text(r"/.+", "an absolute path other than /"),
+        "alloy_docker_storage_volume": text(DOCKER_NAME, "a Docker volume name"),
+        "alloy_docker_port": integer(1, 65535),
+        "alloy_docker_publish_address": text(r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*",
+                                             "an IP address of this host (127.0.0.1 by default, 0.0.0.0 for all)"),
+        "alloy_docker_network": text(DOCKER_NAME, "a Docker network name", True),
+        "alloy_docker_extra_hosts": mapping(text(r"[A-Za-z0-9][A-Za-z0-9.-]*", "a host name"),
+                                            text(r"[0-9A-Fa-f.:]+", "an IP address")),
+        "alloy_docker_hostname": text(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", "a host name"),
+        "alloy_docker_host_metrics": boolean(),
+        "alloy_docker_journal": boolean(),
+        "alloy_docker_timezone": text(r"[A-Za-z0-9_+/-]+", "a zone name such as Asia/Tokyo", True),
+        "alloy_docker_user": text(r"[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)?", "a user such as root or 0:0"),
+        "alloy_docker_stability_level": choice("generally-available", "public-preview", "experimental"),
+        "alloy_docker_disable_reporting": boolean(),
+        "alloy_docker_extra_args": list_of(text(FLAG, "one flag such as --cluster.enabled=true (no spaces)")),
+        "alloy_docker_env": SECRET_ENV,
+        "alloy_docker_log_max_size": text(r"[0-9]+[kmg]?", "a size such as 100m"),
+        "alloy_docker_log_max_file": integer(1),
+        "alloy_docker_install_engine": boolean(),
+        "alloy_docker_remove_data": boolean(),
+        "alloy_docker_remove_image": boolean(),
+    },
+    # The fleet plays' own variables (extra vars, AWX surveys: untrusted).
+    "site": {
+        "alloy_site_serial": batches(),
+        "alloy_site_max_fail_percentage": integer(0, 100),
+        "alloy_site_version": text(VERSION, "a version such as 1.10.0 (no v prefix)", True),
+        "alloy_site_loki_url": url(empty=True, where="credentials belong in the endpoint's basic_auth or "
+                                                     "bearer_token (inventory or vault)"),
+        "alloy_site_prometheus_url": url(empty=True, where="credentials belong in the endpoint's basic_auth or "
+                                                           "bearer_token (inventory or vault)"),
+        "alloy_site_verify": boolean(),
+        "alloy_verify_data_flow": boolean(),
+        "alloy_verify_wait": boolean(),
+        "alloy_verify_wait_timeout": integer(0, 3600),
+        "alloy_verify_delivery_window": integer(1, 300),
+        "alloy_upgrade_version": text(VERSION, "a version such as 1.10.0 (no v prefix)"),
+        "alloy_upgrade_serial": batches(),
+        "alloy_uninstall_remove_data": boolean(),
+    },
+}
+
+
+# ------------------------------------------------------------------------ checking
+
+def _flag(values, name, default):
+    try:
+        return boolean().check(values.get(name, default))
+    except Problem:
+        return True     # its own rule reports it; judge what depends on it as if it were on
+
+
+# Variables the role reads only in some setups, and the test of that setup (on the raw values).
+UNUSED_UNLESS = {
+    "alloy_config_loki_endpoints": lambda values: _flag(values, "alloy_config_journal_enabled", True),
+    "alloy_config_prometheus_endpoints": lambda values: (_flag(values, "alloy_config_unix_enabled", True)
+                                                         or _flag(values, "alloy_config_self_metrics", False)),
+    "alloy_docker_storage_path": lambda values: values.get("alloy_docker_storage_type", "bind") == "bind",
+    "alloy_docker_storage_volume": lambda values: values.get("alloy_docker_storage_type", "bind") == "volume",
+}
+
+
+def check_value(name, value, rules=None):
+    """The converted value of one variable, or Problem with the full message."""
+    rule = _find(name, rules)
+    try:
+        if hasattr(rule, "check_named"):
+            return rule.check_named(value, name)
+        return _at("", rule, value)
+    except _Full as err:
+        raise Problem("; ".join(err.messages))
+    except _Nested as err:
+        raise Problem("%s%s: %s" % (name, err.where, err.what))
+
+
+def _find(name, rules=None):
+    for table in ([rules] if rules else RULES.values()):
+        if name in table:
+            return table[name]
+    raise KeyError("no rule for %s" % name)
+
+
+def check_values(table, values, context=None):
+    """(converted values of the variables given, problems) for one table of RULES; context
+    {facts, groups} (the host's) for the rules that depend on the host."""
+    rules = RULES[table]
+    checked, problems = {}, []
+    for name in rules:
+        if name not in values:
+            continue
+        if name in UNUSED_UNLESS and not UNUSED_UNLESS[name](values):
+            checked[name] = values[name]      # not read by the role in this setup: passed as it is
+            continue
+        try:
+            checked[name] = check_value(name, values[name], rules)
+        except Problem as err:
+            problems.append(str(err))
+    for cross in CROSS.get(table, ()):
+        problems.extend(cross(checked, context or {}))
+    return checked, problems
+
+
+def _install_cross(values, context):
+    facts = context.get("facts") or {}
+    problems = platform_problems(facts) if facts else []
+    key_url = "alloy_install_%s_key_url" % ("apt" if facts.get("os_family") == "Debian" else "rpm")
+    if facts and {key_url, "alloy_install_key_content"} <= set(values) and not (
+            values["alloy_install_key_content"] or values[key_url]):
+        problems.append("the repository key needs alloy_install_key_content or an http(s):// key URL (%s)" % key_url)
+    if values.get("alloy_install_state") == "absent" and values.get("alloy_install_hold"):
+        problems.append("alloy_install_hold cannot be true with alloy_install_state absent")
+    return problems
+
+
+def _site_cross(values, context):
+    del values
+    if "alloy" in context.get("groups", ()) and "alloy_docker" in context.get("groups", ()):
+        return ["the host is in both groups alloy and alloy_docker; put it in one"]
+    return []
+
+
+CROSS = {"alloy_install": (_install_cross,), "site": (_site_cross,)}
+
+
+def platform_problems(facts):
+    """What alloy_install needs of the host, from its facts."""
+    family, name = facts.get("os_family"), facts.get("distribution")
+    if family not in ("Debian", "RedHat"):
+        return ["unsupported OS: %s (os_family %s); alloy_install supports the Debian family and the RHEL family 8 "
+                "or later" % (name, family)]
+    major = str(facts.get("distribution_major_version", ""))
+    if family == "RedHat" and (not major.isdigit() or int(major) < 8):
+        return ["unsupported OS: %s %s; alloy_install needs EL 8 or later" % (name, major)]
+    manager = facts.get("service_mgr", "systemd")
+    if manager != "systemd":
+        return ["alloy_install needs systemd (found %s); use alloy_docker instead" % manager]
+    return []
