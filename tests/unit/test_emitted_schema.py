@@ -29,7 +29,7 @@ from alloy_standin.components import COMPONENTS, CONFIG_BLOCKS, Schema
 from alloy_standin.syntax import (Access, ArrayExpr, Attribute, Block, Call, Expr, Ident, Literal, ObjectExpr,
                                   Statement, Unary, chain_name, parse)
 from alloy_standin.validate import load
-from labtool.alloy_schemas import TARGET, json_path, render
+from labtool.alloy_schemas import PRODUCT_TARGET, TARGET, json_path, render, render_product
 
 sys.path.insert(0, str(Path(__file__).parent))  # the render test's cases, whatever pytest's import mode
 from test_alloy_config_render import CASES, FAILING, PLAYBOOK, REPO, TESTS  # noqa: E402
@@ -64,6 +64,12 @@ def test_generated_module_is_the_json() -> None:
     assert schema_data.ALLOY_COMMIT == data["alloy"]["commit"]
     assert (schema_data.COMPONENTS, schema_data.BLOCKS) == (data["components"], data["blocks"])
     assert TARGET.read_text() == render(raw), "run PYTHONPATH=tests python3 -m labtool.alloy_schemas --write"
+
+
+def test_the_rule_books_schema_is_the_json() -> None:
+    raw = _need_json().read_bytes()
+    assert PRODUCT_TARGET.read_text() == render_product(raw), \
+        "run PYTHONPATH=tests python3 -m labtool.alloy_schemas --write"
 
 
 def _compare(args: Dict[str, Any], schema: Schema, path: str, enum: Optional[Dict[str, Any]] = None) -> List[str]:
