@@ -59,6 +59,7 @@ class ActionModule(ActionBase):
                 continue
             try:
                 values[name] = _plain(self._templar.template(task_vars[name]))
-            except AnsibleError as err:
-                problems.append("%s cannot be templated: %s" % (name, str(err).split("\n", maxsplit=1)[0]))
+            except AnsibleError as err:   # the reason may quote the value: not for secrets
+                reason = "" if RULES[table][name].secret else ": " + str(err).split("\n", maxsplit=1)[0]
+                problems.append("%s cannot be templated%s" % (name, reason))
         return values, problems

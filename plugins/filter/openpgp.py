@@ -23,6 +23,11 @@ options:
     description: Also return the fingerprints of subkeys.
     type: bool
     default: false
+  source:
+    description: Where the key material came from (a variable or URL), named in the error
+      when it is not OpenPGP key material.
+    type: str
+    default: ""
 """
 
 EXAMPLES = r"""
@@ -42,11 +47,11 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.fleet.alloy.plugins.module_utils.openpgp import OpenPGPError, fingerprints
 
 
-def pgp_fingerprints(key, subkeys=False):
+def pgp_fingerprints(key, subkeys=False, source=""):
     try:
         return fingerprints(key, subkeys=subkeys)
     except OpenPGPError as err:
-        raise AnsibleFilterError("fleet.alloy.pgp_fingerprints: %s" % err)
+        raise AnsibleFilterError("%s: %s" % ("the key from " + source if source else "fleet.alloy.pgp_fingerprints", err))
 
 
 class FilterModule(object):

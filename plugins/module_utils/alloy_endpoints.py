@@ -21,7 +21,6 @@ __metaclass__ = type
 
 import re
 
-from urllib.parse import urlsplit
 
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import (
     env_ref, is_identifier)
@@ -42,6 +41,7 @@ CREDENTIAL_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie"
                                 "x-auth-token", "private-token"))
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _URL = re.compile(r"^https?://[^\s/?#]+[^\s]*\Z")
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -81,7 +81,7 @@ def _repeated_url_problems(endpoints, varname):
         names = [name for dummy_index, name in uses]
         if len(uses) > 1 and (None in names or "" in names or len(set(names)) < len(names)):
             problems.append("%s[%s] share the url %s: give each a distinct name" % (
-                varname, ", ".join(str(i) for i, dummy_name in uses), url))
+                varname, ", ".join(str(i) for i, dummy_name in uses), shown(url)))
     return problems
 
 
@@ -123,12 +123,22 @@ def _shape_problems(endpoint, where):
             for key in MAPPINGS if endpoint.get(key) is not None and not isinstance(endpoint[key], dict)]
 
 
+def has_credentials(url):
+    """Whether url holds user:password@ (never quote such a URL)."""
+    return isinstance(url, str) and bool(_USERINFO.search(url))
+
+
+def shown(url):
+    """url as messages may quote it: any user:password@ replaced."""
+    return _USERINFO.sub(lambda match: match.group(1) + "***@", url) if isinstance(url, str) else url
+
+
 def _url_problems(url, where):
-    if not isinstance(url, str) or not _URL.match(url):
-        return ["%s.url must be an http:// or https:// URL, got %r" % (where, url)]
-    if "@" in urlsplit(url).netloc:
+    if has_credentials(url):
         return ["%s.url carries credentials (user:password@): put them in basic_auth or bearer_token, which "
                 "reach Alloy through the env file only" % where]
+    if not isinstance(url, str) or not _URL.match(url):
+        return ["%s.url must be an http:// or https:// URL, got %r" % (where, url)]
     return []
 
 

@@ -85,7 +85,10 @@ def flavor_problems(kind, endpoint, where):
         problems.append("%s.verify.backend must be auto or one of %s, got %r" % (where, ", ".join(names), backend))
     for key in ("ready_url", "query_url"):
         value = verify.get(key)
-        if value and not (isinstance(value, str) and value.startswith(("http://", "https://"))):
+        if value and isinstance(value, str) and "@" in urlsplit(value).netloc:
+            problems.append("%s.verify.%s carries credentials (user:password@): the endpoint's own basic_auth or "
+                            "bearer_token is used" % (where, key))
+        elif value and not (isinstance(value, str) and value.startswith(("http://", "https://"))):
             problems.append("%s.verify.%s must be an http:// or https:// URL, got %r" % (where, key, value))
     for key in VERIFY_SWITCHES:
         if verify.get(key) is not None and not _is_bool(verify[key]):

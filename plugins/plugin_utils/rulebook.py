@@ -23,18 +23,25 @@ from urllib.parse import urlsplit
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import endpoint_problems
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import EXPR_KEY
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import value_problem
+from ansible_collections.fleet.alloy.plugins.module_utils.openpgp import OpenPGPError, fingerprints
 from ansible_collections.fleet.alloy.plugins.plugin_utils.alloy_schema import BLOCKS, STAGES
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TRUE = frozenset(("true", "yes", "on", "1"))
 _FALSE = frozenset(("false", "no", "off", "0"))
-_DURATION = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|\u00b5s|ms|s|m|h))+|0")
+# Go's time.ParseDuration, which Alloy's duration attributes use.
+_DURATION = re.compile(r"[-+]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+|[-+]?0")
 VERSION = r"[0-9]+\.[0-9]+\.[0-9]+(?:-rc\.?[0-9]+)?"
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"            # env variables, label names, identifiers
-UNIX_NAME = r"[a-z_][a-z0-9_-]*\$?"           # users and groups (useradd's rule)
+UNIX_NAME = r"[A-Za-z_][A-Za-z0-9_.-]*\$?"    # users and groups (shadow-utils' rule)
 DOCKER_NAME = r"[a-zA-Z0-9][a-zA-Z0-9_.-]*"   # containers, volumes, networks, services
 FLAG = r"--[a-z0-9.-]+(?:=[^\s]+)?"
+# [registry[:port]/]repository (lowercase)[:tag][@digest], as Docker's reference grammar has it.
+IMAGE = (r"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9][a-z0-9._/-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+         r"(?:@sha256:[0-9a-f]{64})?")
 FINGERPRINT = r"[0-9A-F]{40}|[0-9A-F]{64}"
+_USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@")
+_URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")   # RFC 3986
 
 
 class Problem(ValueError):
@@ -51,8 +58,12 @@ class Rule(object):
 
 
 def _type_name(value):
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
-            dict: "a mapping", type(None): "null"}.get(type(value), type(value).__name__)
+    """In words; isinstance, because Ansible hands over its own subclasses of str, int, dict..."""
+    for kind, name in ((bool, "a boolean"), ((int, float), "a number"), (str, "a string"), (list, "a list"),
+                       (dict, "a mapping"), (type(None), "null")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
 
 
 def _string(value, what):
@@ -118,7 +129,8 @@ def choice(*choices):
 
 
 def path(empty=False):
-    return text(r"/[^\x00-\x1f\x7f]*", "an absolute path", empty)
+    """No blanks: systemd splits the unit's unquoted $CONFIG_FILE, apt its Signed-By: on them."""
+    return text(r"/[^\s]*", "an absolute path without blanks", empty)
 
 
 def duration():
@@ -131,15 +143,15 @@ def url(schemes=("http", "https"), empty=False, where="", secret=False, hint="")
     base = text(None, doc, empty)
 
     def check(value):
+        if isinstance(value, str) and _USERINFO.search(value):
+            raise Problem("the URL carries credentials (user:password@), which would be written to files "
+                          "readable on the host and shown in logs; %s" % (where or "remove them"))
         value = base.check(value)
         if value == "":
             return value
-        if re.search(r"\s", value):
-            raise Problem("expected %s without spaces" % doc)
+        if not _URL_CHARS.fullmatch(value):
+            raise Problem("expected %s made of the characters URLs may hold (no blanks, quotes or backslashes)" % doc)
         parts = urlsplit(value)
-        if parts.username is not None or parts.password is not None:
-            raise Problem("the URL carries credentials (user:password@), which would be written to files "
-                          "readable on the host and shown in logs; %s" % (where or "remove them"))
         if parts.scheme not in schemes or not parts.hostname:
             raise Problem("expected " + doc + (" (%s)" % hint if hint else ""))
         try:
@@ -291,24 +303,38 @@ class _Full(Problem):
 
 
 _QUEUE = alloy_block("prometheus.remote_write queue_config")
-_SKIP_VERIFY = boolean()
+
+
+_COMPONENT = {"loki": "loki.write endpoint", "prometheus": "prometheus.remote_write endpoint"}
+_CHECKED_ELSEWHERE = ("url", "name", "headers", "bearer_token")   # endpoint_problems has their rules
+
+
+def _typed(values, schema, keys, where):
+    """values with the keys given converted by their Alloy type (schema: name -> type)."""
+    out = dict(values)
+    for key in keys:
+        if values.get(key) not in (None, ""):
+            out[key] = _at(where + "." + key, _alloy_value(schema[key]), values[key])
+    return out
 
 
 def convert_endpoints(value, kind, varname):
-    """(endpoints with queue_config and tls.insecure_skip_verify converted, problems)."""
+    """(endpoints with their Alloy attributes, tls and queue_config converted by type, problems)."""
     problems = endpoint_problems(value, kind, varname)
     if problems:
         return value, problems
     out = []
+    schema = BLOCKS[_COMPONENT[kind]]
     for index, endpoint in enumerate(value):
         where = "%s[%d]" % (varname, index)
         try:
+            endpoint = _typed(endpoint, schema, [k for k in schema if k in endpoint and k not in _CHECKED_ELSEWHERE], "")
             if endpoint.get("queue_config"):
                 endpoint = dict(endpoint, queue_config=_at(".queue_config", _QUEUE, endpoint["queue_config"]))
-            if (endpoint.get("tls") or {}).get("insecure_skip_verify") is not None:
-                tls = endpoint["tls"]
-                endpoint = dict(endpoint, tls=dict(tls, insecure_skip_verify=_at(
-                    ".tls.insecure_skip_verify", _SKIP_VERIFY, tls["insecure_skip_verify"])))
+            if endpoint.get("tls"):
+                tls = BLOCKS["tls_config"]
+                endpoint = dict(endpoint, tls=_typed(endpoint["tls"], tls, [k for k in endpoint["tls"] if k in tls],
+                                                     ".tls"))
         except _Nested as err:
             problems.append("%s%s: %s" % (where, err.where, err.what))
         out.append(endpoint)
@@ -326,6 +352,21 @@ def endpoints(kind):
                       "credentials only in basic_auth or bearer_token)" % kind, secret=True)
     rule.check_named = check_named
     return rule
+
+
+def openpgp_key():
+    """Inline key material: parsed here, so a bad key is named before anything is fetched."""
+    base = text(None, "an ASCII-armored OpenPGP public key", True, multiline=True)
+
+    def check(value):
+        value = base.check(value)
+        if value:
+            try:
+                fingerprints(value)
+            except OpenPGPError as err:
+                raise Problem("expected an ASCII-armored OpenPGP public key (%s)" % err)
+        return value
+    return Rule(check, base.doc)
 
 
 def expression_or_text(doc):
@@ -378,7 +419,7 @@ RULES = {
         "alloy_install_rpm_key_file": path(),
         "alloy_install_rpm_sslverify": boolean(),
         "alloy_install_rpm_sslcacert": path(),
-        "alloy_install_key_content": text(None, "an ASCII-armored OpenPGP public key", True, multiline=True),
+        "alloy_install_key_content": openpgp_key(),
         "alloy_install_key_fingerprints": list_of(
             Rule(lambda value: text(FINGERPRINT, "a 40 or 64 hex digit fingerprint").check(
                 re.sub(r"\s+", "", _string(value, "expected a fingerprint")).upper()),
@@ -446,25 +487,25 @@ RULES = {
     "alloy_docker": {
         "alloy_docker_state": choice("present", "absent"),
         "alloy_docker_version": text(VERSION, "a version such as 1.10.0 (no v prefix)"),
-        "alloy_docker_image": text(r"[a-z0-9][a-z0-9._/:@-]*[a-zA-Z0-9]",
+        "alloy_docker_image": text(IMAGE,
                                    "an image reference such as grafana/alloy:v1.10.0 or grafana/alloy@sha256:<digest>"),
         "alloy_docker_pull": choice("missing", "always", "never"),
-        "alloy_docker_project_dir": text(r"/.+", "an absolute path other than /"),
+        "alloy_docker_project_dir": text(r"/[^\s]+", "an absolute path other than /, without blanks"),
         "alloy_docker_project_name": text(r"[a-z0-9][a-z0-9_-]*",
                                           "a Compose project name (lowercase letters, digits, _ and -)"),
         "alloy_docker_service_name": text(DOCKER_NAME, "letters, digits, _, . and -"),
         "alloy_docker_container_name": text(DOCKER_NAME, "letters, digits, _, . and -"),
         "alloy_docker_restart_policy": choice("no", "always", "unless-stopped", "on-failure"),
-        "alloy_docker_config_dir": text(r"/.+", "an absolute path other than /"),
+        "alloy_docker_config_dir": text(r"/[^\s]+", "an absolute path other than /, without blanks"),
         "alloy_docker_storage_type": choice("bind", "volume"),
-        "alloy_docker_storage_path": text(r"/.+", "an absolute path other than /"),
+        "alloy_docker_storage_path": text(r"/[^\s]+", "an absolute path other than /, without blanks"),
         "alloy_docker_storage_volume": text(DOCKER_NAME, "a Docker volume name"),
         "alloy_docker_port": integer(1, 65535),
         "alloy_docker_publish_address": text(r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*",
                                              "an IP address of this host (127.0.0.1 by default, 0.0.0.0 for all)"),
         "alloy_docker_network": text(DOCKER_NAME, "a Docker network name", True),
         "alloy_docker_extra_hosts": mapping(text(r"[A-Za-z0-9][A-Za-z0-9.-]*", "a host name"),
-                                            text(r"[0-9A-Fa-f.:]+", "an IP address")),
+                                            text(r"[0-9A-Fa-f.:]+|host-gateway", "an IP address or host-gateway")),
         "alloy_docker_hostname": text(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", "a host name"),
         "alloy_docker_host_metrics": boolean(),
         "alloy_docker_journal": boolean(),
@@ -474,7 +515,7 @@ RULES = {
         "alloy_docker_disable_reporting": boolean(),
         "alloy_docker_extra_args": list_of(text(FLAG, "one flag such as --cluster.enabled=true (no spaces)")),
         "alloy_docker_env": SECRET_ENV,
-        "alloy_docker_log_max_size": text(r"[0-9]+[kmg]?", "a size such as 100m"),
+        "alloy_docker_log_max_size": text(r"[0-9]+(?:[kKmMgG][bB]?)?", "a size such as 100m"),
         "alloy_docker_log_max_file": integer(1),
         "alloy_docker_install_engine": boolean(),
         "alloy_docker_remove_data": boolean(),
@@ -494,6 +535,7 @@ RULES = {
         "alloy_verify_wait": boolean(),
         "alloy_verify_wait_timeout": integer(0, 3600),
         "alloy_verify_delivery_window": integer(1, 300),
+        "alloy_verify_alloy_url": url(empty=True),
         "alloy_upgrade_version": text(VERSION, "a version such as 1.10.0 (no v prefix)"),
         "alloy_upgrade_serial": batches(),
         "alloy_uninstall_remove_data": boolean(),
@@ -515,6 +557,7 @@ UNUSED_UNLESS = {
     "alloy_config_loki_endpoints": lambda values: _flag(values, "alloy_config_journal_enabled", True),
     "alloy_config_prometheus_endpoints": lambda values: (_flag(values, "alloy_config_unix_enabled", True)
                                                          or _flag(values, "alloy_config_self_metrics", False)),
+    "alloy_install_key_content": lambda values: values.get("alloy_install_state", "present") == "present",
     "alloy_docker_storage_path": lambda values: values.get("alloy_docker_storage_type", "bind") == "bind",
     "alloy_docker_storage_volume": lambda values: values.get("alloy_docker_storage_type", "bind") == "volume",
 }

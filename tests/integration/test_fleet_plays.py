@@ -94,8 +94,8 @@ def test_upgrade_without_a_version_fails_before_any_host(pair: Tuple[Host, Host,
     before = {h.name: (version(h), service(h)["MainPID"]) for h in (h1, h2)}
     out = playbook("upgrade.yml", inventory, *(["-e", f"alloy_upgrade_version={given}"] if given else []))
     assert out.returncode != 0, tail(out)
-    assert ("set alloy_upgrade_version to the version to roll out, such as 1.10.0 "
-            f"(got '{given or ''}')") in out.stdout, tail(out)
+    assert ("alloy_upgrade_version: expected a version such as 1.10.0 (no v prefix), "
+            f"got '{given or ''}'") in out.stdout, tail(out)
     assert SITE_PLAY not in out.stdout, tail(out)
     assert hosts_in(out.stdout) <= {"localhost"}, tail(out)
     assert {h.name: (version(h), service(h)["MainPID"]) for h in (h1, h2)} == before

@@ -72,6 +72,9 @@ PRODUCT_BLOCKS = {
     "prometheus.relabel rule": ("prometheus.relabel", ["rule"]),
     "prometheus.remote_write wal": ("prometheus.remote_write", ["wal"]),
     "prometheus.remote_write queue_config": ("prometheus.remote_write", ["endpoint", "queue_config"]),
+    "loki.write endpoint": ("loki.write", ["endpoint"]),
+    "prometheus.remote_write endpoint": ("prometheus.remote_write", ["endpoint"]),
+    "tls_config": ("loki.write", ["endpoint", "tls_config"]),
 }
 PRODUCT_STAGES = ("static_labels", "labels", "label_drop", "label_keep", "json", "regex", "drop",
                   "timestamp", "output", "template", "logfmt", "replace", "match")

@@ -73,6 +73,14 @@ EQUIVALENT: Dict[str, str] = {
         "parse() hands _sample only lines that start with a metric-name prefix, so the name always matches",
     _AM + "_sample|statement removed|raise ValueError(\"bad sample line: %s\" % line)|pass":
         "parse() hands _sample only lines that start with a metric-name prefix, so the name always matches",
+    "plugins/module_utils/alloy_syntax.py|_escape_char|constant|0x7F|0x80":
+        "DEL is then written \\u007f instead of \\x7f: Alloy reads both as the same character",
+    "plugins/module_utils/backends.py|_is_bool|return value|False|None":
+        "its callers only test the result for truth, and None reads as False does",
+    "plugins/module_utils/config_apply.py|validator_for|constant|2|3":
+        "VALIDATE_SINCE is (1, 9): (major, minor, patch) >= (1, 9) and (major, minor) >= (1, 9) agree for every version",
+    "plugins/module_utils/openpgp.py|_fingerprint|constant|0xFF|0x100":
+        "the upper bytes of a v5/v6 key packet's length (len >> 24, len >> 16) are 0 for packets under 64 KiB: & 0xFF and & 0x100 both give 0",
     _AM + "describe_statuses|return value|\"\"|None":
         "its one caller only tests the result for truth, and None reads as \"\" does",
 }

@@ -77,7 +77,8 @@ PLAYS = """
 ## The fleet plays
 
 Variables of `playbooks/site.yml`, `upgrade.yml`, `uninstall.yml` and `verify.yml`, usually
-given at launch (extra vars, AWX surveys); checked by the rule book at the start of the play.
+given at launch (extra vars, AWX surveys); checked by the rule book before they are used
+(`site.yml`'s first task checks them all).
 
 | variable | rule |
 | --- | --- |"""

@@ -58,7 +58,7 @@ CASES: Dict[str, Any] = {
                            "be written to the configuration file: use basic_auth or bearer_token (written to the env "
                            "file only)"]),
     "relative_dir": ({"alloy_config_dir": "etc/alloy/conf.d"},
-                     ["alloy_config_dir: expected an absolute path, got 'etc/alloy/conf.d'"]),
+                     ["alloy_config_dir: expected an absolute path without blanks, got 'etc/alloy/conf.d'"]),
     "reload_url": ({"alloy_config_reload_url": "127.0.0.1:12345/-/reload"},
                    ["alloy_config_reload_url: expected a URL (http:// or https://), got '127.0.0.1:12345/-/reload'"]),
     "labels": ({"alloy_config_journal_labels": {"ok": "1", "bad-name": "x"},

@@ -23,9 +23,9 @@ BAD: Dict[str, Any] = {
                  "alloy_docker: alloy_docker_version: expected a version such as 1.10.0 (no v prefix), got 'v1.10.0'"),
     # the config and storage folders default to folders of the project folder
     "relative_dir": ({"alloy_docker_project_dir": "opt/alloy"},
-                     "alloy_docker: alloy_docker_project_dir: expected an absolute path other than /, got 'opt/alloy'; "
-                     "alloy_docker_config_dir: expected an absolute path other than /, got 'opt/alloy/config'; "
-                     "alloy_docker_storage_path: expected an absolute path other than /, got 'opt/alloy/data'"),
+                     "alloy_docker: alloy_docker_project_dir: expected an absolute path other than /, without blanks, got 'opt/alloy'; "
+                     "alloy_docker_config_dir: expected an absolute path other than /, without blanks, got 'opt/alloy/config'; "
+                     "alloy_docker_storage_path: expected an absolute path other than /, without blanks, got 'opt/alloy/data'"),
     "host_name": ({"alloy_docker_publish_address": "localhost"},
                   "alloy_docker: alloy_docker_publish_address: expected an IP address of this host (127.0.0.1 by "
                   "default, 0.0.0.0 for all), got 'localhost'"),
@@ -35,7 +35,7 @@ BAD: Dict[str, Any] = {
     "bad_volume": ({"alloy_docker_storage_type": "volume", "alloy_docker_storage_volume": "../x"},
                    "alloy_docker: alloy_docker_storage_volume: expected a Docker volume name, got '../x'"),
     "bad_host": ({"alloy_docker_extra_hosts": {"loki": "not-an-ip"}},
-                 "alloy_docker: alloy_docker_extra_hosts.loki: expected an IP address, got 'not-an-ip'"),
+                 "alloy_docker: alloy_docker_extra_hosts.loki: expected an IP address or host-gateway, got 'not-an-ip'"),
     "port": ({"alloy_docker_port": 70000}, "alloy_docker: alloy_docker_port: expected a whole number from 1 to 65535, "
                                            "got 70000"),
     # the role's argument specs answer before its preflight

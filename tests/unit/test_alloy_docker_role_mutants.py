@@ -45,7 +45,7 @@ MISSING = "docker: 'compose' is not a docker command."
 VARIABLES: Dict[str, Any] = {
     "defaults": ({}, ""),
     "everything_fine": ({"alloy_docker_version": "1.10.0-rc.1",
-                         "alloy_docker_image": "registry:5000/grafana/alloy@sha256:ab",
+                         "alloy_docker_image": "registry:5000/grafana/alloy@sha256:" + "ab" * 32,
                          "alloy_docker_storage_type": "volume",
                          "alloy_docker_port": 65535, "alloy_docker_publish_address": "::1",
                          "alloy_docker_network": "stg_network", "alloy_docker_log_max_size": "10k",
@@ -65,9 +65,9 @@ VARIABLES: Dict[str, Any] = {
               "alloy_docker_image: expected an image reference such as grafana/alloy:v1.10.0 or "
               "grafana/alloy@sha256:<digest>, got 'Grafana/Alloy'"),
     "config_dir": ({"alloy_docker_config_dir": "config"},
-                   "alloy_docker_config_dir: expected an absolute path other than /, got 'config'"),
+                   "alloy_docker_config_dir: expected an absolute path other than /, without blanks, got 'config'"),
     "storage_path": ({"alloy_docker_storage_path": "/"},
-                     "alloy_docker_storage_path: expected an absolute path other than /, got '/'"),
+                     "alloy_docker_storage_path: expected an absolute path other than /, without blanks, got '/'"),
     "volume_name": ({"alloy_docker_storage_type": "volume", "alloy_docker_storage_volume": "-wal"},
                     "alloy_docker_storage_volume: expected a Docker volume name, got '-wal'"),
     "project_name": ({"alloy_docker_project_name": "Alloy"},
@@ -87,11 +87,11 @@ VARIABLES: Dict[str, Any] = {
     "extra_host_name": ({"alloy_docker_extra_hosts": {"-loki": "10.0.0.5"}},
                         "alloy_docker_extra_hosts: a key: expected a host name, got '-loki'"),
     "extra_host_address": ({"alloy_docker_extra_hosts": {"loki": "not-an-ip"}},
-                           "alloy_docker_extra_hosts.loki: expected an IP address, got 'not-an-ip'"),
+                           "alloy_docker_extra_hosts.loki: expected an IP address or host-gateway, got 'not-an-ip'"),
     "network": ({"alloy_docker_network": "my network"}, "alloy_docker_network: expected a Docker network name, got "
                                                         "'my network'"),
-    "log_size": ({"alloy_docker_log_max_size": "100M"}, "alloy_docker_log_max_size: expected a size such as 100m, "
-                                                        "got '100M'"),
+    "log_size": ({"alloy_docker_log_max_size": "100 MB"}, "alloy_docker_log_max_size: expected a size such as "
+                                                          "100m, got '100 MB'"),
     "log_files": ({"alloy_docker_log_max_file": 0}, "alloy_docker_log_max_file: expected a whole number from 1 up, "
                                                     "got 0"),
     "timezone": ({"alloy_docker_timezone": "Asia Tokyo"}, "alloy_docker_timezone: expected a zone name such as "

@@ -88,7 +88,8 @@ def test_credentials_in_a_url_are_refused_without_quoting_them(url: str) -> None
     assert "pw" not in found[0] and "token@" not in found[0]
 
 
-@pytest.mark.parametrize("header", ["Authorization", "proxy-authorization", "X-API-Key", "Cookie"])
+@pytest.mark.parametrize("header", ["Authorization", "proxy-authorization", "X-API-Key", "Cookie", "Api-Key",
+                                    "X-Auth-Token", "Private-Token"])
 def test_credential_headers_are_refused(header: str) -> None:
     assert problems({"url": URL, "headers": {header: "Bearer abc"}}) == [
         "eps[0].headers.%s carries credentials, which would be written to the configuration file: use basic_auth "

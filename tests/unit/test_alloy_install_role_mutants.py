@@ -91,7 +91,7 @@ PREFLIGHT: Dict[str, Any] = {
     "env_newline": ({"alloy_install_env": {"A": "two\nlines"}},
                     "alloy_install: alloy_install_env.A: expected a string or number without line breaks"),
     "config_path": ({"alloy_install_config_path": "etc/alloy/config.alloy"},
-                    "alloy_install: alloy_install_config_path: expected an absolute path, got "
+                    "alloy_install: alloy_install_config_path: expected an absolute path without blanks, got "
                     "'etc/alloy/config.alloy'"),
     "proxy": ({"alloy_install_proxy": "proxy:3128"},
               "alloy_install: alloy_install_proxy: expected a URL (http:// or https://), got 'proxy:3128'"),

@@ -300,3 +300,10 @@ def test_remote_write_verdicts_at_one(figures: Dict[str, object], expected: Tupl
 def test_a_series_that_appears_in_the_window_counts_from_zero() -> None:
     after = sample("loki_write_sent_entries_total", 5, host="h:3100", tenant="")
     assert judge_loki("", after) == (True, "loki.write.w: h:3100: 5 sent in 5 s")
+
+
+def test_the_endpoints_of_one_component_are_listed_apart() -> None:
+    one = loki_reads({"sent_entries_total": 1}, {"sent_entries_total": 2}, host="a:3100")
+    two = loki_reads({"sent_entries_total": 1}, {"sent_entries_total": 4}, host="b:3100")
+    ok, text = am.delivery("loki", am.parse(one[0] + two[0]), am.parse(one[1] + two[1]), ["loki.write.w"], 5, 300)
+    assert ok and text == "loki.write.w: a:3100: 1 sent in 5 s; b:3100: 3 sent in 5 s"

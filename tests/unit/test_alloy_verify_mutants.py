@@ -324,3 +324,8 @@ def test_basic_auth_reads_the_password_or_its_file(tmp_path: Path) -> None:
     no_password = {"url": "http://p/api/v1/write", "basic_auth": {"username": "u"}}
     assert bk.Backend("prometheus", no_password).headers()["Authorization"] == basic("u", "")
     assert bk.Backend("prometheus", {"url": "http://p/api/v1/write", "basic_auth": {}}).headers() == {}
+
+
+def test_main_checks_in_check_mode_too(http: Recorder) -> None:
+    failed, result = run_main(av.main, {"mode": "none", "alloy_url": "http://a", "delivery": False}, check_mode=True)
+    assert not failed and not result.get("skipped") and result["summary"] == "healthy: 3 checks passed"

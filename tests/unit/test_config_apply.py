@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 from ansible_collections.fleet.alloy.plugins.module_utils import config_apply as ca
@@ -134,3 +135,23 @@ def test_a_pipeline_that_did_not_render_fails_before_any_change(tmp_path: Path) 
                                             r"was changed in "):
         ConfigApply(module).run()
     assert sorted(p.name for p in live.iterdir()) == ["fleet_journal.alloy"]
+
+
+def test_a_missing_directory_made_is_a_change_even_without_files(tmp_path: Path) -> None:
+    result = ConfigApply(FakeModule({"path": str(tmp_path / "conf.d"), "files": {}})).run()
+    assert result["changed"] is True and (tmp_path / "conf.d").is_dir()
+    again = ConfigApply(FakeModule({"path": str(tmp_path / "conf.d"), "files": {}})).run()
+    assert again["changed"] is False and again["reloaded"] is False and again["validator"] == ""
+
+
+def test_staging_is_made_beside_the_directory_even_with_a_trailing_slash(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    made: List[object] = []
+    real = tempfile.mkdtemp
+
+    def mkdtemp(**kwargs: Any) -> str:
+        made.append(kwargs.get("dir"))
+        return real(**kwargs)
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    ConfigApply(FakeModule({"path": str(tmp_path / "conf.d") + "/", "files": {"fleet_x.alloy": GOOD}})).run()
+    assert made == [str(tmp_path)]

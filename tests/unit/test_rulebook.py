@@ -18,6 +18,8 @@ from ansible.errors import AnsibleFilterError
 
 REPO = Path(__file__).resolve().parents[2]
 PW = "s3cr3t-Pa55"
+# A minimal OpenPGP v4 public key packet (fingerprint 02F5887ABBC0681DDBA97A5AE10176D76933EDE3).
+KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQAJBAAAAAAWAAj/\n-----END PGP PUBLIC KEY BLOCK-----\n"
 
 
 class Ok:
@@ -58,7 +60,7 @@ CASES: List[Tuple[str, str, Any, Any]] = [
      "alloy_install_env: a key: expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*) on one line, "
      "without control characters, got 'A\\n'"),
     ("alloy_install", "alloy_install_config_path", "/etc/alloy\n",
-     "alloy_install_config_path: expected an absolute path on one line, without control characters, "
+     "alloy_install_config_path: expected an absolute path without blanks on one line, without control characters, "
      "got '/etc/alloy\\n'"),
     ("alloy_docker", "alloy_docker_image", "grafana/alloy:v1.10.0\n",
      "alloy_docker_image: expected an image reference such as grafana/alloy:v1.10.0 or grafana/alloy@sha256:<digest> "
@@ -183,6 +185,16 @@ CASES: List[Tuple[str, str, Any, Any]] = [
     ("alloy_install", "alloy_install_hold", "yes", Ok(True)),
     ("alloy_install", "alloy_install_hold", "TRUE", Ok(True)),
     ("alloy_install", "alloy_install_hold", 1, Ok(True)),
+    ("alloy_install", "alloy_install_hold", 0, Ok(False)),
+    ("site", "alloy_site_verify", "no", Ok(False)),
+    ("site", "alloy_site_prometheus_url", "", Ok("")),
+    ("site", "alloy_verify_alloy_url", "", Ok("")),
+    ("alloy_install", "alloy_install_proxy", "", Ok("")),
+    ("alloy_install", "alloy_install_apt_key_url", "", Ok("")),
+    ("alloy_install", "alloy_install_rpm_key_url", "", Ok("")),
+    ("alloy_config", "alloy_config_reload_url", "", Ok("")),
+    ("alloy_config", "alloy_config_snippets", {"mine": "logging {}\0"},
+     "alloy_config_snippets.mine: expected Alloy configuration text without NUL characters, got 'logging {}\\x00'"),
     ("alloy_install", "alloy_install_hold", "maybe",
      "alloy_install_hold: expected a boolean (true/false; yes/no, on/off, 1/0 as strings), got 'maybe'"),
     ("alloy_install", "alloy_install_hold", "",
@@ -221,7 +233,43 @@ CASES: List[Tuple[str, str, Any, Any]] = [
     ("site", "alloy_site_loki_url", "javascript:alert(1)",
      "alloy_site_loki_url: expected a URL (http:// or https://), got 'javascript:alert(1)'"),
     ("site", "alloy_site_loki_url", "https://loki example.com/push",
-     "alloy_site_loki_url: expected a URL (http:// or https://) without spaces, got 'https://loki example.com/push'"),
+     "alloy_site_loki_url: expected a URL (http:// or https://) made of the characters URLs may hold (no blanks, "
+     "quotes or backslashes), got 'https://loki example.com/push'"),
+    # a quote would end apt.conf's Acquire::http::Proxy "..." string and add a directive
+    ("alloy_install", "alloy_install_proxy", 'http://proxy:3128/";Acquire::https::Verify-Peer "false',
+     "alloy_install_proxy: expected a URL (http:// or https://) made of the characters URLs may hold (no blanks, "
+     "quotes or backslashes), got 'http://proxy:3128/\";Acquire::https::Verify-Peer \"false'"),
+    # credentials are named before any other problem of the URL, and never quoted
+    ("site", "alloy_site_loki_url", "https://u:%s@h/x\n" % PW,
+     "alloy_site_loki_url: the URL carries credentials (user:password@), which would be written to files readable "
+     "on the host and shown in logs; credentials belong in the endpoint's basic_auth or bearer_token (inventory "
+     "or vault)"),
+    ("alloy_config", "alloy_config_loki_endpoints", [{"url": "https://u:%s@h/x\n" % PW}],
+     "alloy_config_loki_endpoints[0].url carries credentials (user:password@): put them in basic_auth or "
+     "bearer_token, which reach Alloy through the env file only"),
+    ("alloy_config", "alloy_config_prometheus_endpoints",
+     [{"url": "https://m/api/v1/push", "verify": {"query_url": "https://u:%s@m/api/v1/query" % PW}}],
+     "alloy_config_prometheus_endpoints[0].verify.query_url carries credentials (user:password@): the endpoint's "
+     "own basic_auth or bearer_token is used"),
+    ("site", "alloy_verify_alloy_url", "http://127.0.0.1:12345", Ok("http://127.0.0.1:12345")),
+    # endpoint attributes are typed by Alloy's schema too
+    ("alloy_config", "alloy_config_loki_endpoints", [{"url": "https://l/p", "remote_timeout": 30}],
+     "alloy_config_loki_endpoints[0].remote_timeout: expected an Alloy duration such as 30s, 5m or 1h30m, got 30"),
+    ("alloy_config", "alloy_config_loki_endpoints", [{"url": "https://l/p", "tenant_id": 42, "batch_wait": "1s"}],
+     Ok([{"url": "https://l/p", "tenant_id": "42", "batch_wait": "1s"}])),
+    ("alloy_config", "alloy_config_loki_endpoints", [{"url": "https://l/p", "tls": {"server_name": True}}],
+     "alloy_config_loki_endpoints[0].tls.server_name: expected a string (Alloy string), got a boolean (quote it: "
+     "YAML reads yes/no/true/false as booleans)"),
+    # values real systems use
+    ("alloy_docker", "alloy_docker_extra_hosts", {"host.docker.internal": "host-gateway"},
+     Ok({"host.docker.internal": "host-gateway"})),
+    ("alloy_docker", "alloy_docker_image", "registry.example:5000/grafana/alloy:v1.10.0-RC1",
+     Ok("registry.example:5000/grafana/alloy:v1.10.0-RC1")),
+    ("alloy_install", "alloy_install_user", "svc.alloy", Ok("svc.alloy")),
+    ("alloy_docker", "alloy_docker_log_max_size", "100M", Ok("100M")),
+    ("alloy_config", "alloy_config_journal_max_age", ".5h", Ok(".5h")),
+    ("alloy_install", "alloy_install_config_path", "/etc/alloy/my dir",
+     "alloy_install_config_path: expected an absolute path without blanks, got '/etc/alloy/my dir'"),
     ("site", "alloy_site_prometheus_url", "https://m:99999/api/v1/push",
      "alloy_site_prometheus_url: expected a URL (http:// or https://) with a port from 1 to 65535, "
      "got 'https://m:99999/api/v1/push'"),
@@ -292,6 +340,14 @@ CASES: List[Tuple[str, str, Any, Any]] = [
     ("alloy_install", "alloy_install_key_fingerprints", [],
      "alloy_install_key_fingerprints: expected a non-empty list of 40 or 64 hex digit fingerprints (spaces "
      "allowed, any case), got []"),
+    ("alloy_install", "alloy_install_key_content", "https://apt.grafana.com/gpg.key",
+     "alloy_install_key_content: expected an ASCII-armored OpenPGP public key (no '-----BEGIN PGP PUBLIC KEY "
+     "BLOCK-----' armor found), got 'https://apt.grafana.com/gpg.key'"),
+    ("alloy_install", "alloy_install_key_content",
+     "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n-----END PGP PUBLIC KEY BLOCK-----\n",
+     "alloy_install_key_content: expected an ASCII-armored OpenPGP public key (not an OpenPGP packet at offset 0), "
+     "got '-----BEGIN PGP PUBLIC KEY BLOCK-----\\n\\nAAAA\\n-----END PGP PUBLIC KEY BLOCK-----\\n'"),
+    ("alloy_install", "alloy_install_key_content", KEY, Ok(KEY)),
     ("alloy_install", "alloy_install_state", "installed",
      "alloy_install_state: expected one of present, absent, got 'installed'"),
     ("alloy_install", "alloy_install_listen_address", "127.0.0.1:0",
@@ -313,7 +369,7 @@ CASES: List[Tuple[str, str, Any, Any]] = [
     ("alloy_docker", "alloy_docker_timezone", "Asia/Tokyo; rm",
      "alloy_docker_timezone: expected a zone name such as Asia/Tokyo, got 'Asia/Tokyo; rm'"),
     ("alloy_config", "alloy_config_dir", "etc/alloy",
-     "alloy_config_dir: expected an absolute path, got 'etc/alloy'"),
+     "alloy_config_dir: expected an absolute path without blanks, got 'etc/alloy'"),
     ("alloy_config", "alloy_config_reload_url", "127.0.0.1:12345/-/reload",
      "alloy_config_reload_url: expected a URL (http:// or https://), got '127.0.0.1:12345/-/reload'"),
     ("alloy_config", "alloy_config_validate", "yes",
@@ -342,6 +398,12 @@ def test_hostile_input(table: str, name: str, value: Any, expected: Any) -> None
     else:
         assert got == expected
         assert got.startswith(name)
+
+
+def test_the_docs_say_when_empty_is_allowed() -> None:
+    assert rb.RULES["alloy_install"]["alloy_install_apt_url"].doc == "a URL (http:// or https://), without credentials"
+    assert rb.RULES["alloy_install"]["alloy_install_proxy"].doc == \
+        "a URL (http:// or https://), without credentials, or empty"
 
 
 def test_the_suite_covers_every_class_and_every_table() -> None:
@@ -399,7 +461,7 @@ def test_a_key_is_needed_from_somewhere() -> None:
     assert rb.check_values("alloy_install", dict(values, alloy_install_rpm_key_url="https://k"), debian)[1] == [
         "the repository key needs alloy_install_key_content or an http(s):// key URL (alloy_install_apt_key_url)"]
     assert rb.check_values("alloy_install", dict(values, alloy_install_rpm_key_url="https://k",
-                                                 alloy_install_key_content="KEY"), debian)[1] == []
+                                                 alloy_install_key_content=KEY), debian)[1] == []
 
 
 def test_hold_and_absent_conflict_even_as_survey_strings() -> None:
@@ -446,4 +508,29 @@ def test_the_storage_variable_of_the_other_storage_type_is_not_judged() -> None:
                                             "alloy_docker_storage_path": "relative"})[1] == []
     assert rb.check_values("alloy_docker", {"alloy_docker_storage_type": "bind",
                                             "alloy_docker_storage_path": "relative"})[1] == [
-        "alloy_docker_storage_path: expected an absolute path other than /, got 'relative'"]
+        "alloy_docker_storage_path: expected an absolute path other than /, without blanks, got 'relative'"]
+
+
+class AnsibleVaultEncryptedUnicode:   # the shape ansible-core 2.16 hands vaulted strings over in
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class AnsibleUnicode(str):
+    """How ansible-core 2.16 hands over strings read from YAML."""
+
+
+def test_messages_name_types_in_words_for_ansibles_own_subclasses() -> None:
+    assert rb.check_values("alloy_install", {"alloy_install_extra_args": AnsibleUnicode("--x")})[1] == [
+        "alloy_install_extra_args: expected a list of one flag such as --cluster.enabled=true (no spaces), "
+        "got a string"]
+
+
+def test_the_action_decrypts_vaulted_values_before_the_rules() -> None:
+    from ansible_collections.fleet.alloy.plugins.action.alloy_preflight import _plain
+    value = {"endpoints": [{"password": AnsibleVaultEncryptedUnicode(PW + "\n")}], "n": 1}
+    assert _plain(value) == {"endpoints": [{"password": PW + "\n"}], "n": 1}
+    assert type(_plain(value)["endpoints"][0]["password"]) is str
