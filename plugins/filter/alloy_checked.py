@@ -48,8 +48,10 @@ from ansible_collections.fleet.alloy.plugins.plugin_utils.rulebook import Proble
 def alloy_checked(value, name):
     try:
         return check_value(name, value)
-    except (Problem, KeyError) as err:
-        raise AnsibleFilterError(str(err).strip("'\""))
+    except Problem as err:
+        raise AnsibleFilterError(str(err))
+    except KeyError as err:
+        raise AnsibleFilterError(err.args[0])
 
 
 class FilterModule(object):

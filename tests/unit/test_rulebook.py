@@ -480,8 +480,12 @@ def test_a_host_runs_alloy_one_way(groups: List[str], expected: List[str]) -> No
 
 def test_the_filter_checks_values_read_before_any_task() -> None:
     assert alloy_checked("1, 25%", "alloy_site_serial") == [1, "25%"]
-    with pytest.raises(AnsibleFilterError, match=r"^alloy_site_serial\[0\]: expected a whole number from 1 up"):
+    with pytest.raises(AnsibleFilterError) as err:
         alloy_checked("none", "alloy_site_serial")
+    assert str(err.value) == "alloy_site_serial[0]: expected a whole number from 1 up, got 'none'"
+    with pytest.raises(AnsibleFilterError) as err:
+        alloy_checked("", "alloy_upgrade_version")
+    assert str(err.value) == "alloy_upgrade_version: expected a version such as 1.10.0 (no v prefix), got ''"
     with pytest.raises(AnsibleFilterError, match="no rule for alloy_nope"):
         alloy_checked(1, "alloy_nope")
 
