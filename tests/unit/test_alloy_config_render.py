@@ -149,8 +149,9 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Dict[str, An
     inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts, "vars": common}}))
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
                PYTHONPATH=str(TESTS / "standins"), ANSIBLE_FORKS="8")
-    out = subprocess.run(["ansible-playbook", "-i", str(inventory), str(PLAYBOOK)], capture_output=True,
-                         text=True, env=env, cwd=REPO, check=False)
+    out = subprocess.run(["ansible-playbook", "-v", "--diff", "-i", str(inventory), str(PLAYBOOK)],
+                         capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    OUTPUT["stdout"], OUTPUT["stderr"] = out.stdout, out.stderr
     report = json.loads(out.stdout[out.stdout.index("{"):])
     results: Dict[str, Dict[str, Any]] = {name: {"failed": [], "dir": root / name} for name in CASES}
     for play in report["plays"]:
@@ -159,6 +160,17 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Dict[str, An
                 if res.get("failed"):
                     results[host]["failed"].append(res.get("msg") or json.dumps(res)[:2000])
     return results
+
+
+OUTPUT: Dict[str, str] = {}   # what ansible-playbook -v --diff printed (the json callback: every result)
+
+
+def test_no_secret_in_the_verbose_diff_output(rendered: Dict[str, Dict[str, Any]]) -> None:
+    printed = OUTPUT["stdout"] + OUTPUT["stderr"]
+    # the diffs were printed (the config's, which names the secret's variable), the secrets not
+    assert rendered["everything"]["failed"] == [] and 'sys.env(\\"FLEET_ALLOY_LOKI_0_PASSWORD\\")' in printed
+    for secret in SECRETS.values():
+        assert secret not in printed and json.dumps(secret)[1:-1] not in printed
 
 
 def _files(result: Dict[str, Any]) -> Dict[str, str]:
