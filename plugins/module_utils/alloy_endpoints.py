@@ -26,6 +26,7 @@ from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import (
     env_ref, is_identifier)
 from ansible_collections.fleet.alloy.plugins.module_utils.backends import flavor_problems
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import value_problem
+from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import has_credentials, shown
 
 KINDS = ("loki", "prometheus")
 AUTH_KEYS = ("basic_auth", "bearer_token", "bearer_token_file")
@@ -41,7 +42,6 @@ CREDENTIAL_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie"
                                 "x-auth-token", "private-token"))
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _URL = re.compile(r"^https?://[^\s/?#]+[^\s]*\Z")
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -121,16 +121,6 @@ def _shape_problems(endpoint, where):
     """The options that hold mappings must be mappings (else nothing else can be read)."""
     return ["%s.%s must be a mapping, got %s" % (where, key, type(endpoint[key]).__name__)
             for key in MAPPINGS if endpoint.get(key) is not None and not isinstance(endpoint[key], dict)]
-
-
-def has_credentials(url):
-    """Whether url holds user:password@ (never quote such a URL)."""
-    return isinstance(url, str) and bool(_USERINFO.search(url))
-
-
-def shown(url):
-    """url as messages may quote it: any user:password@ replaced."""
-    return _USERINFO.sub(lambda match: match.group(1) + "***@", url) if isinstance(url, str) else url
 
 
 def _url_problems(url, where):

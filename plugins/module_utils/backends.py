@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import TLSOptions
+from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import TLSOptions, has_credentials
 
 
 class Flavor(object):
@@ -85,7 +85,7 @@ def flavor_problems(kind, endpoint, where):
         problems.append("%s.verify.backend must be auto or one of %s, got %r" % (where, ", ".join(names), backend))
     for key in ("ready_url", "query_url"):
         value = verify.get(key)
-        if value and isinstance(value, str) and "@" in urlsplit(value).netloc:
+        if has_credentials(value):
             problems.append("%s.verify.%s carries credentials (user:password@): the endpoint's own basic_auth or "
                             "bearer_token is used" % (where, key))
         elif value and not (isinstance(value, str) and value.startswith(("http://", "https://"))):

@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 import socket
 import ssl
 
@@ -72,6 +73,19 @@ class _NoRedirect(HTTPRedirectHandler):
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
+
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def has_credentials(url):
+    """Whether url holds user:password@ (never quote such a URL)."""
+    return isinstance(url, str) and bool(_USERINFO.search(url))
+
+
+def shown(url):
+    """url as messages may quote it: any user:password@ replaced."""
+    return _USERINFO.sub(lambda match: match.group(1) + "***@", url) if isinstance(url, str) else url
 
 
 def _handlers(url, tls):

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import endpoint_problems
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import EXPR_KEY
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import value_problem
+from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import has_credentials
 from ansible_collections.fleet.alloy.plugins.module_utils.openpgp import OpenPGPError, fingerprints
 from ansible_collections.fleet.alloy.plugins.plugin_utils.alloy_schema import BLOCKS, STAGES
 
@@ -40,7 +41,6 @@ FLAG = r"--[a-z0-9.-]+(?:=[^\s]+)?"
 IMAGE = (r"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9][a-z0-9._/-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
          r"(?:@sha256:[0-9a-f]{64})?")
 FINGERPRINT = r"[0-9A-F]{40}|[0-9A-F]{64}"
-_USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@")
 _URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")   # RFC 3986
 
 
@@ -128,22 +128,24 @@ def choice(*choices):
     return Rule(check, "one of " + ", ".join(choices))
 
 
-def path(empty=False):
+def path(empty=False, root=True):
     """No blanks: systemd splits the unit's unquoted $CONFIG_FILE, apt its Signed-By: on them."""
-    return text(r"/[^\s]*", "an absolute path without blanks", empty)
+    if root:
+        return text(r"/[^\s]*", "an absolute path without blanks", empty)
+    return text(r"/[^\s]+", "an absolute path other than /, without blanks", empty)
 
 
 def duration():
     return text(_DURATION.pattern, "an Alloy duration such as 30s, 5m or 1h30m")
 
 
-def url(schemes=("http", "https"), empty=False, where="", secret=False, hint=""):
+def url(schemes=("http", "https"), empty=False, where="", hint=""):
     """A URL without credentials in it (they would land in files and logs)."""
     doc = "a URL (%s)" % " or ".join(scheme + "://" for scheme in schemes)
     base = text(None, doc, empty)
 
     def check(value):
-        if isinstance(value, str) and _USERINFO.search(value):
+        if has_credentials(value):
             raise Problem("the URL carries credentials (user:password@), which would be written to files "
                           "readable on the host and shown in logs; %s" % (where or "remove them"))
         value = base.check(value)
@@ -159,7 +161,7 @@ def url(schemes=("http", "https"), empty=False, where="", secret=False, hint="")
         except ValueError:
             raise Problem("expected %s with a port from 1 to 65535" % doc)
         return value
-    return Rule(check, doc + ", without credentials" + (", or empty" if empty else ""), secret)
+    return Rule(check, doc + ", without credentials" + (", or empty" if empty else ""))
 
 
 def list_of(rule, nonempty=False, doc=None):
@@ -269,10 +271,6 @@ def stages():
     return list_of(Rule(check, "one-key mappings, stage type => its attributes"),
                    doc="a list of loki.process stages, each {type: attributes} with type one of %s and the "
                        "attributes Alloy has in that stage" % ", ".join(STAGES))
-
-
-def any_value(doc):
-    return Rule(lambda value: value, doc)
 
 
 def batches():
@@ -490,15 +488,15 @@ RULES = {
         "alloy_docker_image": text(IMAGE,
                                    "an image reference such as grafana/alloy:v1.10.0 or grafana/alloy@sha256:<digest>"),
         "alloy_docker_pull": choice("missing", "always", "never"),
-        "alloy_docker_project_dir": text(r"/[^\s]+", "an absolute path other than /, without blanks"),
+        "alloy_docker_project_dir": path(root=False),
         "alloy_docker_project_name": text(r"[a-z0-9][a-z0-9_-]*",
                                           "a Compose project name (lowercase letters, digits, _ and -)"),
         "alloy_docker_service_name": text(DOCKER_NAME, "letters, digits, _, . and -"),
         "alloy_docker_container_name": text(DOCKER_NAME, "letters, digits, _, . and -"),
         "alloy_docker_restart_policy": choice("no", "always", "unless-stopped", "on-failure"),
-        "alloy_docker_config_dir": text(r"/[^\s]+", "an absolute path other than /, without blanks"),
+        "alloy_docker_config_dir": path(root=False),
         "alloy_docker_storage_type": choice("bind", "volume"),
-        "alloy_docker_storage_path": text(r"/[^\s]+", "an absolute path other than /, without blanks"),
+        "alloy_docker_storage_path": path(root=False),
         "alloy_docker_storage_volume": text(DOCKER_NAME, "a Docker volume name"),
         "alloy_docker_port": integer(1, 65535),
         "alloy_docker_publish_address": text(r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*",

@@ -33,3 +33,28 @@ def run_main(main: Callable[[], None], args: Dict[str, Any], check_mode: bool = 
         main()
     result = json.loads(out.getvalue().strip().splitlines()[-1])
     return exited.value.code != 0, result
+
+
+def documented_argument_spec(module: Any, monkeypatch: pytest.MonkeyPatch) -> Dict[str, Any]:
+    """What module.main() gives AnsibleModule, after checking that every option of its
+    argument_spec is documented in DOCUMENTATION with the same type, default, required,
+    choices and elements (and nothing else is documented)."""
+    import yaml  # noqa: PLC0415 - only this helper needs it
+    seen: Dict[str, Any] = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(**kwargs: Any) -> None:
+        seen.update(kwargs)
+        raise Stop()
+    monkeypatch.setattr(module, "AnsibleModule", capture)
+    with pytest.raises(Stop):
+        module.main()
+    documented = yaml.safe_load(module.DOCUMENTATION)["options"]
+    assert set(documented) == set(seen["argument_spec"])
+    keys = ("type", "default", "required", "choices", "elements")
+    for name, spec in seen["argument_spec"].items():
+        assert [spec.get(k, False if k == "required" else None) for k in keys] == \
+            [documented[name].get(k, False if k == "required" else None) for k in keys], name
+    return seen

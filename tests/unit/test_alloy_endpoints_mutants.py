@@ -235,3 +235,10 @@ def test_the_filter_refuses_an_unknown_kind() -> None:
     with pytest.raises(AnsibleFilterError, match="alloy_endpoints: kind must be one of loki, prometheus"):
         alloy_endpoints([], "tempo")
     assert FilterModule().filters() == {"alloy_endpoints": alloy_endpoints}
+
+
+def test_a_shared_url_with_credentials_is_named_without_them() -> None:
+    url = "https://u:S3CRET@m/api/v1/push"
+    found = ae.endpoint_problems([{"url": url}, {"url": url}], "prometheus", "eps")
+    assert found[-1] == "eps[0, 1] share the url https://***@m/api/v1/push: give each a distinct name"
+    assert not any("S3CRET" in problem for problem in found)

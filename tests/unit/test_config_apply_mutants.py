@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
-import yaml
 from ansible_collections.fleet.alloy.plugins.module_utils import config_apply as ca
 from ansible_collections.fleet.alloy.plugins.modules import alloy_config_apply as mod
 from local_http import LocalServer
-from module_main import run_main
+from module_main import documented_argument_spec, run_main
 
 A, B = 'loki.echo "a" {\n}\n', 'loki.echo "b" {\n}\n'
 
@@ -295,25 +294,8 @@ def test_reload_outcomes(tmp_path: Path, alloy: Dict[str, Any], reload_server: L
 
 
 def test_alloy_config_apply_documents_its_options(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: Dict[str, Any] = {}
-
-    class Stop(Exception):
-        pass
-
-    def capture(**kwargs: Any) -> None:
-        seen.update(kwargs)
-        raise Stop()
-    monkeypatch.setattr(mod, "AnsibleModule", capture)
-    with pytest.raises(Stop):
-        mod.main()
+    seen = documented_argument_spec(mod, monkeypatch)
     assert seen["add_file_common_args"] is True and seen["supports_check_mode"] is True
-    documented = yaml.safe_load(mod.DOCUMENTATION)["options"]
-    assert set(documented) == set(seen["argument_spec"])
-    for name, spec in seen["argument_spec"].items():
-        doc = documented[name]
-        assert (spec["type"], spec.get("default"), spec.get("required", False), spec.get("choices"),
-                spec.get("elements")) == (doc["type"], doc.get("default"), doc.get("required", False),
-                                          doc.get("choices"), doc.get("elements")), name
 
 
 def test_the_module_runs_as_a_script(tmp_path: Path) -> None:

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
-import yaml
 from ansible_collections.fleet.alloy.plugins.module_utils import envfile as ef
 from ansible_collections.fleet.alloy.plugins.module_utils import files
 from ansible_collections.fleet.alloy.plugins.modules import alloy_env
-from module_main import run_main
+from module_main import documented_argument_spec, run_main
 
 
 # --- envfile.py --------------------------------------------------------------------------------
@@ -209,29 +208,7 @@ def test_alloy_env_creates_a_missing_file_even_for_an_empty_section(tmp_path: Pa
     assert not failed and result["changed"] is True and env.read_text() == ef.HEADER
 
 
-def argument_spec_of(main: Any, monkeypatch: pytest.MonkeyPatch, module: Any) -> Dict[str, Any]:
-    """The argument_spec main() gives AnsibleModule."""
-    seen: Dict[str, Any] = {}
-
-    class Stop(Exception):
-        pass
-
-    def capture(**kwargs: Any) -> None:
-        seen.update(kwargs)
-        raise Stop()
-    monkeypatch.setattr(module, "AnsibleModule", capture)
-    with pytest.raises(Stop):
-        main()
-    return seen
-
-
 def test_alloy_env_documents_its_options(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen = argument_spec_of(alloy_env.main, monkeypatch, alloy_env)
+    seen = documented_argument_spec(alloy_env, monkeypatch)
     assert seen["add_file_common_args"] is True and seen["supports_check_mode"] is True
-    documented = yaml.safe_load(alloy_env.DOCUMENTATION)["options"]
-    assert set(documented) == set(seen["argument_spec"])
-    for name, spec in seen["argument_spec"].items():
-        doc = documented[name]
-        assert (spec["type"], spec.get("default"), spec.get("required", False)) == \
-            (doc["type"], doc.get("default"), doc.get("required", False)), name
     assert seen["argument_spec"]["secret_values"].get("no_log") is True
