@@ -27,28 +27,41 @@ def _plain(value):
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("rules",))
+    _VALID_ARGS = frozenset(("rules", "roles"))
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         task_vars = task_vars or {}
-        dummy, args = self.validate_argument_spec(
-            argument_spec={"rules": {"type": "str", "required": True, "choices": sorted(RULES)}})
-        table = args["rules"]
-        values, problems = self._values(table, task_vars)
+        dummy, args = self.validate_argument_spec(argument_spec={
+            "rules": {"type": "str", "required": True, "choices": sorted(RULES)},
+            "roles": {"type": "list", "elements": "str", "default": [],
+                      "choices": sorted(name for name in RULES if name != "site")}})
         context = {"facts": task_vars.get("ansible_facts") or {}, "groups": task_vars.get("group_names") or []}
-        checked, found = check_values(table, values, context)
-        problems.extend(found)
         result["changed"] = False
+        problems, roles = [], {}
+        for table in [args["rules"]] + [name for name in args["roles"] if name != args["rules"]]:
+            checked, found = self._check(table, task_vars, context)
+            if found:
+                problems.append("%s: %s" % (table, "; ".join(found)))
+            roles[table] = checked
         if problems:
             result["failed"] = True
-            result["msg"] = "%s: %s" % (table, "; ".join(problems))
+            result["msg"] = "; ".join(problems)
             return result
-        prefix = table + "_"
-        result["checked"] = dict((name[len(prefix):] if name.startswith(prefix) else name, value)
-                                 for name, value in checked.items() if not RULES[table][name].secret)
+        result["checked"] = roles[args["rules"]]
+        if args["roles"]:
+            result["roles"] = dict((name, roles[name]) for name in args["roles"])
         return result
+
+    def _check(self, table, task_vars, context):
+        """(converted values without the role's prefix and without secrets, problems)."""
+        values, problems = self._values(table, task_vars)
+        checked, found = check_values(table, values, context)
+        problems.extend(found)
+        prefix = table + "_"
+        return dict((name[len(prefix):] if name.startswith(prefix) else name, value)
+                    for name, value in checked.items() if not RULES[table][name].secret), problems
 
     def _values(self, table, task_vars):
         """The table's variables that are defined, templated; a variable that cannot be

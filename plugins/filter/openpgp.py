@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleet.alloy contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filter fleet.alloy.pgp_fingerprints: the fingerprints in OpenPGP key material."""
+"""Filters fleet.alloy.pgp_fingerprints (the fingerprints in OpenPGP key material) and
+fleet.alloy.pgp_pinned (the key material, if every key in it is pinned)."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -54,8 +55,23 @@ def pgp_fingerprints(key, subkeys=False, source=""):
         raise AnsibleFilterError("%s: %s" % ("the key from " + source if source else "fleet.alloy.pgp_fingerprints", err))
 
 
+def pgp_pinned(key, pins, source=""):
+    """key itself when every primary key in it is one of pins; else a filter error that names
+    the unpinned fingerprints (the task that writes the key fails before it writes)."""
+    found = pgp_fingerprints(key, source=source)
+    extra = [fingerprint for fingerprint in found if fingerprint not in pins]
+    if extra:
+        raise AnsibleFilterError(
+            "the repository key from %s holds %s, which alloy_install_key_fingerprints does not accept "
+            "(expected only %s; found %s). No repository file was written. To rotate the key, change the "
+            "key source and alloy_install_key_fingerprints together."
+            % (source or "its source", ", ".join(extra), ", ".join(pins), ", ".join(found)))
+    return key
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "pgp_fingerprints": pgp_fingerprints,
+            "pgp_pinned": pgp_pinned,
         }

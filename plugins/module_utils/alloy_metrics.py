@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleet.alloy contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Delivery read from Alloy itself: its /metrics, twice, a window apart.
+"""Delivery read from Alloy itself: its /metrics at the start and at the end of a window.
 
 loki.write and prometheus.remote_write stay "healthy" whatever their backend answers;
 what they delivered shows only in their metrics (labelled component_id):
@@ -140,6 +140,13 @@ def _n(value):
     return "%d" % value
 
 
+def _span(window):
+    """'in 5 s', 'in 0.5 s': a window's seconds to the tenth, whole ones as before. The
+    delivery check may end its window early, after a fraction of a second."""
+    seconds = "%.1f" % window
+    return "in %s s" % (seconds[:-2] if seconds.endswith(".0") else seconds)
+
+
 class Verdict(object):
     def __init__(self, ok, text):
         self.ok = ok
@@ -152,7 +159,7 @@ def judge_loki(endpoint, sent, dropped, retries, statuses, window):
     quiet window after failures proves nothing: it fails until a window sees traffic."""
     why = describe_statuses(statuses)
     why = " (%s)" % why if why else ""
-    span = "in %s s" % _n(window)
+    span = _span(window)
     if dropped.window > 0:
         return Verdict(False, "%s: %s sent, %s dropped%s %s" % (
             endpoint, _n(sent.window), _n(dropped.window), why, span))
@@ -171,7 +178,7 @@ def judge_loki(endpoint, sent, dropped, retries, statuses, window):
 def judge_remote_write(url, total, failed, retried, sent_ts, pending, lag, window, max_lag):
     """One prometheus.remote_write endpoint over the window. total counts every try as it
     begins, so only a highest sent timestamp that moved without a failure is a delivery."""
-    span = "in %s s" % _n(window)
+    span = _span(window)
     attempts = max(0.0, total.window - retried.window - failed.window)
     queued = ", %s pending" % _n(pending.total) if pending.total else ""
     if failed.window > 0:

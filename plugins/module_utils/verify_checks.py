@@ -129,9 +129,37 @@ def _metrics(base, timeout):
     return alloy_metrics.parse(answer.body)
 
 
-def delivery_check(base, kind, endpoints, window, max_lag, timeout, sleep=time.sleep):
+def _watch(read, judge, window, poll, sleep, clock):
+    """(ok, detail) of judge(before, latest, elapsed) over a window that starts at the
+    first read(): read again every poll seconds, and end at the first read whose
+    judgement passes, or at the read that ends window seconds, judged on the full window.
+    A failing judgement never ends the window early: a later read may see traffic. The
+    window always starts at the first read, so nothing seen in it is forgotten.
+
+    elapsed is the clock's time since the first read, at least the seconds slept: with an
+    injected sleep and a clock that does not move, the window still ends."""
+    before = read()
+    start, slept, elapsed = clock(), 0.0, 0.0
+    while True:
+        remaining = window - elapsed
+        last = poll <= 0 or remaining <= poll
+        pause = remaining if last else poll
+        if pause > 0:
+            sleep(pause)
+            slept += pause
+        latest = read()
+        elapsed = max(clock() - start, slept)
+        ok, detail = judge(before, latest, elapsed)
+        if ok or last or elapsed >= window:
+            return ok, detail
+
+
+def delivery_check(base, kind, endpoints, window, max_lag, timeout, sleep=time.sleep, poll=0.5,
+                   clock=time.monotonic):
     """Every loki.write (or prometheus.remote_write) component of the running Alloy
-    delivers: its metrics read twice, window seconds apart, judged per endpoint. With
+    delivers: its metrics read at the start of a window and again every poll seconds,
+    judged per endpoint on the window so far; the window ends at the first read where
+    every endpoint passes, at most window seconds after the first (see _watch). With
     endpoints (None: judge whatever is loaded), a missing writer or endpoint fails."""
     component = alloy_metrics.WRITERS[kind]
     wanted = None if endpoints is None else set(alloy_metrics.endpoint_key(kind, e) for e in endpoints)
@@ -142,10 +170,10 @@ def delivery_check(base, kind, endpoints, window, max_lag, timeout, sleep=time.s
             return False, error
         if not ids:
             return wanted is None, "no %s component is loaded" % component
-        before = _metrics(base, timeout)
-        sleep(window)
-        after = _metrics(base, timeout)
-        return alloy_metrics.delivery(kind, before, after, ids, window, max_lag, wanted)
+
+        def judge(before, after, elapsed):
+            return alloy_metrics.delivery(kind, before, after, ids, elapsed, max_lag, wanted)
+        return _watch(lambda: _metrics(base, timeout), judge, window, poll, sleep, clock)
     return lambda: _timed("delivery %s" % kind, run)
 
 

@@ -30,6 +30,16 @@ options:
     type: str
     required: true
     choices: [alloy_config, alloy_docker, alloy_install, site]
+  roles:
+    description:
+      - Roles whose variables are checked in the same task, each result in RV(roles). A play
+        that registers this task as C(alloy_preflight) spares those roles their own preflight
+        task - they read C(alloy_preflight.roles.<role>) instead (C(playbooks/site.yml) does this).
+      - Only for roles whose variables the play does not override when it runs them.
+    type: list
+    elements: str
+    default: []
+    choices: [alloy_config, alloy_docker, alloy_install]
 attributes:
   check_mode:
     support: full
@@ -66,4 +76,9 @@ checked:
   returned: success
   type: dict
   sample: {"hold": false, "version": "1.10.0", "extra_args": []}
+roles:
+  description: The converted values of each role of O(roles), as RV(checked) gives them for O(rules).
+  returned: success, when O(roles) is given
+  type: dict
+  sample: {"alloy_install": {"hold": false}, "alloy_config": {"journal_enabled": true}}
 """

@@ -17,12 +17,14 @@ description:
     container running and healthy), Alloy's C(/-/ready), C(/-/healthy) and component
     health, delivery, the readiness of every Loki and Prometheus backend, and optionally
     that each backend holds a recent sample or log line of this host.
-  - Delivery is read from Alloy itself - its C(/metrics), twice, O(delivery_window) seconds
-    apart - for every C(loki.write) and C(prometheus.remote_write) component, per endpoint -
-    entries or samples delivered, none dropped or failed, nothing only retried, the queue
-    not growing. Alloy keeps these components C(healthy) while their backend refuses them,
-    so the component check alone cannot see a 401, a wrong tenant or a backend that is
-    down; delivery can, and needs no backend credential (write-only tokens are fine).
+  - Delivery is read from Alloy itself - its C(/metrics), at the start of a window and
+    again every half second, the window ending at the first read where every endpoint
+    passes, at most O(delivery_window) seconds - for every C(loki.write) and
+    C(prometheus.remote_write) component, per endpoint - entries or samples delivered, none
+    dropped or failed, nothing only retried, the queue not growing. Alloy keeps these
+    components C(healthy) while their backend refuses them, so the component check alone
+    cannot see a 401, a wrong tenant or a backend that is down; delivery can, and needs no
+    backend credential (write-only tokens are fine).
   - Backends are described exactly as the alloy_config role takes them
     (C(alloy_config_loki_endpoints), C(alloy_config_prometheus_endpoints)) - URL,
     basic auth, bearer token, tenant, headers, TLS - plus an optional C(verify) mapping per
@@ -90,10 +92,14 @@ options:
     default: true
   delivery_window:
     description:
-      - Seconds between the two reads of C(/metrics). A longer window sees intermittent
-        failures. An endpoint idle in the window passes if it delivered since Alloy started
-        and, since then, nothing was dropped or retried (Loki) or failed or left pending
-        (remote write); a Loki endpoint with no line queued yet passes too.
+      - The longest window, in seconds, over which delivery is watched. C(/metrics) is read
+        at its start and every half second after, each read judged on the window so far; the
+        window ends early, at the first read where every endpoint passes, and otherwise after
+        O(delivery_window) seconds, judged on all of it - a failure seen early does not end it,
+        as a later read may see the endpoint deliver. A longer window gives a failing endpoint
+        longer to deliver. An endpoint idle in the window passes if it delivered since Alloy
+        started and, since then, nothing was dropped or retried (Loki) or failed or left
+        pending (remote write); a Loki endpoint with no line queued yet passes too.
     type: float
     default: 5
   data_flow:

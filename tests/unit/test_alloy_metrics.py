@@ -1,6 +1,6 @@
 """Delivery from Alloy's own /metrics: the text parser and the per-endpoint judgement
 (module_utils/alloy_metrics.py), then the delivery check end to end against a local
-server whose metrics change between its two reads."""
+server whose metrics change after its first read."""
 from __future__ import annotations
 
 import json
@@ -288,22 +288,30 @@ ENDPOINTS = {"loki": [{"url": "https://gw:3100/loki/api/v1/push", "tenant_id": "
 
 
 def run(srv: LocalServer, kind: str, before: str, after: str, configured: bool = True):
+    """The check with a 5 s window polled every 0.5 s: /metrics answers before, then after."""
     srv.routes["/metrics"] = (200, before)
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+        srv.routes["/metrics"] = (200, after)
     check = delivery_check(srv.url, kind, ENDPOINTS[kind] if configured else None, 5, 300, 1.0,
-                           sleep=lambda _s: srv.routes.update({"/metrics": (200, after)}))
+                           sleep=sleep, clock=lambda: clock[0])
     return check()
 
 
-def test_delivery_check_reads_metrics_twice(alloy: LocalServer) -> None:
+def test_delivery_check_reads_metrics_until_the_window_ends_when_it_fails(alloy: LocalServer) -> None:
     result = run(alloy, "loki", loki(sent=1), loki(dropped=6, statuses={"401": 2}))
     assert result.name == "delivery loki" and not result.ok
     assert result.detail == "loki.write.endpoint: gw:3100 tenant ops: 0 sent, 6 dropped (HTTP 401) in 5 s"
-    assert [r.path for r in alloy.requests].count("/metrics") == 2
+    assert [r.path for r in alloy.requests].count("/metrics") == 11  # at 0 s, then every 0.5 s to 5 s
 
 
 def test_delivery_check_only_judges_root_module_writers(alloy: LocalServer) -> None:
     result = run(alloy, "prometheus", rw(total=5, sent_ts=1, newest=1), rw(total=10, sent_ts=2, newest=2))
     assert result.ok and result.detail.startswith("prometheus.remote_write.default:")
+    assert result.detail.endswith("5 delivered in 0.5 s")  # the first read that passes ends the window
+    assert [r.path for r in alloy.requests].count("/metrics") == 2
     assert "loki.write.remote" not in run(alloy, "loki", loki(sent=1), loki(sent=2)).detail
 
 

@@ -42,7 +42,27 @@ def test_alloy_local_url_is_the_filter_of_its_name() -> None:
 def test_pgp_fingerprints_reports_bad_key_material_as_a_filter_error() -> None:
     with pytest.raises(AnsibleFilterError, match="^fleet.alloy.pgp_fingerprints: no '-----BEGIN PGP PUBLIC KEY"):
         pgp.pgp_fingerprints("not a key")
-    assert pgp.FilterModule().filters() == {"pgp_fingerprints": pgp.pgp_fingerprints}
+    assert pgp.FilterModule().filters() == {"pgp_fingerprints": pgp.pgp_fingerprints, "pgp_pinned": pgp.pgp_pinned}
+
+
+def test_pgp_pinned_passes_pinned_key_material_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pgp, "fingerprints", lambda key, subkeys=False: ["AAAA", "BBBB"])
+    assert pgp.pgp_pinned("key text", ["BBBB", "AAAA", "CCCC"], source="http://mirror/k") == "key text"
+
+
+def test_pgp_pinned_names_every_key_that_is_not_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pgp, "fingerprints", lambda key, subkeys=False: ["AAAA", "DDDD", "EEEE"])
+    with pytest.raises(AnsibleFilterError) as err:
+        pgp.pgp_pinned("key text", ["AAAA", "BBBB"], source="http://mirror/k")
+    assert str(err.value) == (
+        "the repository key from http://mirror/k holds DDDD, EEEE, which alloy_install_key_fingerprints does not "
+        "accept (expected only AAAA, BBBB; found AAAA, DDDD, EEEE). No repository file was written. To rotate the "
+        "key, change the key source and alloy_install_key_fingerprints together.")
+
+
+def test_pgp_pinned_reports_material_that_is_no_key_with_its_source() -> None:
+    with pytest.raises(AnsibleFilterError, match="^the key from alloy_install_key_content: no '-----BEGIN PGP"):
+        pgp.pgp_pinned("not a key", ["AAAA"], source="alloy_install_key_content")
 
 
 def test_pgp_fingerprints_passes_the_subkeys_switch(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -193,7 +193,8 @@ def test_delivery_check_reads_the_root_writers_metrics_twice_a_window_apart(http
     def sleep(seconds: float) -> None:
         slept.append(seconds)
         recorder.answers["http://a/metrics"] = Response(200, next(reads))
-    check = vc.delivery_check("http://a", "loki", None, 7, 300, 2.0, sleep=sleep)()
+    # poll == window: the two reads of the longest window, as before the window could end early
+    check = vc.delivery_check("http://a", "loki", None, 7, 300, 2.0, sleep=sleep, poll=7)()
     assert check.name == "delivery loki" and check.ok, check.detail
     assert slept == [7]
     assert check.detail == "loki.write.a: h:3100: 3 sent in 7 s; loki.write.b: h:3100: 8 sent in 7 s"
@@ -223,6 +224,116 @@ def test_delivery_check_reports_an_unreadable_component_list_or_metrics(http: Ca
     http({"http://a/api/v0/web/components": Response(200, WRITERS), "http://a/metrics": Response(503, "busy")})
     check = vc.delivery_check("http://a", "loki", None, 0, 300, 1.0, sleep=lambda s: None)()
     assert not check.ok and check.detail == "ValueError: http://a/metrics: HTTP 503: busy"
+
+
+LOKI_A = ('loki_write_sent_entries_total{component_id="loki.write.a",component_path="/",host="h:3100",tenant=""} %d\n'
+          'loki_write_dropped_entries_total{component_id="loki.write.a",component_path="/",host="h:3100",tenant=""}'
+          ' %d\n'
+          'loki_write_batch_retries_total{component_id="loki.write.a",component_path="/",host="h:3100",tenant=""} %d\n')
+RW_D = ('prometheus_remote_storage_samples_total{component_id="prometheus.remote_write.default",component_path="/",'
+        'remote_name="q",url="http://p/api/v1/write"} %d\n'
+        'prometheus_remote_storage_queue_highest_sent_timestamp_seconds{component_id="prometheus.remote_write.default",'
+        'component_path="/",remote_name="q",url="http://p/api/v1/write"} %d\n'
+        'prometheus_remote_storage_highest_timestamp_in_seconds{component_id="prometheus.remote_write.default",'
+        'component_path="/"} %d\n')
+ONLY_A = json.dumps([{"name": "loki.write", "localID": "loki.write.a", "moduleID": ""}])
+
+
+class MetricsAnswers:
+    """The /metrics answers of a delivery check: reads[0], reads[1], ... (the last one again
+    after the end), on a clock that only sleep (and, with read_time, each read) moves."""
+
+    status = 200
+
+    def __init__(self, http: Callable[..., Recorder], reads: List[str], read_time: float = 0.0,
+                 writers: str = ONLY_A) -> None:
+        self.reads, self.read_time, self.now = reads, read_time, 100.0
+        self.slept: List[float] = []
+        self.recorder = http({"http://a/api/v0/web/components": Response(200, writers)})
+        self.recorder.answers["http://a/metrics"] = self  # type: ignore[assignment]  # a Response each read
+
+    @property
+    def metrics_reads(self) -> int:
+        return [url for url, _ in self.recorder.calls].count("http://a/metrics")
+
+    @property
+    def body(self) -> str:
+        self.now += self.read_time
+        return self.reads[min(self.metrics_reads, len(self.reads)) - 1]
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def check(self, kind: str, window: float, endpoints: Any = None) -> vc.Check:
+        return vc.delivery_check("http://a", kind, endpoints, window, 300, 2.0, sleep=self.sleep,
+                                 clock=lambda: self.now)()
+
+
+def test_delivery_check_ends_the_window_at_the_first_read_that_passes(http: Callable[..., Recorder]) -> None:
+    # healthy and idle: delivered since start, nothing dropped or retried
+    polled = MetricsAnswers(http, [LOKI_A % (12, 0, 0)])
+    check = polled.check("loki", 5)
+    assert check.ok and check.detail == "loki.write.a: h:3100: idle in 0.5 s, 12 sent since start"
+    assert polled.slept == [0.5] and polled.metrics_reads == 2
+
+
+def test_delivery_check_prints_the_window_the_reads_took(http: Callable[..., Recorder]) -> None:
+    polled = MetricsAnswers(http, [LOKI_A % (12, 0, 0), LOKI_A % (15, 0, 0)], read_time=0.2)
+    check = polled.check("loki", 5)
+    assert check.ok and check.detail == "loki.write.a: h:3100: 3 sent in 0.7 s"  # 0.5 slept + a read
+    assert polled.slept == [0.5]
+
+
+def test_delivery_check_judges_an_endpoint_that_starts_late_on_the_window_up_to_that_read(
+        http: Callable[..., Recorder]) -> None:
+    nothing, started = RW_D % (0, 0, 50), RW_D % (10, 60, 60)
+    polled = MetricsAnswers(http, [nothing, nothing, started, RW_D % (20, 70, 70)], writers=WRITERS)
+    check = polled.check("prometheus", 5, [{"url": "http://p/api/v1/write"}])
+    assert check.ok and check.detail == "prometheus.remote_write.default: http://p/api/v1/write: 10 delivered in 1 s"
+    assert polled.slept == [0.5, 0.5] and polled.metrics_reads == 3
+
+
+def test_delivery_check_judges_a_failing_endpoint_on_the_full_window(http: Callable[..., Recorder]) -> None:
+    polled = MetricsAnswers(http, [LOKI_A % (5, 0, 0), LOKI_A % (5, 3, 0), LOKI_A % (5, 6, 0)])
+    check = polled.check("loki", 2)
+    assert not check.ok and check.detail == "loki.write.a: h:3100: 0 sent, 6 dropped in 2 s"
+    assert polled.slept == [0.5] * 4 and sum(polled.slept) == 2 and polled.metrics_reads == 5
+    # a window that is not a whole number of polls ends with the rest of it
+    polled = MetricsAnswers(http, [LOKI_A % (5, 0, 0), LOKI_A % (5, 3, 0)])
+    check = polled.check("loki", 1.2)
+    assert not check.ok and check.detail.endswith("in 1.2 s")
+    assert polled.slept[:2] == [0.5, 0.5] and len(polled.slept) == 3 and sum(polled.slept) == pytest.approx(1.2)
+
+
+def test_delivery_check_ends_on_time_when_reads_are_slow_or_the_clock_stands_still(
+        http: Callable[..., Recorder]) -> None:
+    failing = [LOKI_A % (5, 0, 0), LOKI_A % (5, 3, 0)]
+    polled = MetricsAnswers(http, failing, read_time=0.9)  # the reads use up the window: no read after it
+    check = polled.check("loki", 2)
+    assert not check.ok and check.detail.endswith("in 2.8 s") and polled.slept == [0.5, 0.5]
+    polled = MetricsAnswers(http, failing)
+
+    def sleep_only(seconds: float) -> None:  # the clock stands still; fail rather than loop forever
+        assert len(polled.slept) < 10, "the window never ends"
+        polled.slept.append(seconds)
+    check = vc.delivery_check("http://a", "loki", None, 2, 300, 2.0, sleep=sleep_only, clock=lambda: 0.0)()
+    assert not check.ok and check.detail.endswith("in 2 s") and polled.slept == [0.5] * 4
+
+
+def test_delivery_check_passes_on_traffic_after_a_failure_seen_early(http: Callable[..., Recorder]) -> None:
+    """The choice: each read is judged against the first, never against the one before it,
+    so nothing seen in the window is forgotten. A retry (429, 5xx, no answer) seen early and
+    followed by delivery passes, as judge_loki passes a window that sent without a drop; a
+    drop seen early still fails, however much is sent after it."""
+    polled = MetricsAnswers(http, [LOKI_A % (5, 0, 0), LOKI_A % (5, 0, 1), LOKI_A % (9, 0, 1)])
+    check = polled.check("loki", 5)
+    assert check.ok and check.detail == "loki.write.a: h:3100: 4 sent in 1 s"
+    assert polled.slept == [0.5, 0.5]
+    polled = MetricsAnswers(http, [LOKI_A % (5, 0, 0), LOKI_A % (5, 1, 0), LOKI_A % (9, 1, 0)])
+    check = polled.check("loki", 5)
+    assert not check.ok and check.detail == "loki.write.a: h:3100: 4 sent, 1 dropped in 5 s"
+    assert sum(polled.slept) == 5
 
 
 # --- backends --------------------------------------------------------------------------------
