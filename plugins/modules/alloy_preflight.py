@@ -35,7 +35,8 @@ options:
       - Roles whose variables are checked in the same task, each result in RV(roles). A play
         that registers this task as C(alloy_preflight) spares those roles their own preflight
         task - they read C(alloy_preflight.roles.<role>) instead (C(playbooks/site.yml) does this).
-      - Only for roles whose variables the play does not override when it runs them.
+      - Only for roles the play imports (their defaults are visible before they run) and whose
+        variables it does not override when it runs them.
     type: list
     elements: str
     default: []
