@@ -148,9 +148,12 @@ def _span(window):
 
 
 class Verdict(object):
-    def __init__(self, ok, text):
+    """moved: the verdict rests on a delivery seen in the window (not on an idle one)."""
+
+    def __init__(self, ok, text, moved=False):
         self.ok = ok
         self.text = text
+        self.moved = moved
 
 
 def judge_loki(endpoint, sent, dropped, retries, statuses, window):
@@ -164,7 +167,7 @@ def judge_loki(endpoint, sent, dropped, retries, statuses, window):
         return Verdict(False, "%s: %s sent, %s dropped%s %s" % (
             endpoint, _n(sent.window), _n(dropped.window), why, span))
     if sent.window > 0:
-        return Verdict(True, "%s: %s sent %s" % (endpoint, _n(sent.window), span))
+        return Verdict(True, "%s: %s sent %s" % (endpoint, _n(sent.window), span), moved=True)
     if retries.window > 0:
         return Verdict(False, "%s: 0 sent, %s retried%s %s" % (endpoint, _n(retries.window), why, span))
     if sent.total > 0 and not dropped.total and not retries.total:
@@ -185,7 +188,7 @@ def judge_remote_write(url, total, failed, retried, sent_ts, pending, lag, windo
         return Verdict(False, "%s: %s failed (refused by the backend with a 4xx, not retried) %s" % (
             url, _n(failed.window), span))
     if sent_ts.window > 0:
-        return Verdict(True, "%s: %s delivered %s%s" % (url, _n(attempts), span, queued))
+        return Verdict(True, "%s: %s delivered %s%s" % (url, _n(attempts), span, queued), moved=True)
     if retried.window > 0:
         return Verdict(False, "%s: 0 delivered, %s retried (no answer, 5xx or 429) %s%s" % (
             url, _n(retried.window), span, queued))
@@ -285,11 +288,14 @@ def remote_write_verdicts(reads, component_id, window, max_lag, wanted=None):
     return verdicts
 
 
-def delivery(kind, before, after, component_ids, window, max_lag, wanted=None):
+def delivery(kind, before, after, component_ids, window, max_lag, wanted=None, moved_only=False):
     """(ok, detail) over every writer component of one kind. With wanted (the endpoint
     keys of the configuration), a stale series is ignored, and a configured endpoint
     without any series is named: for Loki it has had nothing to send (Alloy makes the
-    series when the first line is queued), for remote_write it is not loaded."""
+    series when the first line is queued), for remote_write it is not loaded. With
+    moved_only, ok needs a delivery seen in the window for every endpoint: an idle pass
+    ("delivered before") is not enough to end a window early, since a backend that has
+    just gone down looks idle until Alloy's first retry."""
     reads = Reads(before, after)
     texts, oks, seen = [], [], set()
     for cid in component_ids:
@@ -300,13 +306,13 @@ def delivery(kind, before, after, component_ids, window, max_lag, wanted=None):
             verdicts = remote_write_verdicts(reads, cid, window, max_lag, wanted)
             seen.update(_url_normal(key) for key in verdicts)
         if verdicts:
-            oks.append(all(v.ok for v in verdicts.values()))
+            oks.append(all(v.ok and (v.moved or not moved_only) for v in verdicts.values()))
             texts.append("%s: %s" % (cid, "; ".join(v.text for v in verdicts.values())))
         elif wanted is None:
-            oks.append(kind == "loki")
+            oks.append(kind == "loki" and not moved_only)
             texts.append("%s: %s" % (cid, "nothing queued yet" if kind == "loki" else "no endpoint loaded"))
     for key in sorted(set(wanted or ()) - seen, key=str):
-        oks.append(kind == "loki")
+        oks.append(kind == "loki" and not moved_only)
         texts.append(_loki_name(key) + ": nothing queued for it yet" if kind == "loki"
                      else "%s: no metrics for this endpoint (not loaded?)" % key)
     return all(oks), "; ".join(texts)

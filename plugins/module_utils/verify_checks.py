@@ -130,9 +130,10 @@ def _metrics(base, timeout):
 
 
 def _watch(read, judge, window, poll, sleep, clock):
-    """(ok, detail) of judge(before, latest, elapsed) over a window that starts at the
-    first read(): read again every poll seconds, and end at the first read whose
-    judgement passes, or at the read that ends window seconds, judged on the full window.
+    """(ok, detail) of judge(before, latest, elapsed, final) over a window that starts at
+    the first read(): read again every poll seconds, and end at the first read whose
+    judgement passes (final false: on deliveries seen in the window), or at the read that
+    ends window seconds, judged on the full window (final true).
     A failing judgement never ends the window early: a later read may see traffic. The
     window always starts at the first read, so nothing seen in it is forgotten.
 
@@ -149,8 +150,9 @@ def _watch(read, judge, window, poll, sleep, clock):
             slept += pause
         latest = read()
         elapsed = max(clock() - start, slept)
-        ok, detail = judge(before, latest, elapsed)
-        if ok or last or elapsed >= window:
+        final = last or elapsed >= window
+        ok, detail = judge(before, latest, elapsed, final)
+        if ok or final:
             return ok, detail
 
 
@@ -171,8 +173,8 @@ def delivery_check(base, kind, endpoints, window, max_lag, timeout, sleep=time.s
         if not ids:
             return wanted is None, "no %s component is loaded" % component
 
-        def judge(before, after, elapsed):
-            return alloy_metrics.delivery(kind, before, after, ids, elapsed, max_lag, wanted)
+        def judge(before, after, elapsed, final):
+            return alloy_metrics.delivery(kind, before, after, ids, elapsed, max_lag, wanted, moved_only=not final)
         return _watch(lambda: _metrics(base, timeout), judge, window, poll, sleep, clock)
     return lambda: _timed("delivery %s" % kind, run)
 

@@ -19,7 +19,7 @@ description:
     that each backend holds a recent sample or log line of this host.
   - Delivery is read from Alloy itself - its C(/metrics), at the start of a window and
     again every half second, the window ending at the first read where every endpoint
-    passes, at most O(delivery_window) seconds - for every C(loki.write) and
+    has delivered in it, at most O(delivery_window) seconds - for every C(loki.write) and
     C(prometheus.remote_write) component, per endpoint - entries or samples delivered, none
     dropped or failed, nothing only retried, the queue not growing. Alloy keeps these
     components C(healthy) while their backend refuses them, so the component check alone
@@ -94,7 +94,9 @@ options:
     description:
       - The longest window, in seconds, over which delivery is watched. C(/metrics) is read
         at its start and every half second after, each read judged on the window so far; the
-        window ends early, at the first read where every endpoint passes, and otherwise after
+        window ends early at the first read where every endpoint has delivered in it (an idle
+        endpoint does not end it: a backend just gone down looks idle until the first retry),
+        and otherwise after
         O(delivery_window) seconds, judged on all of it - a failure seen early does not end it,
         as a later read may see the endpoint deliver. A longer window gives a failing endpoint
         longer to deliver. An endpoint idle in the window passes if it delivered since Alloy
