@@ -95,7 +95,7 @@ options:
       - The longest window, in seconds, over which delivery is watched. C(/metrics) is read
         at its start and every half second after, each read judged on the window so far; the
         window ends early at the first read where every endpoint has delivered in it (an idle
-        endpoint does not end it: a backend just gone down looks idle until the first retry),
+        endpoint does not end it, since a backend just gone down looks idle until the first retry),
         and otherwise after
         O(delivery_window) seconds, judged on all of it - a failure seen early does not end it,
         as a later read may see the endpoint deliver. A longer window gives a failing endpoint
