@@ -2,14 +2,17 @@
 # Copyright: fleet.alloy contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action fleet.alloy.alloy_preflight: the rule book (plugin_utils/rulebook.py) applied to the
-variables of one role or of the fleet plays, on the controller; no round trip to the host.
-Documentation: plugins/modules/alloy_preflight.py."""
+variables of one role or of the fleet plays, on the controller; no round trip to the host, but
+the one that gathers its facts when asked (gather_subset). Documentation:
+plugins/modules/alloy_preflight.py."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
+from ansible.vars.clean import clean_facts, namespace_facts
 
 from ansible_collections.fleet.alloy.plugins.plugin_utils.rulebook import RULES, check_values
 
@@ -27,7 +30,7 @@ def _plain(value):
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("rules", "roles"))
+    _VALID_ARGS = frozenset(("rules", "roles", "gather_subset"))
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -36,7 +39,14 @@ class ActionModule(ActionBase):
         dummy, args = self.validate_argument_spec(argument_spec={
             "rules": {"type": "str", "required": True, "choices": sorted(RULES)},
             "roles": {"type": "list", "elements": "str", "default": [],
-                      "choices": sorted(name for name in RULES if name != "site")}})
+                      "choices": sorted(name for name in RULES if name != "site")},
+            "gather_subset": {"type": "list", "elements": "str", "default": []}})
+        if args["gather_subset"]:
+            gathered = self._gather(args["gather_subset"], task_vars)
+            if gathered.get("failed"):
+                return gathered
+            result["ansible_facts"] = gathered["ansible_facts"]
+            task_vars = self._with_facts(task_vars, gathered["ansible_facts"])
         context = {"facts": task_vars.get("ansible_facts") or {}, "groups": task_vars.get("group_names") or []}
         result["changed"] = False
         problems, roles = [], {}
@@ -53,6 +63,25 @@ class ActionModule(ActionBase):
         if args["roles"]:
             result["roles"] = dict((name, roles[name]) for name in args["roles"])
         return result
+
+    def _gather(self, subset, task_vars):
+        """The host's facts of subset, by ansible.builtin.setup: the play's fact gathering and
+        this check in one task."""
+        gathered = self._execute_module(module_name="ansible.builtin.setup", task_vars=task_vars,
+                                        module_args={"gather_subset": subset})
+        if not gathered.get("failed") and "ansible_facts" not in gathered:
+            gathered.update(failed=True, msg="ansible.builtin.setup returned no facts")
+        return gathered
+
+    def _with_facts(self, task_vars, gathered):
+        """task_vars as the next task will see them (ansible_facts, and the ansible_* variables
+        when facts are injected as variables); the variables are templated with them, since a
+        role's default may read a fact (alloy_config_instance reads the host name)."""
+        task_vars = dict(task_vars, ansible_facts=namespace_facts(gathered)["ansible_facts"])
+        if C.INJECT_FACTS_AS_VARS:
+            task_vars.update(clean_facts(gathered))
+        self._templar.available_variables = task_vars
+        return task_vars
 
     def _check(self, table, task_vars, context):
         """(converted values without the role's prefix and without secrets, problems)."""

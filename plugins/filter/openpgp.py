@@ -45,7 +45,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.fleet.alloy.plugins.module_utils.openpgp import OpenPGPError, fingerprints
+from ansible_collections.fleet.alloy.plugins.plugin_utils.openpgp import OpenPGPError, fingerprints
 
 
 def pgp_fingerprints(key, subkeys=False, source=""):

@@ -7,7 +7,9 @@ plan() compares the wanted files with the live directory; stage() builds the who
 configuration (the wanted files plus the files of others already there) in a private
 directory; validate() runs `alloy validate` on it (or `alloy fmt` on each file for
 Alloy older than 1.9); install() swaps the files in and returns what undo() needs to
-put the old ones back, for when the running Alloy refuses the reload.
+put the old ones back, for when the running Alloy refuses the reload. env_change() is the
+caller's section of the env file (module_utils/envfile.py), written only after the
+configuration passed, with its secrets masked in the diff.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -18,9 +20,12 @@ import os
 import re
 import shutil
 
+from ansible_collections.fleet.alloy.plugins.module_utils.envfile import EnvFileError, file_text, masked
+
 VALIDATE_SINCE = (1, 9)
 _VERSION = re.compile(r"version v?(\d+)\.(\d+)\.(\d+)")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.alloy\Z")
+_SECTION = re.compile(r"^[A-Za-z0-9_]+\Z")
 
 
 class ApplyError(Exception):
@@ -36,6 +41,22 @@ class Plan(object):
     @property
     def changed(self):
         return bool(self.write or self.remove)
+
+
+class EnvChange(object):
+    def __init__(self, path, before, after):
+        self.path = path
+        self.before = before    # its text now ("" when missing)
+        self.after = after      # its text with the section set
+
+    @property
+    def changed(self):
+        return self.before != self.after
+
+    def diff(self):
+        """The diff with the values of every secret section masked."""
+        return dict(before_header=self.path, after_header=self.path,
+                    before=masked(self.before), after=masked(self.after))
 
 
 def _read(path):
@@ -75,6 +96,20 @@ def diffs(directory, the_plan):
         out.append(dict(before_header=path, after_header=path,
                         before=the_plan.before.get(name, ""), after=the_plan.write.get(name, "")))
     return out
+
+
+def env_change(path, section, secrets):
+    """The env file with section holding secrets (a secret section; removed when secrets
+    is empty). Reads only: a value that cannot be written is an error before any change."""
+    if not _SECTION.match(section):
+        raise ApplyError("env_section must be letters, digits and _, got %r" % section)
+    exists = os.path.exists(path)
+    before = _read(path) if exists else ""
+    try:
+        after = file_text(before, exists, section, secrets, bool(secrets))
+    except EnvFileError as err:
+        raise ApplyError("%s: %s" % (path, err))
+    return EnvChange(path, before, after)
 
 
 def stage(staging, directory, files, prefix):

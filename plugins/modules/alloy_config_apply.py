@@ -22,6 +22,16 @@ description:
     configuration, the previous files are put back and the task fails with Alloy's
     message, so the files on disk always match what Alloy runs. If Alloy does not answer
     at all (not running), the files stay and RV(reloaded) is false.
+  - With O(env_file), also sets the section O(env_section) of Alloy's env file to
+    O(env_secrets) (the same file and markers as M(fleet.alloy.alloy_env), a section
+    marked secret), in the same task. The env file is written only after the new
+    configuration passed the check, so a configuration Alloy refuses leaves the env file
+    as it was (a separate M(fleet.alloy.alloy_env) task before this one used to leave the
+    new secrets behind). When the section changed, the module does not ask for a reload
+    (a reload does not read the environment again), returns RV(env_changed) and the
+    caller restarts Alloy.
+  - Secret values never appear in the result - the values of every secret section of
+    the env file are masked in the diff.
   - In check mode the new configuration is still validated (read-only, in a temporary
     directory), so a dry run reports a configuration Alloy would refuse.
 author: fleet.alloy maintainers (@fleet-alloy)
@@ -75,6 +85,22 @@ options:
     description: Mode of O(path) when the module creates it.
     type: raw
     default: "0750"
+  env_file:
+    description:
+      - Alloy's env file (for example C(/etc/default/alloy)); created if missing, in a
+        directory that must exist. It gets the same O(owner), O(group) and O(mode) as the
+        configuration files. Not set, the env file is left alone.
+    type: path
+  env_section:
+    description: The owner's name in the env file's markers (letters, digits and C(_)).
+    type: str
+    default: alloy_config
+  env_secrets:
+    description:
+      - Secret variables of the section, by variable name; never logged. Empty, the
+        section is removed.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -87,6 +113,26 @@ EXAMPLES = r"""
     owner: root
     group: alloy
     mode: "0640"
+
+- name: Install the pipelines and their secrets, then reload (or report a restart is needed)
+  fleet.alloy.alloy_config_apply:
+    path: /etc/alloy/conf.d
+    files:
+      fleet_journal.alloy: "{{ lookup('ansible.builtin.template', 'journal.alloy.j2') }}"
+    reload_url: http://127.0.0.1:12345/-/reload
+    env_file: /etc/default/alloy
+    env_secrets:
+      FLEET_ALLOY_LOKI_0_PASSWORD: "{{ vault_loki_password }}"
+    owner: root
+    group: alloy
+    mode: "0640"
+  register: applied
+
+- name: Restart Alloy for its changed secrets
+  ansible.builtin.systemd_service:
+    name: alloy.service
+    state: restarted
+  when: applied.env_changed
 """
 
 RETURN = r"""
@@ -112,6 +158,12 @@ reload_message:
   description: Alloy's answer to the reload, or why there was none.
   returned: always
   type: str
+env_changed:
+  description:
+    - Whether the env file's section changed (false without O(env_file)). Alloy reads the
+      environment only when it starts - restart it; no reload was asked for.
+  returned: always
+  type: bool
 """
 
 import os
@@ -120,7 +172,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleet.alloy.plugins.module_utils.config_apply import (
-    ApplyError, diffs, install, parse_version, plan, remove_tree, stage, undo, validation_commands,
+    ApplyError, diffs, env_change, install, parse_version, plan, remove_tree, stage, undo, validation_commands,
     validator_for)
 from ansible_collections.fleet.alloy.plugins.module_utils.files import write_private
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import request
@@ -186,30 +238,54 @@ class ConfigApply(object):
         raise ApplyError("Alloy refused the reload (%s); the previous files are back in %s and Alloy "
                          "keeps running its previous configuration" % (answer.describe(), self.path))
 
+    def env(self):
+        """The planned change of the env file's section, or None without env_file."""
+        path = self.params["env_file"]
+        if not path:
+            return None
+        if not os.path.isdir(os.path.dirname(path) or ".") and not self.module.check_mode:
+            # In check mode the directory may be one an earlier task would have created.
+            raise ApplyError("the directory of %s does not exist" % path)
+        return env_change(path, self.params["env_section"], self.params["env_secrets"])
+
     def run(self):
-        result = dict(changed=False, written=[], removed=[], validator="", reloaded=False, reload_message="")
+        result = dict(changed=False, written=[], removed=[], validator="", reloaded=False, reload_message="",
+                      env_changed=False)
         missing = sorted(set(self.params["expected"]) - set(self.params["files"]))
         if missing:
             raise ApplyError("%s did not render (no content given): nothing was changed in %s"
                              % (", ".join(missing), self.path))
         the_plan = plan(self.path, self.params["files"], self.params["prefix"])
+        env = self.env()
         result["changed"] = self.ensure_directory()
+        changes = diffs(self.path, the_plan)
         if the_plan.changed:
-            result.update(changed=True, written=sorted(the_plan.write), removed=the_plan.remove,
-                          diff=diffs(self.path, the_plan))
+            result.update(changed=True, written=sorted(the_plan.write), removed=the_plan.remove)
             result["validator"] = self.validate(the_plan)
+        # Only a configuration that passed gets its secrets.
+        if env is not None and env.changed:
+            result.update(changed=True, env_changed=True)
+            changes.append(env.diff())
             if not self.module.check_mode:
-                undo_list = install(self.path, the_plan, self.write_file)
-                if self.params["reload_url"]:
-                    result["reloaded"], result["reload_message"] = self.reload(undo_list)
-        result["changed"] = self.attributes(result["changed"])
+                self.write_file(env.path, env.after)
+        if changes:
+            result["diff"] = changes
+        if the_plan.changed and not self.module.check_mode:
+            undo_list = install(self.path, the_plan, self.write_file)
+            if result["env_changed"]:
+                result["reload_message"] = "not asked: the env file changed, Alloy reads it only when it starts"
+            elif self.params["reload_url"]:
+                result["reloaded"], result["reload_message"] = self.reload(undo_list)
+        result["changed"] = self.attributes(result["changed"], env)
         return result
 
-    def attributes(self, changed):
-        if not os.path.isdir(self.path):
-            return changed
-        for name in sorted(self.params["files"]):
-            path = os.path.join(self.path, name)
+    def attributes(self, changed, env=None):
+        paths = []
+        if os.path.isdir(self.path):
+            paths = [os.path.join(self.path, name) for name in sorted(self.params["files"])]
+        if env is not None:
+            paths.append(env.path)
+        for path in paths:
             if os.path.exists(path):
                 changed = self.module.set_fs_attributes_if_different(
                     self.module.load_file_common_arguments(self.params, path=path), changed)
@@ -228,6 +304,9 @@ def main():
             reload_url=dict(type="str", default=""),
             timeout=dict(type="int", default=30),
             directory_mode=dict(type="raw", default="0750"),
+            env_file=dict(type="path"),
+            env_section=dict(type="str", default="alloy_config"),
+            env_secrets=dict(type="dict", default={}, no_log=True),
         ),
         add_file_common_args=True,
         supports_check_mode=True,

@@ -42,10 +42,37 @@ options:
     description: Secret variables of the section; their presence marks the section secret.
     type: dict
     default: {}
+  dropin_path:
+    description:
+      - A systemd drop-in written in the same task (for example
+        C(/etc/systemd/system/alloy.service.d/fleet-alloy.conf)), so that a role needs one
+        round trip for the env file and the unit's drop-in.
+      - The drop-in is owned by root, group root, mode C(0644), whatever O(owner), O(group)
+        and O(mode) say (they apply to the env file only); a missing parent directory is
+        created owned by root, mode C(0755).
+      - Nothing is done to a drop-in when this is not given.
+    type: path
+  dropin:
+    description:
+      - The content of the drop-in at O(dropin_path), written as given; empty removes the
+        file if present (its directory is left).
+      - Plain text, shown in diffs - never put secrets here; they go in O(secret_values).
+    type: str
+    default: ''
+  config_path:
+    description:
+      - The configuration the service loads (a file or a directory); when given, the result
+        says whether it exists on the host in RV(config_exists). Nothing is written there.
+      - The alloy_install role starts (and restarts) the service only once a configuration
+        exists - alloy_config writes it and starts the service itself.
+    type: path
+notes:
+  - With O(dropin_path), the diff is a list of two entries - the env file's, then the
+    drop-in's, each with headers naming its path.
 """
 
 EXAMPLES = r"""
-- name: Write the service's settings
+- name: Write the env file and the unit's drop-in, and see whether the configuration exists
   fleet.alloy.alloy_env:
     path: /etc/default/alloy
     section: alloy_install
@@ -54,6 +81,12 @@ EXAMPLES = r"""
     owner: root
     group: alloy
     mode: "0640"
+    dropin_path: /etc/systemd/system/alloy.service.d/fleet-alloy.conf
+    dropin: |
+      [Service]
+      User=grafana
+    config_path: /etc/alloy/conf.d
+  register: settings
 
 - name: Write the pipeline secrets
   fleet.alloy.alloy_env:
@@ -75,6 +108,16 @@ secret:
   description: Whether the section is marked secret.
   returned: always
   type: bool
+dropin_changed:
+  description: Whether the drop-in was (or in check mode would be) written, removed or given other attributes.
+  returned: when O(dropin_path) is given
+  type: bool
+config_exists:
+  description:
+    - Whether O(config_path) exists on the host (a file or a directory, symbolic links followed),
+      also in check mode.
+  returned: when O(config_path) is given
+  type: bool
 """
 
 import io
@@ -87,11 +130,71 @@ from ansible_collections.fleet.alloy.plugins.module_utils.envfile import EnvFile
 from ansible_collections.fleet.alloy.plugins.module_utils.files import write_private
 
 
+# The drop-in's attributes, whatever the task's owner/group/mode (those are the env file's).
+DROPIN_OWNER = ("root", "root")
+DROPIN_MODE = "0644"
+DROPIN_DIR_MODE = "0755"
+
+
 def _read(path):
     if not os.path.exists(path):
         return ""
     with io.open(path, "r", encoding="utf-8") as handle:
         return handle.read()
+
+
+def _diff(path, before, after):
+    return dict(before=before, after=after, before_header=path, after_header=path)
+
+
+def _env_file(module, path, section, values, secret):
+    """Set the section in the env file: (changed, diff with secret values masked)."""
+    before = _read(path)
+    try:
+        after = file_text(before, os.path.exists(path), section, values, secret)
+    except EnvFileError as err:
+        module.fail_json(msg="%s: %s" % (path, err))
+    changed = before != after
+    if changed and not module.check_mode:
+        write_private(module, path, after)
+    if os.path.exists(path):
+        file_args = module.load_file_common_arguments(module.params)
+        changed = module.set_fs_attributes_if_different(file_args, changed)
+    return changed, _diff(path, masked(before), masked(after))
+
+
+def _dropin_attributes(module, path, mode):
+    """The file options for a drop-in or its directory: root's, with mode."""
+    owner, group = DROPIN_OWNER
+    return dict(module.load_file_common_arguments({}, path=path), owner=owner, group=group, mode=mode)
+
+
+def _make_dropin_dir(module, directory):
+    """Create the drop-in directory if missing (not in check mode): whether it was missing."""
+    if os.path.isdir(directory):
+        return False
+    if not module.check_mode:
+        os.makedirs(directory, int(DROPIN_DIR_MODE, 8))
+        module.set_fs_attributes_if_different(_dropin_attributes(module, directory, DROPIN_DIR_MODE), False)
+    return True
+
+
+def _dropin(module, path, text):
+    """Write the drop-in, or remove it when text is empty: (changed, diff)."""
+    exists = os.path.exists(path)
+    before = _read(path)
+    if not text:
+        if exists and not module.check_mode:
+            os.remove(path)
+        return exists, _diff(path, before, "")
+    changed = not exists or before != text
+    changed = _make_dropin_dir(module, os.path.dirname(path)) or changed
+    attributes = _dropin_attributes(module, path, DROPIN_MODE)
+    if changed and not module.check_mode:
+        write_private(module, path, text, attributes)
+    if os.path.exists(path):
+        changed = module.set_fs_attributes_if_different(attributes, changed)
+    return changed, _diff(path, before, text)
 
 
 def main():
@@ -101,6 +204,9 @@ def main():
             section=dict(type="str", required=True),
             values=dict(type="dict", default={}),
             secret_values=dict(type="dict", default={}, no_log=True),
+            dropin_path=dict(type="path"),
+            dropin=dict(type="str", default=""),
+            config_path=dict(type="path"),
         ),
         add_file_common_args=True,
         supports_check_mode=True,
@@ -114,20 +220,14 @@ def main():
     if not os.path.isdir(os.path.dirname(path) or ".") and not module.check_mode:
         # In check mode the directory may be one an earlier task would have created.
         module.fail_json(msg="the directory of %s does not exist" % path)
-    before = _read(path)
-    try:
-        after = file_text(before, os.path.exists(path), section, values, secret)
-    except EnvFileError as err:
-        module.fail_json(msg="%s: %s" % (path, err))
-    changed = before != after
-    result = dict(changed=changed, keys=sorted(values), secret=secret,
-                  diff=dict(before=masked(before), after=masked(after),
-                            before_header=path, after_header=path))
-    if changed and not module.check_mode:
-        write_private(module, path, after)
-    if os.path.exists(path):
-        file_args = module.load_file_common_arguments(module.params)
-        result["changed"] = module.set_fs_attributes_if_different(file_args, result["changed"])
+    changed, diff = _env_file(module, path, section, values, secret)
+    result = dict(changed=changed, keys=sorted(values), secret=secret, diff=diff)
+    dropin_path = module.params["dropin_path"]
+    if dropin_path:
+        dropin_changed, dropin_diff = _dropin(module, dropin_path, module.params["dropin"])
+        result.update(changed=changed or dropin_changed, dropin_changed=dropin_changed, diff=[diff, dropin_diff])
+    if module.params["config_path"]:
+        result["config_exists"] = os.path.exists(module.params["config_path"])
     module.exit_json(**result)
 
 

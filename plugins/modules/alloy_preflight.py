@@ -41,6 +41,15 @@ options:
     elements: str
     default: []
     choices: [alloy_config, alloy_docker, alloy_install]
+  gather_subset:
+    description:
+      - Gather these facts of the host first (as C(ansible.builtin.setup) with this C(gather_subset)),
+        check with them and return them - the play's fact gathering and this check in one task, for a
+        play with C(gather_facts=false) (C(playbooks/site.yml) gathers C(min) this way).
+      - Empty, the facts the host already has are used, and nothing runs on the host.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -51,10 +60,10 @@ attributes:
   platform:
     support: full
     platforms: all
-    description: Runs on the controller only (an action plugin), whatever the host.
+    description: Runs on the controller (an action plugin), whatever the host; with O(gather_subset), C(ansible.builtin.setup) runs on the host.
 author: fleet.alloy maintainers (@fleet-alloy)
 notes:
-  - Runs on the controller only (an action plugin); O(rules) tables live in plugins/plugin_utils/rulebook.py.
+  - Runs on the controller (an action plugin); O(rules) tables live in plugins/plugin_utils/rulebook.py.
 """
 
 EXAMPLES = r"""
@@ -82,4 +91,9 @@ roles:
   returned: success, when O(roles) is given
   type: dict
   sample: {"alloy_install": {"hold": false}, "alloy_config": {"journal_enabled": true}}
+ansible_facts:
+  description: The facts gathered with O(gather_subset), as the host's facts from now on.
+  returned: with O(gather_subset)
+  type: dict
+  sample: {"os_family": "Debian", "distribution_major_version": "12", "service_mgr": "systemd"}
 """

@@ -36,7 +36,8 @@ description:
     C(key_file), C(password_file) or C(bearer_token_file) is read at the same path on the
     host, and backend names resolve with the host's DNS; C(ca_pem) avoids the first.
   - Returns RV(healthy), every check with its detail and time, and a one-line RV(summary).
-    Fails (unless O(fail_on_unhealthy=false)) with a message naming each failed check.
+    Fails (unless O(fail_on_unhealthy=false)) with a message naming the host (its inventory
+    name) and each failed check.
   - With O(wait), failed checks are retried until they pass or O(wait_timeout) passes.
   - Read-only; it never reports a change. Secrets of the endpoints are never returned.
 author: fleet.alloy maintainers (@fleet-alloy)
@@ -148,6 +149,12 @@ options:
     description: Fail the task when a check fails; false only reports.
     type: bool
     default: true
+  report:
+    description:
+      - Also return RV(report) and show the result in the task's output without C(-v), as
+        C(ansible.builtin.debug) shows its message - the check and its report in one task.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -223,6 +230,12 @@ failed_checks:
   returned: always
   type: list
   elements: str
+report:
+  description: RV(summary), then one line per check - its name, V(ok) or V(FAIL), its detail.
+  returned: with O(report)
+  type: list
+  elements: str
+  sample: ["healthy: 9 checks passed", "alloy ready | ok | HTTP 200 in 0.01 s"]
 """
 
 import re
@@ -258,6 +271,7 @@ ARGUMENT_SPEC = dict(
     wait_timeout=dict(type="int", default=60),
     wait_interval=dict(type="float", default=2),
     fail_on_unhealthy=dict(type="bool", default=True),
+    report=dict(type="bool", default=False),   # read by the action plugin
 )
 KINDS = ("loki", "prometheus")
 _CREDENTIAL_HEADER = re.compile(r"auth|token|key|secret|password|cookie", re.I)

@@ -24,7 +24,7 @@ from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import EXPR_KEY
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import value_problem
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import has_credentials
-from ansible_collections.fleet.alloy.plugins.module_utils.openpgp import OpenPGPError, fingerprints
+from ansible_collections.fleet.alloy.plugins.plugin_utils.openpgp import OpenPGPError, fingerprints
 from ansible_collections.fleet.alloy.plugins.plugin_utils.alloy_schema import BLOCKS, STAGES
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

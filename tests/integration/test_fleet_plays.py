@@ -137,7 +137,7 @@ def test_upgrade_rolls_the_version_one_host_per_batch(pair: Tuple[Host, Host, Pa
         assert install, (host.name, batch[-3000:])
         verify = batch.find("TASK [Check the host with alloy_verify]")
         assert verify > install.start(), (host.name, batch[-3000:])
-        report = batch[batch.find("TASK [Report the host]"):]
+        report = batch[verify:]
         assert re.search(r"healthy: \d+ checks passed", report), (host.name, report[:2000])
     assert "is not healthy" not in out.stdout
 
@@ -197,7 +197,7 @@ def test_tag_verify_only_verifies(tagged: Tuple[Host, Path]) -> None:
     assert out.returncode == 0, tail(out)
     ran = tasks(out)
     assert not [t for t in ran if re.match(r"fleet\.alloy\.alloy_(install|config|docker) :", t)], ran
-    assert {"Check the host with alloy_verify", "Report the host"} <= set(ran), ran
+    assert "Check the host with alloy_verify" in ran, ran
     assert re.search(r"healthy: \d+ checks passed", out.stdout), tail(out)
     assert "is not healthy" not in out.stdout
     assert recap(out, host)["changed"] == 0

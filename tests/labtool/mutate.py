@@ -79,7 +79,7 @@ EQUIVALENT: Dict[str, str] = {
         "its callers only test the result for truth, and None reads as False does",
     "plugins/module_utils/config_apply.py|validator_for|constant|2|3":
         "VALIDATE_SINCE is (1, 9): (major, minor, patch) >= (1, 9) and (major, minor) >= (1, 9) agree for every version",
-    "plugins/module_utils/openpgp.py|_fingerprint|constant|0xFF|0x100":
+    "plugins/plugin_utils/openpgp.py|_fingerprint|constant|0xFF|0x100":
         "the upper bytes of a v5/v6 key packet's length (len >> 24, len >> 16) are 0 for packets under 64 KiB: & 0xFF and & 0x100 both give 0",
     _AM + "describe_statuses|return value|\"\"|None":
         "its one caller only tests the result for truth, and None reads as \"\" does",

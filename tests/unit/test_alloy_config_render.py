@@ -17,6 +17,7 @@ import pytest
 import yaml
 from alloy_standin.syntax import Attribute, Block, chain_name, evaluate_literal, parse
 from alloy_standin.validate import load
+from local_http import LocalServer
 
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
@@ -223,6 +224,8 @@ def test_bad_input_fails_with_the_variable_named_and_changes_nothing(
     else:
         assert FAILING[case] in " ".join(result["failed"])
     assert not (result["dir"] / "conf.d").exists() or not _files(result)
+    # The secrets go in with the configuration Alloy accepted, not before it is checked.
+    assert not (result["dir"] / "alloy.env").exists()
 
 
 def test_seed002_journal_pipeline(rendered: Dict[str, Dict[str, Any]]) -> None:
@@ -395,3 +398,174 @@ def test_basic_auth_without_a_username(rendered: Dict[str, Dict[str, Any]]) -> N
     basic = _children(_children(prom["prometheus.remote_write.default"], "endpoint")[0], "basic_auth")[0]
     assert sorted(_attrs(basic)) == ["password"]
     assert evaluate_literal(_attrs(basic)["password"].args[0]) == "FLEET_ALLOY_PROMETHEUS_0_PASSWORD"
+
+
+# ---- two runs in a row: secrets and pipelines, reload or restart ---------------------------
+# The role with alloy_config_manage_service and a fake systemctl (first on PATH, logging to
+# the host's file through the play's environment) and a reload endpoint per host: a changed
+# secret restarts Alloy and is not reloaded, a changed pipeline alone is reloaded, a run
+# with nothing new does neither; a refused pipeline leaves the env file as it was.
+
+FAKE_SYSTEMCTL = """#!/bin/sh
+echo "$*" >> "$FAKE_SYSTEMCTL_LOG"
+case "$1" in
+  show) printf 'LoadState=loaded\\nActiveState=active\\nSubState=running\\n' ;;
+esac
+exit 0
+"""
+ROUND_PLAYBOOK = """
+- name: Run alloy_config as a play would
+  hosts: all
+  gather_facts: false
+  environment:
+    FAKE_SYSTEMCTL_LOG: "{{ systemctl_log }}"
+  tasks:
+    - name: Run the role
+      ansible.builtin.include_role:
+        name: fleet.alloy.alloy_config
+"""
+ROTATED = "r0tated-\"secret'$x"
+SECRET = "first-s3cret"
+BROKEN = {"broken": 'prometheus.scrape "x" {\n\ttargets = [\n}\n'}
+# host: (variables of the first run, of the second run)
+ROUNDS: Dict[str, Any] = {
+    "rotate": ({}, {"secret": ROTATED}),
+    "reconfigure": ({}, {"alloy_config_logging_level": "debug"}),
+    "both": ({}, {"secret": ROTATED, "alloy_config_logging_level": "debug"}),
+    "same": ({}, {}),
+    "refused": ({}, {"secret": ROTATED, "alloy_config_snippets": BROKEN}),
+}
+
+
+def _round_vars(root: Path, server: LocalServer, host: str, extra: Dict[str, Any]) -> Dict[str, Any]:
+    extra = dict(extra)
+    secret = extra.pop("secret", SECRET)
+    return dict({
+        "alloy_config_dir": str(root / host / "conf.d"), "alloy_config_env_file": str(root / host / "alloy.env"),
+        "alloy_config_reload_url": "%s/%s/-/reload" % (server.url, host),
+        "systemctl_log": str(root / host / "systemctl.log"),
+        "alloy_config_unix_enabled": False,
+        "alloy_config_loki_endpoints": [{"url": "http://loki.example.com:3100/loki/api/v1/push",
+                                         "basic_auth": {"username": "u", "password": secret}}],
+    }, **extra)
+
+
+def _sourced(path: Path) -> str:
+    return subprocess.run(["sh", "-c", '. "$1"; printf %s "$FLEET_ALLOY_LOKI_0_PASSWORD"', "sh", str(path)],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def _round(root: Path, env: Dict[str, str], server: LocalServer, inventory: Path) -> Dict[str, Any]:
+    """One ansible-playbook run of ROUND_PLAYBOOK: what it did to each host."""
+    def env_files() -> Dict[str, bytes]:
+        return {host: (root / host / "alloy.env").read_bytes() for host in ROUNDS
+                if (root / host / "alloy.env").exists()}
+    for host in ROUNDS:
+        (root / host / "systemctl.log").unlink(missing_ok=True)
+    before = env_files()
+    server.requests.clear()
+    out = subprocess.run(["ansible-playbook", "-v", "--diff", "-i", str(inventory), str(root / "playbook.yml")],
+                         capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    report = json.loads(out.stdout[out.stdout.index("{"):])
+    applied = {}
+    failed: Dict[str, List[str]] = {host: [] for host in ROUNDS}
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            for host, res in task["hosts"].items():
+                if res.get("failed"):
+                    failed[host].append(res.get("msg") or json.dumps(res)[:2000])
+                if task["task"]["name"].endswith("Install the configuration if Alloy accepts it, then reload"):
+                    applied[host] = res
+    logs = {host: root / host / "systemctl.log" for host in ROUNDS}
+    return {"applied": applied, "failed": failed, "printed": out.stdout + out.stderr,
+            "reloads": sorted(r.path.split("/")[1] for r in server.requests),
+            "systemctl": {host: [line for line in log.read_text().splitlines() if not line.startswith("show")]
+                          if log.exists() else [] for host, log in logs.items()},
+            "env_before": before, "env_after": env_files(),
+            "sourced": {host: _sourced(root / host / "alloy.env") for host in env_files()}}
+
+
+@pytest.fixture(scope="module")
+def rounds(tmp_path_factory: pytest.TempPathFactory) -> List[Dict[str, Any]]:
+    root = tmp_path_factory.mktemp("rounds")
+    (root / "bin").mkdir()
+    (root / "bin" / "systemctl").write_text(FAKE_SYSTEMCTL)
+    (root / "bin" / "systemctl").chmod(0o755)
+    (root / "playbook.yml").write_text(ROUND_PLAYBOOK)
+    common = {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "alloy_config_group": "root", "alloy_config_manage_service": True,
+        "alloy_config_alloy_command": ["env", "ALLOY_STANDIN_VERSION=1.10.0", sys.executable, "-m", "alloy_standin"],
+    }
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+               PYTHONPATH=str(TESTS / "standins"), ANSIBLE_FORKS="8",
+               PATH="%s%s%s" % (root / "bin", os.pathsep, os.environ["PATH"]))
+    server = LocalServer()
+    try:
+        for host in ROUNDS:
+            (root / host).mkdir()
+            server.routes["/%s/-/reload" % host] = (200, "config reloaded")
+        runs = []
+        for number in (0, 1):
+            hosts = {host: _round_vars(root, server, host, both[number]) for host, both in ROUNDS.items()}
+            inventory = root / ("inventory%d.yml" % number)
+            inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts, "vars": common}}))
+            runs.append(_round(root, env, server, inventory))
+        return runs
+    finally:
+        server.close()
+
+
+def test_the_first_run_writes_secrets_and_files_and_restarts_instead_of_reloading(
+        rounds: List[Dict[str, Any]]) -> None:
+    first = rounds[0]
+    assert first["failed"] == {host: [] for host in ROUNDS}
+    for host in ROUNDS:
+        applied = first["applied"][host]
+        assert applied["changed"] is True and applied["env_changed"] is True and applied["reloaded"] is False, host
+        assert first["systemctl"][host] == ["restart alloy.service"], host
+        assert first["sourced"][host] == SECRET
+    assert first["reloads"] == []
+
+
+def test_a_rotated_secret_restarts_alloy_without_a_reload(rounds: List[Dict[str, Any]]) -> None:
+    second = rounds[1]
+    for host in ("rotate", "both"):
+        applied = second["applied"][host]
+        assert second["failed"][host] == [] and applied["env_changed"] is True and applied["reloaded"] is False
+        assert second["systemctl"][host] == ["restart alloy.service"], host
+        assert second["sourced"][host] == ROTATED
+    assert second["applied"]["rotate"]["written"] == [] and second["applied"]["both"]["written"] == [
+        "fleet_00_logging.alloy"]
+    assert "rotate" not in second["reloads"] and "both" not in second["reloads"]
+
+
+def test_a_changed_pipeline_with_the_same_secrets_is_reloaded(rounds: List[Dict[str, Any]]) -> None:
+    second = rounds[1]
+    applied = second["applied"]["reconfigure"]
+    assert applied["changed"] is True and applied["env_changed"] is False and applied["reloaded"] is True
+    assert applied["written"] == ["fleet_00_logging.alloy"]
+    assert second["reloads"] == ["reconfigure"] and second["systemctl"]["reconfigure"] == []
+    assert second["env_after"]["reconfigure"] == second["env_before"]["reconfigure"]
+
+
+def test_a_second_run_with_nothing_new_changes_nothing(rounds: List[Dict[str, Any]]) -> None:
+    second = rounds[1]
+    applied = second["applied"]["same"]
+    assert applied["changed"] is False and applied["env_changed"] is False and applied["reloaded"] is False
+    assert second["systemctl"]["same"] == [] and second["env_after"]["same"] == second["env_before"]["same"]
+
+
+def test_a_refused_pipeline_leaves_the_old_secrets(rounds: List[Dict[str, Any]]) -> None:
+    second = rounds[1]
+    assert "fleet_snippet_broken.alloy:3:1" in " ".join(second["failed"]["refused"])
+    assert second["env_after"]["refused"] == second["env_before"]["refused"]
+    assert second["sourced"]["refused"] == SECRET
+    assert second["systemctl"]["refused"] == [] and "refused" not in second["reloads"]
+
+
+def test_no_secret_in_the_output_of_the_rounds(rounds: List[Dict[str, Any]]) -> None:
+    for run in rounds:
+        assert "FLEET_ALLOY_LOKI_0_PASSWORD=********" in run["printed"]  # the env file's diff, masked
+        for secret in (SECRET, ROTATED):
+            assert secret not in run["printed"] and json.dumps(secret)[1:-1] not in run["printed"]

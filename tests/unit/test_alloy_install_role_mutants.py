@@ -2,7 +2,8 @@
 tasks/preflight.yml, through include_role tasks_from, facts set per case; the rule book of
 plugins/plugin_utils/rulebook.py run by the fleet.alloy.alloy_preflight action) refuses every bad
 platform or variable with the one message that names it and lets good ones pass; its
-templates (the apt deb822 source, the systemd drop-in) render what apt and systemd read.
+templates (the apt deb822 source, the systemd drop-in, also as the template lookup the env file
+task passes) render what apt and systemd read.
 One ansible-playbook run, local connection, one inventory host per case. Written against
 the survivors of ./dev mutate (docs/testing.md)."""
 from __future__ import annotations
@@ -157,6 +158,12 @@ PLAYBOOK = """
         dest: "{{ render_dir }}/{{ item }}"
         mode: "0600"
       loop: [dropin.conf, grafana.sources]
+
+    - name: Render the drop-in as the role's env file task does (a template lookup)
+      ansible.builtin.copy:
+        content: "{{ lookup('ansible.builtin.template', '%(role)s/templates/dropin.conf.j2') }}"
+        dest: "{{ render_dir }}/dropin.lookup"
+        mode: "0600"
 """ % {"role": ROLE}
 
 
@@ -221,3 +228,10 @@ def test_the_dropin_sets_the_user_only_when_it_is_not_the_packages(outcome: Dict
         "[Service]", "User=grafana", "[Service]", "LimitNOFILE=65536"]
     only = rendered(outcome, "override_only", "dropin.conf")
     assert [line for line in only.splitlines() if not line.startswith("#")] == ["[Service]", "Nice=5"]
+
+
+@pytest.mark.parametrize("case", sorted(RENDER))
+def test_the_dropin_reads_the_same_through_a_lookup(outcome: Dict[str, Any], case: str) -> None:
+    # The env file task passes the drop-in as a template lookup (ansible_managed included).
+    text = rendered(outcome, case, "dropin.lookup")
+    assert text == rendered(outcome, case, "dropin.conf") and text.startswith("# ") and text.endswith("\n")

@@ -4,6 +4,7 @@ the module's exits, with a fake `alloy` that records how it is called. Written a
 the survivors of ./dev mutate (docs/testing.md)."""
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -13,6 +14,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 from ansible_collections.fleet.alloy.plugins.module_utils import config_apply as ca
+from ansible_collections.fleet.alloy.plugins.module_utils.envfile import update
 from ansible_collections.fleet.alloy.plugins.modules import alloy_config_apply as mod
 from local_http import LocalServer
 from module_main import documented_argument_spec, run_main
@@ -305,3 +307,207 @@ def test_the_module_runs_as_a_script(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, mod.__file__, str(args)], capture_output=True, text=True, check=False,
                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
     assert out.returncode == 1 and "file names must match fleet_*.alloy" in out.stdout
+
+
+# --- the env file's secret section, written with the configuration ----------------------------
+
+SECRET = "s3cr3t-\"$HOME`x"
+ROTATED = "r0tated"
+INSTALL_SECTION = ("# BEGIN fleet.alloy alloy_install\nCONFIG_FILE=\"/etc/alloy/conf.d\"\n"
+                   "# END fleet.alloy alloy_install\n")
+
+
+def env_text(secrets: Dict[str, str]) -> str:
+    """The env file as alloy_env writes it: alloy_install's section, then ours."""
+    return update(INSTALL_SECTION, "alloy_config", secrets, True)
+
+
+def read_var(env: Path, key: str = "FLEET_ALLOY_LOKI_0_PASSWORD") -> str:
+    return subprocess.run(["sh", "-c", '. "$1"; eval "printf %s \\"\\$$2\\""', "sh", str(env), key],
+                          capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture()
+def host(tmp_path: Path) -> Dict[str, Path]:
+    """A configured host: fleet_x.alloy live, the env file with alloy_install's section and our secret."""
+    live, env = tmp_path / "conf.d", tmp_path / "alloy.env"
+    live.mkdir()
+    (live / "fleet_x.alloy").write_text(A)
+    env.write_text(env_text({"FLEET_ALLOY_LOKI_0_PASSWORD": SECRET}))
+    os.chmod(env, 0o640)
+    return {"live": live, "env": env}
+
+
+def apply_env(host: Dict[str, Path], files: Dict[str, str], alloy: Dict[str, Any], secret: str,
+              check_mode: bool = False, **options: Any) -> Tuple[bool, Dict[str, Any]]:
+    return apply(host["live"], files, alloy, check_mode=check_mode, env_file=str(host["env"]),
+                 env_secrets={"FLEET_ALLOY_LOKI_0_PASSWORD": secret}, **options)
+
+
+def test_a_refused_configuration_leaves_the_env_file_untouched(host: Dict[str, Path], alloy: Dict[str, Any],
+                                                               reload_server: LocalServer) -> None:
+    before = host["env"].read_bytes()
+    alloy["env"].setenv("FAKE_REFUSE", "1")
+    failed, result = apply_env(host, {"fleet_x.alloy": B}, alloy, ROTATED, reload_url=reload_server.url + "/-/reload")
+    assert failed and result["msg"].startswith("alloy validate refused the new configuration")
+    assert host["env"].read_bytes() == before and read_var(host["env"]) == SECRET
+    assert (host["live"] / "fleet_x.alloy").read_text() == A and reload_server.requests == []
+    # A new env file is not created either.
+    host["env"].unlink()
+    failed, _ = apply_env(host, {"fleet_x.alloy": B}, alloy, ROTATED)
+    assert failed and not host["env"].exists()
+    assert [p.name for p in host["env"].parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_changed_secret_is_written_and_not_reloaded(host: Dict[str, Path], alloy: Dict[str, Any],
+                                                      reload_server: LocalServer) -> None:
+    reload_server.routes["/-/reload"] = (200, "config reloaded")
+    failed, result = apply_env(host, {"fleet_x.alloy": B}, alloy, ROTATED, reload_url=reload_server.url + "/-/reload",
+                               mode="0640")
+    assert not failed and result["changed"] is True and result["env_changed"] is True
+    assert result["written"] == ["fleet_x.alloy"] and result["validator"] == "validate"
+    assert result["reloaded"] is False and reload_server.requests == []
+    assert result["reload_message"] == "not asked: the env file changed, Alloy reads it only when it starts"
+    assert host["env"].read_text() == env_text({"FLEET_ALLOY_LOKI_0_PASSWORD": ROTATED})
+    assert read_var(host["env"]) == ROTATED and read_var(host["env"], "CONFIG_FILE") == "/etc/alloy/conf.d"
+    assert (host["live"] / "fleet_x.alloy").read_text() == B
+    assert stat.S_IMODE(host["env"].stat().st_mode) == 0o640
+    # validated before the env file was written: the secret changes nothing in how Alloy is asked
+    assert [c.split(" ")[0] for c in calls(alloy)] == ["--version", "validate"]
+
+
+def test_a_changed_secret_alone_validates_nothing(host: Dict[str, Path], alloy: Dict[str, Any],
+                                                  reload_server: LocalServer) -> None:
+    failed, result = apply_env(host, {"fleet_x.alloy": A}, alloy, ROTATED, reload_url=reload_server.url + "/-/reload")
+    assert not failed and result["changed"] is True and result["env_changed"] is True and result["written"] == []
+    assert result["reloaded"] is False and result["reload_message"] == "" and result["validator"] == ""
+    assert calls(alloy) == [] and reload_server.requests == [] and read_var(host["env"]) == ROTATED
+
+
+def test_a_changed_configuration_with_the_same_secret_is_reloaded(host: Dict[str, Path], alloy: Dict[str, Any],
+                                                                  reload_server: LocalServer) -> None:
+    reload_server.routes["/-/reload"] = (200, "config reloaded")
+    before = host["env"].read_bytes()
+    failed, result = apply_env(host, {"fleet_x.alloy": B}, alloy, SECRET, reload_url=reload_server.url + "/-/reload")
+    assert not failed and result["changed"] is True and result["env_changed"] is False
+    assert result["reloaded"] is True and result["reload_message"] == "config reloaded"
+    assert len(reload_server.requests) == 1 and host["env"].read_bytes() == before
+    assert [d["before_header"] for d in result["diff"]] == [str(host["live"] / "fleet_x.alloy")]
+
+
+def test_a_refused_reload_with_the_same_secret_rolls_back_the_files_only(
+        host: Dict[str, Path], alloy: Dict[str, Any], reload_server: LocalServer) -> None:
+    reload_server.routes["/-/reload"] = (400, "error: bad")
+    before = host["env"].read_bytes()
+    failed, result = apply_env(host, {"fleet_x.alloy": B}, alloy, SECRET, reload_url=reload_server.url + "/-/reload")
+    assert failed and result["msg"].startswith("Alloy refused the reload (HTTP 400: error: bad)")
+    assert (host["live"] / "fleet_x.alloy").read_text() == A and host["env"].read_bytes() == before
+
+
+def test_a_second_run_changes_nothing(host: Dict[str, Path], alloy: Dict[str, Any],
+                                      reload_server: LocalServer) -> None:
+    reload_server.routes["/-/reload"] = (200, "config reloaded")
+    url = reload_server.url + "/-/reload"
+    failed, first = apply_env(host, {"fleet_x.alloy": B}, alloy, ROTATED, reload_url=url, mode="0640")
+    assert not failed and first["changed"] and first["env_changed"]
+    before = host["env"].read_bytes()
+    log = len(calls(alloy))
+    failed, again = apply_env(host, {"fleet_x.alloy": B}, alloy, ROTATED, reload_url=url, mode="0640")
+    assert not failed and again["changed"] is False and again["env_changed"] is False
+    assert again["reloaded"] is False and "diff" not in again
+    assert reload_server.requests == [] and len(calls(alloy)) == log and host["env"].read_bytes() == before
+
+
+def test_check_mode_writes_no_secret(host: Dict[str, Path], alloy: Dict[str, Any],
+                                     reload_server: LocalServer) -> None:
+    before = host["env"].read_bytes()
+    failed, result = apply_env(host, {"fleet_x.alloy": B}, alloy, ROTATED, check_mode=True,
+                               reload_url=reload_server.url + "/-/reload")
+    assert not failed and result["changed"] is True and result["env_changed"] is True
+    assert host["env"].read_bytes() == before and (host["live"] / "fleet_x.alloy").read_text() == A
+    assert reload_server.requests == [] and sorted(p.name for p in host["env"].parent.iterdir()) == [
+        "alloy", "alloy.env", "calls.log", "conf.d"]
+    # a new env file, in a directory an earlier task would have made
+    missing = {"live": host["live"], "env": host["env"].parent / "later" / "alloy.env"}
+    failed, result = apply_env(missing, {"fleet_x.alloy": A}, alloy, ROTATED, check_mode=True)
+    assert not failed and result["env_changed"] is True and not missing["env"].parent.exists()
+
+
+def test_the_secret_is_masked_in_the_diff_and_nowhere_in_the_result(host: Dict[str, Path],
+                                                                     alloy: Dict[str, Any]) -> None:
+    failed, result = apply_env(host, {"fleet_x.alloy": B}, alloy, ROTATED)
+    assert not failed
+    path = str(host["env"])
+    install = INSTALL_SECTION
+    assert result["diff"][-1] == {
+        "before_header": path, "after_header": path,
+        "before": install + "# BEGIN fleet.alloy alloy_config (secret)\nFLEET_ALLOY_LOKI_0_PASSWORD=********\n"
+                            "# END fleet.alloy alloy_config (secret)\n",
+        "after": install + "# BEGIN fleet.alloy alloy_config (secret)\nFLEET_ALLOY_LOKI_0_PASSWORD=********\n"
+                           "# END fleet.alloy alloy_config (secret)\n"}
+    assert len(result["diff"]) == 2 and result["diff"][0]["before_header"] == str(host["live"] / "fleet_x.alloy")
+    printed = json.dumps(result)
+    for secret in (SECRET, ROTATED):
+        assert secret not in printed and json.dumps(secret)[1:-1] not in printed
+
+
+def test_the_result_itself_holds_no_secret(host: Dict[str, Path], alloy: Dict[str, Any]) -> None:
+    """Without AnsibleModule's scrubbing of no_log values: the module must not put them there."""
+    from test_config_apply import FakeModule
+    module = FakeModule({"path": str(host["live"]), "files": {"fleet_x.alloy": B}, "alloy_command": alloy["command"],
+                         "env_file": str(host["env"]), "env_secrets": {"FLEET_ALLOY_LOKI_0_PASSWORD": ROTATED}})
+    result = mod.ConfigApply(module).run()
+    assert result["env_changed"] is True and read_var(host["env"]) == ROTATED
+    printed = json.dumps(result)
+    assert "FLEET_ALLOY_LOKI_0_PASSWORD=********" in printed
+    for secret in (SECRET, ROTATED):
+        assert secret not in printed and json.dumps(secret)[1:-1] not in printed
+
+
+def test_no_secrets_remove_the_section_and_keep_the_file(host: Dict[str, Path], alloy: Dict[str, Any]) -> None:
+    failed, result = apply(host["live"], {"fleet_x.alloy": A}, alloy, env_file=str(host["env"]))
+    assert not failed and result["env_changed"] is True and host["env"].read_text() == INSTALL_SECTION
+    fresh = host["env"].parent / "fresh.env"
+    failed, result = apply(host["live"], {"fleet_x.alloy": A}, alloy, env_file=str(fresh))
+    assert not failed and result["env_changed"] is True and fresh.read_text().startswith("# Managed by fleet.alloy")
+
+
+def test_without_an_env_file_nothing_is_said_of_it(tmp_path: Path, alloy: Dict[str, Any]) -> None:
+    failed, result = apply(tmp_path / "c", {"fleet_x.alloy": A}, alloy, env_secrets={"A": ROTATED})
+    assert not failed and result["env_changed"] is False
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alloy", "c", "calls.log"]
+
+
+def test_another_section_name(host: Dict[str, Path], alloy: Dict[str, Any]) -> None:
+    failed, result = apply_env(host, {"fleet_x.alloy": A}, alloy, ROTATED, env_section="docker_pipelines")
+    assert not failed and result["env_changed"] is True
+    assert host["env"].read_text() == update(env_text({"FLEET_ALLOY_LOKI_0_PASSWORD": SECRET}), "docker_pipelines",
+                                             {"FLEET_ALLOY_LOKI_0_PASSWORD": ROTATED}, True)
+    assert "# BEGIN fleet.alloy docker_pipelines (secret)\n" in host["env"].read_text()  # the other section is kept
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"env_section": "alloy config"}, "env_section must be letters, digits and _, got 'alloy config'"),
+    ({"env_secrets": {"A": "line\nbreak"}}, "%s: values must be one line without NUL characters"),
+    ({"env_secrets": {"A-B": "x"}}, "%s: 'A-B' is not a valid environment variable name"),
+])
+def test_a_section_that_cannot_be_written_fails_before_any_change(tmp_path: Path, alloy: Dict[str, Any],
+                                                                  options: Dict[str, Any], message: str) -> None:
+    env = tmp_path / "alloy.env"
+    failed, result = apply(tmp_path / "c", {"fleet_x.alloy": A}, alloy, env_file=str(env), **options)
+    assert failed and result["msg"] == (message % env if "%s" in message else message)
+    assert not (tmp_path / "c").exists() and not env.exists() and calls(alloy) == []
+
+
+def test_the_env_files_directory_must_exist(tmp_path: Path, alloy: Dict[str, Any]) -> None:
+    env = tmp_path / "missing" / "alloy.env"
+    failed, result = apply(tmp_path / "c", {"fleet_x.alloy": A}, alloy, env_file=str(env),
+                           env_secrets={"A": ROTATED})
+    assert failed and result["msg"] == "the directory of %s does not exist" % env and not (tmp_path / "c").exists()
+
+
+def test_the_env_files_attributes_are_the_tasks(host: Dict[str, Path], alloy: Dict[str, Any]) -> None:
+    os.chmod(host["env"], 0o644)
+    failed, result = apply_env(host, {"fleet_x.alloy": A}, alloy, SECRET, mode="0640")
+    assert not failed and result["changed"] is True and result["env_changed"] is False
+    assert stat.S_IMODE(host["env"].stat().st_mode) == 0o640

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ansible_collections.fleet.alloy.plugins.module_utils.openpgp import OpenPGPError, dearmor, fingerprints
+from ansible_collections.fleet.alloy.plugins.plugin_utils.openpgp import OpenPGPError, dearmor, fingerprints
 
 
 def _gpg(home: Path, *args: str) -> str:

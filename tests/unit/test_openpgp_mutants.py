@@ -1,4 +1,4 @@
-"""OpenPGP key material read without gpg (module_utils/openpgp.py), on packets built here
+"""OpenPGP key material read without gpg (plugin_utils/openpgp.py), on packets built here
 byte by byte: both packet header formats and every length encoding of RFC 9580 section
 4.2, the v4 / v5 / v6 fingerprint definitions (sections 5.5.4), armor headers and
 checksums. gpg's own keys are test_openpgp.py's. Written against the survivors of
@@ -10,7 +10,7 @@ import hashlib
 from typing import List
 
 import pytest
-from ansible_collections.fleet.alloy.plugins.module_utils import openpgp as op
+from ansible_collections.fleet.alloy.plugins.plugin_utils import openpgp as op
 
 
 def body(version: int, size: int, fill: int = 0x41) -> bytes:
