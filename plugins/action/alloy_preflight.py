@@ -12,6 +12,7 @@ __metaclass__ = type
 from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
+from ansible.utils.vars import combine_vars
 from ansible.vars.clean import clean_facts, namespace_facts
 
 from ansible_collections.fleet.alloy.plugins.plugin_utils.rulebook import RULES, check_values
@@ -41,11 +42,12 @@ class ActionModule(ActionBase):
             "roles": {"type": "list", "elements": "str", "default": [],
                       "choices": sorted(name for name in RULES if name != "site")},
             "gather_subset": {"type": "list", "elements": "str", "default": []}})
+        gathered = {}
         if args["gather_subset"]:
             gathered = self._gather(args["gather_subset"], task_vars)
             if gathered.get("failed"):
                 return gathered
-            result["ansible_facts"] = gathered["ansible_facts"]
+            result.update((key, gathered[key]) for key in ("warnings", "deprecations") if gathered.get(key))
             task_vars = self._with_facts(task_vars, gathered["ansible_facts"])
         context = {"facts": task_vars.get("ansible_facts") or {}, "groups": task_vars.get("group_names") or []}
         result["changed"] = False
@@ -55,10 +57,13 @@ class ActionModule(ActionBase):
             if found:
                 problems.append("%s: %s" % (table, "; ".join(found)))
             roles[table] = checked
-        if problems:
+        if problems:   # without the facts: the message alone, not two hundred lines of facts
             result["failed"] = True
             result["msg"] = "; ".join(problems)
             return result
+        if gathered:   # as the play's fact gathering keeps them: stored, and shown only with -v
+            result["ansible_facts"] = dict(gathered["ansible_facts"], _ansible_facts_gathered=True)
+            result["_ansible_verbose_override"] = True
         result["checked"] = roles[args["rules"]]
         if args["roles"]:
             result["roles"] = dict((name, roles[name]) for name in args["roles"])
@@ -77,9 +82,13 @@ class ActionModule(ActionBase):
         """task_vars as the next task will see them (ansible_facts, and the ansible_* variables
         when facts are injected as variables); the variables are templated with them, since a
         role's default may read a fact (alloy_config_instance reads the host name)."""
-        task_vars = dict(task_vars, ansible_facts=namespace_facts(gathered)["ansible_facts"])
-        if C.INJECT_FACTS_AS_VARS:
-            task_vars.update(clean_facts(gathered))
+        facts = combine_vars(task_vars.get("ansible_facts") or {}, namespace_facts(gathered)["ansible_facts"])
+        task_vars = dict(task_vars, ansible_facts=facts)
+        cleaned = clean_facts(gathered)
+        if C.INJECT_FACTS_AS_VARS:   # below the play's and the inventory's variables, as Ansible puts them
+            task_vars.update((name, value) for name, value in cleaned.items() if name not in task_vars)
+        else:                        # Ansible keeps ansible_local a variable either way
+            task_vars["ansible_local"] = cleaned.get("ansible_local", {})
         self._templar.available_variables = task_vars
         return task_vars
 

@@ -15,28 +15,35 @@ MODULE = "fleet.alloy.alloy_verify"
 
 
 def report_lines(result):
-    """The summary, then one line per check - name | ok or FAIL | detail."""
-    lines = [result.get("summary", "")]
-    for check in result.get("checks") or []:
-        lines.append("%s | %s | %s" % (check.get("name"), "ok" if check.get("ok") else "FAIL", check.get("detail")))
-    return lines
+    """One line per check - name | ok or FAIL | detail."""
+    return ["%s | %s | %s" % (check.get("name"), "ok" if check.get("ok") else "FAIL", check.get("detail"))
+            for check in result.get("checks") or []]
 
 
 def failure_message(host, result):
-    """The failure of an unhealthy host, its name first; other failures keep their message."""
-    if result.get("healthy") is False and result.get("summary"):
-        return "%s is not healthy: %s" % (host, result["summary"])
+    """The failure of an unhealthy host, its name first ("web-1 is not healthy: 1 of 9 checks
+    failed: ..."); other failures keep their message."""
+    summary = result.get("summary") or ""
+    if result.get("healthy") is False and summary:
+        return "%s is not healthy: %s" % (host, summary[len("unhealthy: "):] if summary.startswith("unhealthy: ") else summary)
     return result.get("msg")
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
+    _supports_async = True
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         task_vars = task_vars or {}
-        result.update(self._execute_module(module_name=MODULE, module_args=self._task.args, task_vars=task_vars))
+        wrap_async = bool(self._task.async_val) and not self._connection.has_native_async
+        result.update(self._execute_module(module_name=MODULE, module_args=self._task.args, task_vars=task_vars,
+                                           wrap_async=wrap_async))
+        if not wrap_async:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        if "ansible_job_id" in result:   # async: the module's result comes with async_status
+            return result
         if boolean(self._task.args.get("report", False), strict=False) and "checks" in result:
             result["report"] = report_lines(result)
             result["_ansible_verbose_always"] = True   # shown as ansible.builtin.debug shows its message

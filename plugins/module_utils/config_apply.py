@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 
-from ansible_collections.fleet.alloy.plugins.module_utils.envfile import EnvFileError, file_text, masked
+from ansible_collections.fleet.alloy.plugins.module_utils.envfile import EnvFileError, section_change
 
 VALIDATE_SINCE = (1, 9)
 _VERSION = re.compile(r"version v?(\d+)\.(\d+)\.(\d+)")
@@ -41,22 +41,6 @@ class Plan(object):
     @property
     def changed(self):
         return bool(self.write or self.remove)
-
-
-class EnvChange(object):
-    def __init__(self, path, before, after):
-        self.path = path
-        self.before = before    # its text now ("" when missing)
-        self.after = after      # its text with the section set
-
-    @property
-    def changed(self):
-        return self.before != self.after
-
-    def diff(self):
-        """The diff with the values of every secret section masked."""
-        return dict(before_header=self.path, after_header=self.path,
-                    before=masked(self.before), after=masked(self.after))
 
 
 def _read(path):
@@ -103,13 +87,10 @@ def env_change(path, section, secrets):
     is empty). Reads only: a value that cannot be written is an error before any change."""
     if not _SECTION.match(section):
         raise ApplyError("env_section must be letters, digits and _, got %r" % section)
-    exists = os.path.exists(path)
-    before = _read(path) if exists else ""
     try:
-        after = file_text(before, exists, section, secrets, bool(secrets))
+        return section_change(path, section, secrets, bool(secrets))
     except EnvFileError as err:
         raise ApplyError("%s: %s" % (path, err))
-    return EnvChange(path, before, after)
 
 
 def stage(staging, directory, files, prefix):

@@ -18,6 +18,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import io
+import os
 import re
 
 HEADER = "# Managed by fleet.alloy: each section below belongs to the role named in its markers.\n"
@@ -123,6 +125,35 @@ def file_text(before, exists, name, values, secret):
     created, with the header alone when the section is empty (others name the file)."""
     after = update(before, name, values, secret)
     return after if exists or after else HEADER
+
+
+class SectionChange(object):
+    """An env file with one section set, read but not written yet."""
+
+    def __init__(self, path, before, after):
+        self.path = path
+        self.before = before    # its text now ("" when missing)
+        self.after = after      # its text with the section set
+
+    @property
+    def changed(self):
+        return self.before != self.after
+
+    def diff(self):
+        """The diff with the values of every secret section masked."""
+        return dict(before_header=self.path, after_header=self.path,
+                    before=masked(self.before), after=masked(self.after))
+
+
+def section_change(path, name, values, secret):
+    """The env file at path with section name set to values (read only; EnvFileError names
+    a value that cannot be written, before anything changes)."""
+    exists = os.path.exists(path)
+    before = ""
+    if exists:
+        with io.open(path, "r", encoding="utf-8") as handle:
+            before = handle.read()
+    return SectionChange(path, before, file_text(before, exists, name, values, secret))
 
 
 def _overridden(line, values):

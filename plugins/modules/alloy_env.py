@@ -126,7 +126,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleet.alloy.plugins.module_utils.envfile import EnvFileError, file_text, masked
+from ansible_collections.fleet.alloy.plugins.module_utils.envfile import EnvFileError, section_change
 from ansible_collections.fleet.alloy.plugins.module_utils.files import write_private
 
 
@@ -149,18 +149,17 @@ def _diff(path, before, after):
 
 def _env_file(module, path, section, values, secret):
     """Set the section in the env file: (changed, diff with secret values masked)."""
-    before = _read(path)
     try:
-        after = file_text(before, os.path.exists(path), section, values, secret)
+        change = section_change(path, section, values, secret)
     except EnvFileError as err:
         module.fail_json(msg="%s: %s" % (path, err))
-    changed = before != after
+    changed = change.changed
     if changed and not module.check_mode:
-        write_private(module, path, after)
+        write_private(module, path, change.after)
     if os.path.exists(path):
         file_args = module.load_file_common_arguments(module.params)
         changed = module.set_fs_attributes_if_different(file_args, changed)
-    return changed, _diff(path, masked(before), masked(after))
+    return changed, change.diff()
 
 
 def _dropin_attributes(module, path, mode):

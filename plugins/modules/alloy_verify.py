@@ -37,7 +37,7 @@ description:
     host, and backend names resolve with the host's DNS; C(ca_pem) avoids the first.
   - Returns RV(healthy), every check with its detail and time, and a one-line RV(summary).
     Fails (unless O(fail_on_unhealthy=false)) with a message naming the host (its inventory
-    name) and each failed check.
+    name, as in C(web-1 is not healthy) followed by the count) and each failed check.
   - With O(wait), failed checks are retried until they pass or O(wait_timeout) passes.
   - Read-only; it never reports a change. Secrets of the endpoints are never returned.
 author: fleet.alloy maintainers (@fleet-alloy)
@@ -151,8 +151,9 @@ options:
     default: true
   report:
     description:
-      - Also return RV(report) and show the result in the task's output without C(-v), as
-        C(ansible.builtin.debug) shows its message - the check and its report in one task.
+      - Also return RV(report), and show the task's result (RV(summary), RV(checks), RV(report))
+        without C(-v), as C(ansible.builtin.debug) shows its message - the check and its report in
+        one task. Done by the action plugin, on the controller.
     type: bool
     default: false
 """
@@ -231,11 +232,11 @@ failed_checks:
   type: list
   elements: str
 report:
-  description: RV(summary), then one line per check - its name, V(ok) or V(FAIL), its detail.
+  description: One line per check - its name, V(ok) or V(FAIL), its detail.
   returned: with O(report)
   type: list
   elements: str
-  sample: ["healthy: 9 checks passed", "alloy ready | ok | HTTP 200 in 0.01 s"]
+  sample: ["alloy ready | ok | HTTP 200: Alloy is ready.", "components | ok | 7 components healthy"]
 """
 
 import re

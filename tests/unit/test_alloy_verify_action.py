@@ -12,20 +12,21 @@ CHECKS = [{"name": "alloy ready", "ok": True, "detail": "HTTP 200", "elapsed": 0
           {"name": "delivery loki", "ok": False, "detail": "0 sent, 12 dropped (HTTP 401)", "elapsed": 5.0}]
 
 
-def run(args: Dict[str, Any], module_result: Dict[str, Any], host: str = "web-1") -> Dict[str, Any]:
-    task = mock.MagicMock(args=args, async_val=0)
-    action = ActionModule(task, mock.MagicMock(), mock.MagicMock(check_mode=False), None, None, None)
+def run(args: Dict[str, Any], module_result: Dict[str, Any], host: str = "web-1", async_val: int = 0) -> Dict[str, Any]:
+    task = mock.MagicMock(args=args, async_val=async_val, check_mode=False)
+    connection = mock.MagicMock(has_native_async=False)
+    action = ActionModule(task, connection, mock.MagicMock(check_mode=False), None, None, None)
     with mock.patch.object(ActionModule, "_execute_module", return_value=dict(module_result)) as execute:
         result = action.run(task_vars={"inventory_hostname": host})
     assert execute.call_args.kwargs["module_name"] == "fleet.alloy.alloy_verify"
     assert execute.call_args.kwargs["module_args"] == args
+    assert execute.call_args.kwargs["wrap_async"] is bool(async_val)
     return result
 
 
 def test_the_report_is_the_summary_then_a_line_per_check() -> None:
     result = run({"report": True}, {"healthy": True, "summary": "healthy: 2 checks passed", "checks": CHECKS})
-    assert result["report"] == ["healthy: 2 checks passed", "alloy ready | ok | HTTP 200",
-                                "delivery loki | FAIL | 0 sent, 12 dropped (HTTP 401)"]
+    assert result["report"] == ["alloy ready | ok | HTTP 200", "delivery loki | FAIL | 0 sent, 12 dropped (HTTP 401)"]
     assert result["_ansible_verbose_always"] is True
     assert not result.get("failed")
 
@@ -42,8 +43,8 @@ def test_an_unhealthy_host_fails_with_its_name_first() -> None:
                  {"failed": True, "healthy": False, "summary": summary, "checks": CHECKS,
                   "msg": "alloy_verify: " + summary}, host="db-7")
     assert result["failed"] is True
-    assert result["msg"] == "db-7 is not healthy: " + summary
-    assert result["report"][0] == summary
+    assert result["msg"] == "db-7 is not healthy: 1 of 2 checks failed: delivery loki (0 sent, 12 dropped (HTTP 401))"
+    assert result["report"][1] == "delivery loki | FAIL | 0 sent, 12 dropped (HTTP 401)"
 
 
 def test_a_mistake_in_the_parameters_keeps_its_message() -> None:
@@ -51,3 +52,9 @@ def test_a_mistake_in_the_parameters_keeps_its_message() -> None:
     result = run({"report": True}, {"failed": True, "msg": msg})
     assert result["msg"] == msg
     assert "report" not in result
+
+
+def test_async_hands_back_the_job_untouched() -> None:
+    result = run({"report": True}, {"ansible_job_id": "j1.2", "started": 1, "finished": 0}, async_val=60)
+    assert result["ansible_job_id"] == "j1.2"
+    assert "report" not in result and "_ansible_verbose_always" not in result
