@@ -10,11 +10,10 @@ from typing import Callable, Iterator, List
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "lab"))
 
 from labtool import lab  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def playbook(name: str, inventory: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict
 
 import ansible_runner
 
-from labtool import lab  # tests/ is on the path (conftest.py)
+from labtool import lab  # lab/ is on the path (conftest.py)
 
 REPO = Path(__file__).resolve().parents[2]
 

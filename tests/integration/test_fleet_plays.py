@@ -17,7 +17,7 @@ from typing import Dict, Iterator, List, Set, Tuple
 import pytest
 
 from conftest import Host, playbook, site
-from labtool import lab  # tests/ is on the path (conftest.py)
+from labtool import lab  # lab/ is on the path (conftest.py)
 
 OLD, NEW = "1.9.2", "1.10.0"
 SITE_PLAY = "PLAY [Roll Grafana Alloy out to the fleet]"

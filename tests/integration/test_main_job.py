@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 from typing import Dict
 
-from labtool import lab  # tests/ is on the path (conftest.py)
+from labtool import lab  # lab/ is on the path (conftest.py)
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER_HOST = "fleet-alloy-lab-debian13-docker"

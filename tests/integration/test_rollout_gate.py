@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 import pytest
 
 from conftest import Host, site
-from labtool import lab  # tests/ is on the path (conftest.py)
+from labtool import lab  # lab/ is on the path (conftest.py)
 
 TLS = "{{ lab_tls }}"
 LOKI = {"url": "https://gateway:3100/loki/api/v1/push", "tenant_id": "ops", "tls": TLS,

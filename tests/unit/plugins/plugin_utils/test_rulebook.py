@@ -1,0 +1,540 @@
+"""The hostile-input suite of the rule book (plugins/plugin_utils/rulebook.py), on the
+controller without containers: unusual but possible values of every class a careful reviewer
+tries (typos, AWX survey strings, values templated from other systems, values a hostile
+survey user could type), each either refused with the message that names the variable and
+what was expected, or converted to exactly what the role then renders.
+The roles' own tests (test_alloy_*_role*.py, test_alloy_config_render.py) show that each
+role runs these rules before anything on the host changes."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import pytest
+import yaml
+from ansible_collections.fleet.alloy.plugins.filter.alloy_checked import alloy_checked
+from ansible_collections.fleet.alloy.plugins.plugin_utils import rulebook as rb
+from ansible.errors import AnsibleFilterError
+
+REPO = Path(__file__).resolve().parents[4]
+PW = "s3cr3t-Pa55"
+# A minimal OpenPGP v4 public key packet (fingerprint 02F5887ABBC0681DDBA97A5AE10176D76933EDE3).
+KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQAJBAAAAAAWAAj/\n-----END PGP PUBLIC KEY BLOCK-----\n"
+
+
+class Ok:
+    """The value passes and becomes `value`."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "Ok(%r)" % (self.value,)
+
+
+# (table, variable, value, Ok(converted) or the whole message)
+CASES: List[Tuple[str, str, Any, Any]] = [
+    # --- a trailing line break slips through no pattern
+    ("alloy_install", "alloy_install_version", "1.10.0\n",
+     "alloy_install_version: expected a version such as 1.10.0 (no v prefix, no package release) on one line, "
+     "without control characters, got '1.10.0\\n'"),
+    ("alloy_install", "alloy_install_version", "1.10.0\nTrusted: yes",
+     "alloy_install_version: expected a version such as 1.10.0 (no v prefix, no package release) on one line, "
+     "without control characters, got '1.10.0\\nTrusted: yes'"),
+    ("alloy_install", "alloy_install_apt_url", "https://apt.grafana.com\nTrusted: yes",
+     "alloy_install_apt_url: expected a URL (http:// or https://) on one line, without control characters, "
+     "got 'https://apt.grafana.com\\nTrusted: yes'"),
+    ("alloy_install", "alloy_install_package_release", "1\n",
+     "alloy_install_package_release: expected a package release such as 1 on one line, without control "
+     "characters, got '1\\n'"),
+    ("alloy_install", "alloy_install_listen_address", "127.0.0.1:12345\n",
+     "alloy_install_listen_address: expected host:port or [ipv6]:port with a port from 1 to 65535 on one line, "
+     "without control characters, got '127.0.0.1:12345\\n'"),
+    ("alloy_install", "alloy_install_user", "alloy\nExecStartPre=/bin/sh",
+     "alloy_install_user: expected a user name such as alloy on one line, without control characters, "
+     "got 'alloy\\nExecStartPre=/bin/sh'"),
+    ("alloy_install", "alloy_install_extra_args", ["--x=1\n--y"],
+     "alloy_install_extra_args[0]: expected one flag such as --cluster.enabled=true (no spaces) on one line, "
+     "without control characters, got '--x=1\\n--y'"),
+    ("alloy_install", "alloy_install_env", {"A\n": "1"},
+     "alloy_install_env: a key: expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*) on one line, "
+     "without control characters, got 'A\\n'"),
+    ("alloy_install", "alloy_install_config_path", "/etc/alloy\n",
+     "alloy_install_config_path: expected an absolute path without blanks on one line, without control characters, "
+     "got '/etc/alloy\\n'"),
+    ("alloy_docker", "alloy_docker_image", "grafana/alloy:v1.10.0\n",
+     "alloy_docker_image: expected an image reference such as grafana/alloy:v1.10.0 or grafana/alloy@sha256:<digest> "
+     "on one line, without control characters, got 'grafana/alloy:v1.10.0\\n'"),
+    ("alloy_docker", "alloy_docker_version", "1.10.0\r",
+     "alloy_docker_version: expected a version such as 1.10.0 (no v prefix) on one line, without control "
+     "characters, got '1.10.0\\r'"),
+    ("alloy_docker", "alloy_docker_port", "12345\n", Ok(12345)),   # digits from a survey, trimmed
+    ("alloy_docker", "alloy_docker_network", "net\n",
+     "alloy_docker_network: expected a Docker network name on one line, without control characters, "
+     "got 'net\\n'"),
+    ("alloy_docker", "alloy_docker_extra_hosts", {"loki\n": "10.0.0.1"},
+     "alloy_docker_extra_hosts: a key: expected a host name on one line, without control characters, got 'loki\\n'"),
+    ("alloy_config", "alloy_config_journal_labels", {"env\n": "prod"},
+     "alloy_config_journal_labels: a key: expected a label name ([A-Za-z_][A-Za-z0-9_]*) on one line, "
+     "without control characters, got 'env\\n'"),
+    ("alloy_config", "alloy_config_prometheus_remote_write_name", "default\n",
+     "alloy_config_prometheus_remote_write_name: expected an identifier ([A-Za-z_][A-Za-z0-9_]*) on one line, "
+     "without control characters, got 'default\\n'"),
+    ("alloy_config", "alloy_config_snippets", {"x\n": "logging {}"},
+     "alloy_config_snippets: a key: expected a snippet name (letters, digits, _ and -) on one line, "
+     "without control characters, got 'x\\n'"),
+    ("site", "alloy_site_version", "1.10.0\n",
+     "alloy_site_version: expected a version such as 1.10.0 (no v prefix) on one line, without control "
+     "characters, got '1.10.0\\n'"),
+    # --- user mapping keys that would close the block and add components
+    ("alloy_config", "alloy_config_journal_stages",
+     [{"json": {'expressions = {}\n}\nprometheus.remote_write "x" {\n\tendpoint { url = "http://evil" }\n} //': ""}}],
+     "alloy_config_journal_stages[0].json: 'expressions = {}\\n}\\nprometheus.remote_write \"x\" {\\n\\tendpoint "
+     "{ url = \"http://evil\" }\\n} //' is not an attribute of loki.process stage.json (Alloy has drop_malformed, "
+     "expressions, regex, source)"),
+    ("alloy_config", "alloy_config_journal_stages", [{"drop": {"expresion": ".*"}}],
+     "alloy_config_journal_stages[0].drop: 'expresion' is not an attribute of loki.process stage.drop (Alloy has "
+     "drop_counter_reason, expression, longer_than, older_than, separator, source, value)"),
+    ("alloy_config", "alloy_config_prometheus_wal", {"truncate_frequency": "2h", "} x {": 1},
+     "alloy_config_prometheus_wal: '} x {' is not an attribute of prometheus.remote_write wal (Alloy has "
+     "max_keepalive_time, min_keepalive_time, truncate_frequency)"),
+    ("alloy_config", "alloy_config_journal_extra_relabel_rules", [{"action": "drop", "regxe": "x"}],
+     "alloy_config_journal_extra_relabel_rules[0]: 'regxe' is not an attribute of loki.relabel rule (Alloy has "
+     "action, modulus, regex, replacement, separator, source_labels, target_label)"),
+    ("alloy_config", "alloy_config_prometheus_relabel_rules", [{"target_label": "instance", "replacement": 5}],
+     Ok([{"target_label": "instance", "replacement": "5"}])),
+    ("alloy_config", "alloy_config_prometheus_endpoints",
+     [{"url": "http://m/api/v1/push", "queue_config": {"capacity": 10, "} evil {": 1}}],
+     "alloy_config_prometheus_endpoints[0].queue_config: '} evil {' is not an attribute of prometheus.remote_write "
+     "queue_config (Alloy has batch_send_deadline, capacity, max_backoff, max_samples_per_send, max_shards, "
+     "min_backoff, min_shards, retry_on_http_429, sample_age_limit)"),
+    ("alloy_config", "alloy_config_prometheus_endpoints",
+     [{"url": "http://m/api/v1/push", "queue_config": {"capacity": "10", "retry_on_http_429": "no"}}],
+     Ok([{"url": "http://m/api/v1/push", "queue_config": {"capacity": 10, "retry_on_http_429": False}}])),
+    ("alloy_config", "alloy_config_prometheus_endpoints",
+     [{"url": "http://m/api/v1/push", "name": "a b"}],
+     "alloy_config_prometheus_endpoints[0].name must be an identifier (letters, digits, _), got 'a b'"),
+    ("alloy_config", "alloy_config_journal_stages", [{"static_labels": {"values": {"team": "ops"}}, "json": {}}],
+     "alloy_config_journal_stages[0]: expected a mapping with one key, the stage type (one of static_labels, labels, "
+     "label_drop, label_keep, json, regex, drop, timestamp, output, template, logfmt, replace, match), "
+     "got {'static_labels': {'values': {'team': 'ops'}}, 'json': {}}"),
+    ("alloy_config", "alloy_config_journal_stages", [{"exec": {"command": "rm"}}],
+     "alloy_config_journal_stages[0]: unknown stage type 'exec' (one of static_labels, labels, label_drop, "
+     "label_keep, json, regex, drop, timestamp, output, template, logfmt, replace, match), got {'exec': "
+     "{'command': 'rm'}}"),
+    # map keys Alloy reads as written are kept exactly (to_alloy refuses the ones it cannot write)
+    ("alloy_config", "alloy_config_journal_stages", [{"json": {"expressions": {"user-agent": "headers.ua"}}}],
+     Ok([{"json": {"expressions": {"user-agent": "headers.ua"}}}])),
+    # --- values used raw after a type check: YAML booleans, numbers, lists where strings go
+    ("alloy_config", "alloy_config_journal_stages", [{"static_labels": {"values": {"debug": True}}}],
+     "alloy_config_journal_stages[0].static_labels.values.debug: expected a string, got a boolean (quote it: "
+     "YAML reads yes/no/true/false as booleans)"),
+    ("alloy_config", "alloy_config_journal_stages", [{"static_labels": {"values": {"port": 8080}}}],
+     Ok([{"static_labels": {"values": {"port": "8080"}}}])),
+    ("alloy_config", "alloy_config_journal_stages", [{"drop": {"value": float("nan")}}],
+     "alloy_config_journal_stages[0].drop.value: expected a string (Alloy string), got nan"),
+    ("alloy_config", "alloy_config_journal_stages", [{"json": {"source": ["a", "b"]}}],
+     "alloy_config_journal_stages[0].json.source: expected a string (Alloy string), got a list"),
+    ("alloy_config", "alloy_config_journal_stages", [{"json": {"drop_malformed": "yes"}}],
+     Ok([{"json": {"drop_malformed": True}}])),
+    ("alloy_config", "alloy_config_journal_stages", [{"drop": {"older_than": "1 day"}}],
+     "alloy_config_journal_stages[0].drop.older_than: expected an Alloy duration such as 30s, 5m or 1h30m, "
+     "got '1 day'"),
+    ("alloy_config", "alloy_config_journal_labels", {"env": True},
+     "alloy_config_journal_labels.env: expected a string, got a boolean (quote it: YAML reads yes/no/true/false as "
+     "booleans)"),
+    ("alloy_config", "alloy_config_prometheus_external_labels", {"cluster": ["a"]},
+     "alloy_config_prometheus_external_labels.cluster: expected a string, got a list"),
+    ("alloy_config", "alloy_config_journal_max_age", "12 hours",
+     "alloy_config_journal_max_age: expected an Alloy duration such as 30s, 5m or 1h30m, got '12 hours'"),
+    ("alloy_config", "alloy_config_journal_max_age", "1h30m", Ok("1h30m")),
+    ("alloy_config", "alloy_config_unix_scrape_interval", "1d",
+     "alloy_config_unix_scrape_interval: expected an Alloy duration such as 30s, 5m or 1h30m, got '1d'"),
+    ("alloy_config", "alloy_config_unix_job_name", ["integrations/unix"],
+     "alloy_config_unix_job_name: expected a job name such as integrations/unix, got a list"),
+    ("alloy_config", "alloy_config_alloy_command", "/usr/bin/alloy",
+     "alloy_config_alloy_command: expected a non-empty list of a command-line word, got a string"),
+    ("alloy_config", "alloy_config_instance", {"__alloy_expr__": 'sys.env("HOSTOS_HOSTNAME")'},
+     Ok({"__alloy_expr__": 'sys.env("HOSTOS_HOSTNAME")'})),
+    ("alloy_config", "alloy_config_instance", 'web-01 "quoted" }', Ok('web-01 "quoted" }')),
+    ("alloy_config", "alloy_config_instance", "web\n01",
+     "alloy_config_instance: expected a string on one line, without control characters, got 'web\\n01'"),
+    ("alloy_install", "alloy_install_version", 1.1,
+     "alloy_install_version: expected a version such as 1.10.0 (no v prefix, no package release), got 1.1"),
+    ("alloy_install", "alloy_install_package_release", 1, Ok("1")),
+    ("alloy_install", "alloy_install_apt_components", "main",
+     "alloy_install_apt_components: expected a non-empty list of a component such as main, got a string"),
+    ("alloy_install", "alloy_install_env", {"GOMAXPROCS": 2}, Ok({"GOMAXPROCS": "2"})),
+    ("alloy_install", "alloy_install_env", {"DEBUG": True},
+     "alloy_install_env.DEBUG: expected a string or number without line breaks, got a boolean (quote it: YAML reads yes/no/true/false "
+     "as booleans)"),
+    ("alloy_docker", "alloy_docker_restart_policy", False, Ok("no")),   # restart_policy: no, unquoted
+    ("alloy_docker", "alloy_docker_log_max_file", "3", Ok(3)),
+    ("alloy_docker", "alloy_docker_log_max_file", 0,
+     "alloy_docker_log_max_file: expected a whole number from 1 up, got 0"),
+    ("alloy_docker", "alloy_docker_port", True,
+     "alloy_docker_port: expected a whole number from 1 to 65535, got True"),
+    ("alloy_docker", "alloy_docker_port", "12345abc",
+     "alloy_docker_port: expected a whole number from 1 to 65535, got '12345abc'"),
+    # --- AWX survey strings
+    ("alloy_install", "alloy_install_hold", "no", Ok(False)),
+    ("alloy_install", "alloy_install_hold", "No", Ok(False)),
+    ("alloy_install", "alloy_install_hold", "false", Ok(False)),
+    ("alloy_install", "alloy_install_hold", "off", Ok(False)),
+    ("alloy_install", "alloy_install_hold", "0", Ok(False)),
+    ("alloy_install", "alloy_install_hold", "yes", Ok(True)),
+    ("alloy_install", "alloy_install_hold", "TRUE", Ok(True)),
+    ("alloy_install", "alloy_install_hold", 1, Ok(True)),
+    ("alloy_install", "alloy_install_hold", 0, Ok(False)),
+    ("site", "alloy_site_verify", "no", Ok(False)),
+    ("site", "alloy_site_prometheus_url", "", Ok("")),
+    ("site", "alloy_verify_alloy_url", "", Ok("")),
+    ("alloy_install", "alloy_install_proxy", "", Ok("")),
+    ("alloy_install", "alloy_install_apt_key_url", "", Ok("")),
+    ("alloy_install", "alloy_install_rpm_key_url", "", Ok("")),
+    ("alloy_config", "alloy_config_reload_url", "", Ok("")),
+    ("alloy_config", "alloy_config_snippets", {"mine": "logging {}\0"},
+     "alloy_config_snippets.mine: expected Alloy configuration text without NUL characters, got 'logging {}\\x00'"),
+    ("alloy_install", "alloy_install_hold", "maybe",
+     "alloy_install_hold: expected a boolean (true/false; yes/no, on/off, 1/0 as strings), got 'maybe'"),
+    ("alloy_install", "alloy_install_hold", "",
+     "alloy_install_hold: expected a boolean (true/false; yes/no, on/off, 1/0 as strings), got ''"),
+    ("alloy_install", "alloy_install_hold", 2,
+     "alloy_install_hold: expected a boolean (true/false; yes/no, on/off, 1/0 as strings), got 2"),
+    ("alloy_install", "alloy_install_service_enabled", "no", Ok(False)),
+    ("alloy_docker", "alloy_docker_remove_data", "false", Ok(False)),
+    ("alloy_config", "alloy_config_journal_enabled", "no", Ok(False)),
+    ("site", "alloy_uninstall_remove_data", "false", Ok(False)),
+    ("site", "alloy_verify_data_flow", "no", Ok(False)),
+    ("site", "alloy_site_serial", "1,25%,100%", Ok([1, "25%", "100%"])),
+    ("site", "alloy_site_serial", " 2 , 50% ", Ok([2, "50%"])),
+    ("site", "alloy_site_serial", 3, Ok([3])),
+    ("site", "alloy_site_serial", "1,,100%",
+     "alloy_site_serial[1]: expected a whole number from 1 up, got ''"),
+    ("site", "alloy_site_serial", "0",
+     "alloy_site_serial[0]: expected a whole number from 1 up, got '0'"),
+    ("site", "alloy_site_serial", "150%",
+     "alloy_site_serial[0]: expected a whole number from 1 up, got '150%'"),
+    ("site", "alloy_site_max_fail_percentage", "10", Ok(10)),
+    ("site", "alloy_site_max_fail_percentage", "101",
+     "alloy_site_max_fail_percentage: expected a whole number from 0 to 100, got '101'"),
+    ("site", "alloy_site_max_fail_percentage", "-1",
+     "alloy_site_max_fail_percentage: expected a whole number from 0 to 100, got '-1'"),
+    ("site", "alloy_site_version", "", Ok("")),
+    ("site", "alloy_site_version", "latest",
+     "alloy_site_version: expected a version such as 1.10.0 (no v prefix), got 'latest'"),
+    ("site", "alloy_site_version", "1.10.0; rm -rf /",
+     "alloy_site_version: expected a version such as 1.10.0 (no v prefix), got '1.10.0; rm -rf /'"),
+    ("site", "alloy_upgrade_version", "v1.10.0",
+     "alloy_upgrade_version: expected a version such as 1.10.0 (no v prefix), got 'v1.10.0'"),
+    ("site", "alloy_verify_delivery_window", "0",
+     "alloy_verify_delivery_window: expected a whole number from 1 to 300, got '0'"),
+    ("site", "alloy_site_loki_url", "", Ok("")),
+    ("site", "alloy_site_loki_url", "javascript:alert(1)",
+     "alloy_site_loki_url: expected a URL (http:// or https://), got 'javascript:alert(1)'"),
+    ("site", "alloy_site_loki_url", "https://loki example.com/push",
+     "alloy_site_loki_url: expected a URL (http:// or https://) made of the characters URLs may hold (no blanks, "
+     "quotes or backslashes), got 'https://loki example.com/push'"),
+    # a quote would end apt.conf's Acquire::http::Proxy "..." string and add a directive
+    ("alloy_install", "alloy_install_proxy", 'http://proxy:3128/";Acquire::https::Verify-Peer "false',
+     "alloy_install_proxy: expected a URL (http:// or https://) made of the characters URLs may hold (no blanks, "
+     "quotes or backslashes), got 'http://proxy:3128/\";Acquire::https::Verify-Peer \"false'"),
+    # credentials are named before any other problem of the URL, and never quoted
+    ("site", "alloy_site_loki_url", "https://u:%s@h/x\n" % PW,
+     "alloy_site_loki_url: the URL carries credentials (user:password@), which would be written to files readable "
+     "on the host and shown in logs; credentials belong in the endpoint's basic_auth or bearer_token (inventory "
+     "or vault)"),
+    ("alloy_config", "alloy_config_loki_endpoints", [{"url": "https://u:%s@h/x\n" % PW}],
+     "alloy_config_loki_endpoints[0].url carries credentials (user:password@): put them in basic_auth or "
+     "bearer_token, which reach Alloy through the env file only"),
+    ("alloy_config", "alloy_config_prometheus_endpoints",
+     [{"url": "https://m/api/v1/push", "verify": {"query_url": "https://u:%s@m/api/v1/query" % PW}}],
+     "alloy_config_prometheus_endpoints[0].verify.query_url carries credentials (user:password@): the endpoint's "
+     "own basic_auth or bearer_token is used"),
+    ("site", "alloy_verify_alloy_url", "http://127.0.0.1:12345", Ok("http://127.0.0.1:12345")),
+    # endpoint attributes are typed by Alloy's schema too
+    ("alloy_config", "alloy_config_loki_endpoints", [{"url": "https://l/p", "remote_timeout": 30}],
+     "alloy_config_loki_endpoints[0].remote_timeout: expected an Alloy duration such as 30s, 5m or 1h30m, got 30"),
+    ("alloy_config", "alloy_config_loki_endpoints", [{"url": "https://l/p", "tenant_id": 42, "batch_wait": "1s"}],
+     Ok([{"url": "https://l/p", "tenant_id": "42", "batch_wait": "1s"}])),
+    ("alloy_config", "alloy_config_loki_endpoints", [{"url": "https://l/p", "tls": {"server_name": True}}],
+     "alloy_config_loki_endpoints[0].tls.server_name: expected a string (Alloy string), got a boolean (quote it: "
+     "YAML reads yes/no/true/false as booleans)"),
+    # values real systems use
+    ("alloy_docker", "alloy_docker_extra_hosts", {"host.docker.internal": "host-gateway"},
+     Ok({"host.docker.internal": "host-gateway"})),
+    ("alloy_docker", "alloy_docker_image", "registry.example:5000/grafana/alloy:v1.10.0-RC1",
+     Ok("registry.example:5000/grafana/alloy:v1.10.0-RC1")),
+    ("alloy_install", "alloy_install_user", "svc.alloy", Ok("svc.alloy")),
+    ("alloy_docker", "alloy_docker_log_max_size", "100M", Ok("100M")),
+    ("alloy_config", "alloy_config_journal_max_age", ".5h", Ok(".5h")),
+    ("alloy_install", "alloy_install_config_path", "/etc/alloy/my dir",
+     "alloy_install_config_path: expected an absolute path without blanks, got '/etc/alloy/my dir'"),
+    ("site", "alloy_site_prometheus_url", "https://m:99999/api/v1/push",
+     "alloy_site_prometheus_url: expected a URL (http:// or https://) with a port from 1 to 65535, "
+     "got 'https://m:99999/api/v1/push'"),
+    # --- secrets outside the env file: credentials in URLs, credential headers
+    ("site", "alloy_site_loki_url", "https://123456:%s@logs.grafana.net/loki/api/v1/push" % PW,
+     "alloy_site_loki_url: the URL carries credentials (user:password@), which would be written to files readable "
+     "on the host and shown in logs; credentials belong in the endpoint's basic_auth or bearer_token (inventory "
+     "or vault)"),
+    ("alloy_install", "alloy_install_apt_url", "https://user:%s@mirror.example/grafana" % PW,
+     "alloy_install_apt_url: the URL carries credentials (user:password@), which would be written to files readable "
+     "on the host and shown in logs; mirror credentials are not supported in URLs: let the mirror trust the hosts "
+     "by address or network"),
+    ("alloy_install", "alloy_install_rpm_url", "https://%s@mirror.example/rpm" % PW,
+     "alloy_install_rpm_url: the URL carries credentials (user:password@), which would be written to files readable "
+     "on the host and shown in logs; mirror credentials are not supported in URLs: let the mirror trust the hosts "
+     "by address or network"),
+    ("alloy_install", "alloy_install_proxy", "http://proxy:%s@proxy.example:3128" % PW,
+     "alloy_install_proxy: the URL carries credentials (user:password@), which would be written to files readable "
+     "on the host and shown in logs; a proxy that needs credentials is not supported: let it trust the hosts by "
+     "address"),
+    ("alloy_install", "alloy_install_apt_key_url", "file:///etc/grafana.key",
+     "alloy_install_apt_key_url: expected a URL (http:// or https://) (a local key file goes in "
+     "alloy_install_key_content, e.g. with lookup('file', ...)), got 'file:///etc/grafana.key'"),
+    ("alloy_config", "alloy_config_loki_endpoints", [{"url": "https://u:%s@loki/loki/api/v1/push" % PW}],
+     "alloy_config_loki_endpoints[0].url carries credentials (user:password@): put them in basic_auth or "
+     "bearer_token, which reach Alloy through the env file only"),
+    ("alloy_config", "alloy_config_loki_endpoints",
+     [{"url": "https://loki/loki/api/v1/push", "headers": {"Authorization": "Basic " + PW}}],
+     "alloy_config_loki_endpoints[0].headers.Authorization carries credentials, which would be written to the "
+     "configuration file: use basic_auth or bearer_token (written to the env file only)"),
+    ("alloy_config", "alloy_config_prometheus_endpoints",
+     [{"url": "https://m/api/v1/push", "headers": {"X-API-Key": PW}}],
+     "alloy_config_prometheus_endpoints[0].headers.X-API-Key carries credentials, which would be written to the "
+     "configuration file: use basic_auth or bearer_token (written to the env file only)"),
+    ("alloy_config", "alloy_config_loki_endpoints",
+     [{"url": "https://loki/loki/api/v1/push", "basic_auth": {"username": "u", "password": PW + "\n"}}],
+     "alloy_config_loki_endpoints[0].basic_auth.password holds a line break or control character (a trailing "
+     "newline from a vault block scalar?): remove it"),
+    ("alloy_config", "alloy_config_loki_endpoints", [{"url": "https://loki/p", "basic_auth": "u:" + PW}],
+     "alloy_config_loki_endpoints[0].basic_auth must be a mapping, got str"),
+    ("alloy_config", "alloy_config_loki_endpoints", [{"url": "https://loki/p", "tls": "/etc/ca.pem"}],
+     "alloy_config_loki_endpoints[0].tls must be a mapping, got str"),
+    ("alloy_config", "alloy_config_loki_endpoints", [{"url": "https://loki/p", "basic_auth": {"password": PW}}],
+     Ok([{"url": "https://loki/p", "basic_auth": {"password": PW}}])),   # Alloy's username is optional
+    ("alloy_config", "alloy_config_loki_endpoints",
+     [{"url": "https://loki/p", "tls": {"insecure_skip_verify": "no"}}],
+     Ok([{"url": "https://loki/p", "tls": {"insecure_skip_verify": False}}])),
+    ("alloy_docker", "alloy_docker_env", {"TOKEN": PW + "\n"},
+     "alloy_docker_env.TOKEN: expected a string or number without line breaks"),
+    ("alloy_docker", "alloy_docker_env", {"TOKEN": "tab\there"}, Ok({"TOKEN": "tab\there"})),
+    ("alloy_install", "alloy_install_env", {"TOKEN": "a'b\"c$d\\f #g"}, Ok({"TOKEN": "a'b\"c$d\\f #g"})),
+    ("alloy_install", "alloy_install_env", {"TOKEN": "a`b\"c$d\\f #g"}, Ok({"TOKEN": "a`b\"c$d\\f #g"})),
+    ("alloy_install", "alloy_install_env", {"TOKEN": "a`b'c"},
+     "alloy_install_env.TOKEN: a value with a backtick can hold no single quote and cannot end with a backslash (no "
+     "quoting of it reads the same in systemd, sh and Compose's env_file)"),
+    ("alloy_config", "alloy_config_loki_endpoints",
+     [{"url": "https://loki/p", "bearer_token": "tok`en\\"}],
+     "alloy_config_loki_endpoints[0].bearer_token: a value with a backtick can hold no single quote and cannot end "
+     "with a backslash (no quoting of it reads the same in systemd, sh and Compose's env_file)"),
+    # --- errors that name the variable instead of a traceback
+    ("alloy_install", "alloy_install_key_fingerprints", "B53AE77BADB630A683046005963FA27710458545",
+     "alloy_install_key_fingerprints: expected a non-empty list of 40 or 64 hex digit fingerprints (spaces "
+     "allowed, any case), got a string"),
+    ("alloy_install", "alloy_install_key_fingerprints", ["b53a e77b adb6 30a6 8304  6005 963f a277 1045 8545"],
+     Ok(["B53AE77BADB630A683046005963FA27710458545"])),
+    ("alloy_install", "alloy_install_key_fingerprints", ["B53AE77BADB630A6"],
+     "alloy_install_key_fingerprints[0]: expected a 40 or 64 hex digit fingerprint, got 'B53AE77BADB630A6'"),
+    ("alloy_install", "alloy_install_key_fingerprints", [],
+     "alloy_install_key_fingerprints: expected a non-empty list of 40 or 64 hex digit fingerprints (spaces "
+     "allowed, any case), got []"),
+    ("alloy_install", "alloy_install_key_content", "https://apt.grafana.com/gpg.key",
+     "alloy_install_key_content: expected an ASCII-armored OpenPGP public key (no '-----BEGIN PGP PUBLIC KEY "
+     "BLOCK-----' armor found), got 'https://apt.grafana.com/gpg.key'"),
+    ("alloy_install", "alloy_install_key_content",
+     "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n-----END PGP PUBLIC KEY BLOCK-----\n",
+     "alloy_install_key_content: expected an ASCII-armored OpenPGP public key (not an OpenPGP packet at offset 0), "
+     "got '-----BEGIN PGP PUBLIC KEY BLOCK-----\\n\\nAAAA\\n-----END PGP PUBLIC KEY BLOCK-----\\n'"),
+    ("alloy_install", "alloy_install_key_content", KEY, Ok(KEY)),
+    ("alloy_install", "alloy_install_state", "installed",
+     "alloy_install_state: expected one of present, absent, got 'installed'"),
+    ("alloy_install", "alloy_install_listen_address", "127.0.0.1:0",
+     "alloy_install_listen_address: expected host:port or [ipv6]:port with a port from 1 to 65535, "
+     "got '127.0.0.1:0'"),
+    ("alloy_install", "alloy_install_listen_address", "[::1]:12345", Ok("[::1]:12345")),
+    ("alloy_install", "alloy_install_extra_args", "--cluster.enabled=true",
+     "alloy_install_extra_args: expected a list of one flag such as --cluster.enabled=true (no spaces), "
+     "got a string"),
+    ("alloy_install", "alloy_install_user_groups", ["adm", "Root Users"],
+     "alloy_install_user_groups[1]: expected a group name such as adm, got 'Root Users'"),
+    ("alloy_docker", "alloy_docker_publish_address", "localhost",
+     "alloy_docker_publish_address: expected an IP address of this host (127.0.0.1 by default, 0.0.0.0 for all), "
+     "got 'localhost'"),
+    ("alloy_docker", "alloy_docker_project_name", "Alloy",
+     "alloy_docker_project_name: expected a Compose project name (lowercase letters, digits, _ and -), got 'Alloy'"),
+    ("alloy_docker", "alloy_docker_storage_volume", "../x",
+     "alloy_docker_storage_volume: expected a Docker volume name, got '../x'"),
+    ("alloy_docker", "alloy_docker_timezone", "Asia/Tokyo; rm",
+     "alloy_docker_timezone: expected a zone name such as Asia/Tokyo, got 'Asia/Tokyo; rm'"),
+    ("alloy_config", "alloy_config_dir", "etc/alloy",
+     "alloy_config_dir: expected an absolute path without blanks, got 'etc/alloy'"),
+    ("alloy_config", "alloy_config_reload_url", "127.0.0.1:12345/-/reload",
+     "alloy_config_reload_url: expected a URL (http:// or https://), got '127.0.0.1:12345/-/reload'"),
+    ("alloy_config", "alloy_config_validate", "yes",
+     "alloy_config_validate: expected one of auto, validate, fmt, none, got 'yes'"),
+]
+
+
+# The setup in which the role reads the variable (rulebook.UNUSED_UNLESS).
+SETUP = {"alloy_docker_storage_volume": {"alloy_docker_storage_type": "volume"}}
+
+
+def outcome(table: str, name: str, value: Any) -> Any:
+    checked, problems = rb.check_values(table, dict(SETUP.get(name, {}), **{name: value}))
+    if problems:
+        assert len(problems) == 1, problems
+        return problems[0]
+    return Ok(checked[name])
+
+
+@pytest.mark.parametrize("table,name,value,expected", CASES, ids=["%d-%s" % (i, c[1]) for i, c in enumerate(CASES)])
+def test_hostile_input(table: str, name: str, value: Any, expected: Any) -> None:
+    got = outcome(table, name, value)
+    if isinstance(expected, Ok):
+        assert isinstance(got, Ok), got
+        assert got.value == expected.value and type(got.value) is type(expected.value)
+    else:
+        assert got == expected
+        assert got.startswith(name)
+
+
+def test_the_docs_say_when_empty_is_allowed() -> None:
+    assert rb.RULES["alloy_install"]["alloy_install_apt_url"].doc == "a URL (http:// or https://), without credentials"
+    assert rb.RULES["alloy_install"]["alloy_install_proxy"].doc == \
+        "a URL (http:// or https://), without credentials, or empty"
+
+
+def test_the_suite_covers_every_class_and_every_table() -> None:
+    assert len(CASES) >= 80
+    assert {case[0] for case in CASES} == set(rb.RULES)
+
+
+@pytest.mark.parametrize("table,name,value,expected", [c for c in CASES if PW in repr(c[2])])
+def test_no_message_quotes_a_secret(table: str, name: str, value: Any, expected: Any) -> None:
+    got = outcome(table, name, value)
+    assert PW not in repr(got) or isinstance(expected, Ok)
+
+
+def argspec_options(role: str) -> Dict[str, Any]:
+    specs = yaml.safe_load((REPO / "roles" / role / "meta" / "argument_specs.yml").read_text())
+    return specs["argument_specs"]["main"]["options"]
+
+
+@pytest.mark.parametrize("role", ["alloy_install", "alloy_config", "alloy_docker"])
+def test_every_role_variable_has_exactly_one_rule(role: str) -> None:
+    assert sorted(rb.RULES[role]) == sorted(argspec_options(role))
+
+
+@pytest.mark.parametrize("role", ["alloy_install", "alloy_config", "alloy_docker"])
+def test_every_default_passes_its_rule(role: str) -> None:
+    defaults = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+    plain = {name: value for name, value in defaults.items() if "{{" not in repr(value)}
+    assert rb.check_values(role, plain)[1] == []
+
+
+def test_several_problems_are_all_named_at_once() -> None:
+    problems = rb.check_values("alloy_docker", {"alloy_docker_port": 0, "alloy_docker_pull": "sometimes"})[1]
+    assert problems == ["alloy_docker_pull: expected one of missing, always, never, got 'sometimes'",
+                        "alloy_docker_port: expected a whole number from 1 to 65535, got 0"]
+
+
+@pytest.mark.parametrize("facts,expected", [
+    ({"os_family": "Debian", "distribution": "Debian", "distribution_major_version": "12"}, []),
+    ({"os_family": "RedHat", "distribution": "Rocky", "distribution_major_version": "8"}, []),
+    ({"os_family": "RedHat", "distribution": "CentOS", "distribution_major_version": "7"},
+     ["unsupported OS: CentOS 7; alloy_install needs EL 8 or later"]),
+    ({"os_family": "Suse", "distribution": "SLES"},
+     ["unsupported OS: SLES (os_family Suse); alloy_install supports the Debian family and the RHEL family 8 or "
+      "later"]),
+    ({"os_family": "Debian", "distribution": "Debian", "service_mgr": "sysvinit"},
+     ["alloy_install needs systemd (found sysvinit); use alloy_docker instead"]),
+])
+def test_the_platform(facts: Dict[str, str], expected: List[str]) -> None:
+    assert rb.check_values("alloy_install", {}, {"facts": facts})[1] == expected
+
+
+def test_a_key_is_needed_from_somewhere() -> None:
+    debian = {"facts": {"os_family": "Debian", "distribution": "Debian"}}
+    values = {"alloy_install_key_content": "", "alloy_install_apt_key_url": "", "alloy_install_rpm_key_url": "x"}
+    assert rb.check_values("alloy_install", dict(values, alloy_install_rpm_key_url="https://k"), debian)[1] == [
+        "the repository key needs alloy_install_key_content or an http(s):// key URL (alloy_install_apt_key_url)"]
+    assert rb.check_values("alloy_install", dict(values, alloy_install_rpm_key_url="https://k",
+                                                 alloy_install_key_content=KEY), debian)[1] == []
+
+
+def test_hold_and_absent_conflict_even_as_survey_strings() -> None:
+    assert rb.check_values("alloy_install", {"alloy_install_state": "absent", "alloy_install_hold": "yes"})[1] == [
+        "alloy_install_hold cannot be true with alloy_install_state absent"]
+    assert rb.check_values("alloy_install", {"alloy_install_state": "absent", "alloy_install_hold": "no"})[1] == []
+
+
+@pytest.mark.parametrize("groups,expected", [
+    (["alloy"], []), (["alloy_docker", "web"], []),
+    (["alloy", "alloy_docker"], ["the host is in both groups alloy and alloy_docker; put it in one"]),
+])
+def test_a_host_runs_alloy_one_way(groups: List[str], expected: List[str]) -> None:
+    assert rb.check_values("site", {}, {"groups": groups})[1] == expected
+
+
+def test_the_filter_checks_values_read_before_any_task() -> None:
+    assert alloy_checked("1, 25%", "alloy_site_serial") == [1, "25%"]
+    with pytest.raises(AnsibleFilterError) as err:
+        alloy_checked("none", "alloy_site_serial")
+    assert str(err.value) == "alloy_site_serial[0]: expected a whole number from 1 up, got 'none'"
+    with pytest.raises(AnsibleFilterError) as err:
+        alloy_checked("", "alloy_upgrade_version")
+    assert str(err.value) == "alloy_upgrade_version: expected a version such as 1.10.0 (no v prefix), got ''"
+    with pytest.raises(AnsibleFilterError, match="no rule for alloy_nope"):
+        alloy_checked(1, "alloy_nope")
+
+
+def test_schema_blocks_come_from_alloy() -> None:
+    # the product's table is generated from alloy-components.json (tools.alloy_schemas checks it)
+    assert rb.BLOCKS["prometheus.remote_write wal"] == {
+        "max_keepalive_time": "duration", "min_keepalive_time": "duration", "truncate_frequency": "duration"}
+
+
+@pytest.mark.parametrize("values", [
+    {"alloy_config_journal_enabled": "no", "alloy_config_loki_endpoints": [{"url": "bad"}]},
+    {"alloy_config_unix_enabled": False, "alloy_config_self_metrics": "false",
+     "alloy_config_prometheus_endpoints": "bad"},
+])
+def test_endpoints_of_a_disabled_pipeline_are_not_judged(values: Dict[str, Any]) -> None:
+    assert rb.check_values("alloy_config", values)[1] == []
+    assert rb.check_values("alloy_config", dict(values, alloy_config_journal_enabled=True,
+                                                alloy_config_self_metrics=True))[1] != []
+
+
+def test_the_storage_variable_of_the_other_storage_type_is_not_judged() -> None:
+    assert rb.check_values("alloy_docker", {"alloy_docker_storage_type": "volume",
+                                            "alloy_docker_storage_path": "relative"})[1] == []
+    assert rb.check_values("alloy_docker", {"alloy_docker_storage_type": "bind",
+                                            "alloy_docker_storage_path": "relative"})[1] == [
+        "alloy_docker_storage_path: expected an absolute path other than /, without blanks, got 'relative'"]
+
+
+class AnsibleVaultEncryptedUnicode:   # the shape ansible-core 2.16 hands vaulted strings over in
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class AnsibleUnicode(str):
+    """How ansible-core 2.16 hands over strings read from YAML."""
+
+
+def test_messages_name_types_in_words_for_ansibles_own_subclasses() -> None:
+    assert rb.check_values("alloy_install", {"alloy_install_extra_args": AnsibleUnicode("--x")})[1] == [
+        "alloy_install_extra_args: expected a list of one flag such as --cluster.enabled=true (no spaces), "
+        "got a string"]
+
+
+def test_the_action_decrypts_vaulted_values_before_the_rules() -> None:
+    from ansible_collections.fleet.alloy.plugins.action.alloy_preflight import _plain
+    value = {"endpoints": [{"password": AnsibleVaultEncryptedUnicode(PW + "\n")}], "n": 1}
+    assert _plain(value) == {"endpoints": [{"password": PW + "\n"}], "n": 1}
+    assert type(_plain(value)["endpoints"][0]["password"]) is str

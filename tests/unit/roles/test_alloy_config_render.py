@@ -1,0 +1,571 @@
+"""The alloy_config role rendered for a matrix of variable sets, without containers.
+
+One ansible-playbook run (local connection, one inventory host per case) applies the
+role with the stand-in's CLI as `alloy validate` and a temporary directory as
+/etc/alloy/conf.d; each result is then parsed with the stand-in's parser and checked.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Set
+
+import pytest
+import yaml
+from alloy_standin.syntax import Attribute, Block, chain_name, evaluate_literal, parse
+from alloy_standin.validate import load
+from local_http import LocalServer
+
+REPO = Path(__file__).resolve().parents[3]
+STANDINS = REPO / "lab" / "standins"
+PLAYBOOK = Path(__file__).resolve().parents[1] / "data" / "render_alloy_config.yml"
+SECRETS = {"loki_pw": "s3cr3t-l0ki-\"pass'", "loki_token": "tok-loki-$HOME", "prom_pw": "prom`pw\\x"}
+EXPR = "__alloy_expr__"
+
+CASES: Dict[str, Dict[str, Any]] = {
+    # Seed 002: the hand-written role's journal pipeline from alloy_loki_hostname alone.
+    "seed002": {"alloy_loki_hostname": "loki.example.com", "alloy_config_unix_enabled": False},
+    # Seed 000: the container's unix pipeline, WAL name and cluster label kept.
+    "seed000": {
+        "alloy_config_journal_enabled": False,
+        "alloy_config_unix_procfs_path": "/host/proc", "alloy_config_unix_sysfs_path": "/host/sys",
+        "alloy_config_unix_rootfs_path": "/rootfs", "alloy_config_unix_scrape_interval": "15s",
+        "alloy_config_prometheus_relabel_rules": [{
+            "source_labels": ["instance"], "target_label": "instance",
+            "replacement": {EXPR: 'sys.env("HOSTOS_HOSTNAME")'}}],
+        "alloy_config_prometheus_remote_write_name": "stg_prometheus",
+        "alloy_config_prometheus_endpoints": [{"url": "http://prometheus.example:9090/api/v1/write"}],
+        "alloy_config_prometheus_wal": {"truncate_frequency": "1h"},
+        "alloy_config_prometheus_external_labels": {"cluster": "external"},
+    },
+    # Every option at least once.
+    "everything": {
+        "alloy_config_logging_level": "debug", "alloy_config_logging_format": "json",
+        "alloy_config_instance": 'web-01 "quoted" }',
+        "alloy_config_journal_max_age": "24h", "alloy_config_journal_path": "/var/log/journal",
+        "alloy_config_journal_matches": "_SYSTEMD_UNIT=nginx.service",
+        "alloy_config_journal_format_as_json": True,
+        "alloy_config_journal_labels": {"component": "loki.source.journal", "env": "prod"},
+        "alloy_config_journal_extra_relabel_rules": [
+            {"action": "drop", "source_labels": ["unit"], "regex": "session-.*\\.scope"}],
+        "alloy_config_journal_stages": [
+            {"static_labels": {"values": {"team": "ops"}}},
+            {"json": {"expressions": {"msg": "message", "lvl": ""}}},
+            {"drop": {"expression": ".*healthcheck.*"}},
+            {"labels": {"values": {"lvl": ""}}},
+        ],
+        "alloy_config_loki_endpoints": [
+            {"url": "https://loki-a.example.com/loki/api/v1/push", "tenant_id": "team-a",
+             "basic_auth": {"username": "alloy", "password": SECRETS["loki_pw"]},
+             "headers": {"X-Source": "fleet"}, "batch_wait": "2s", "batch_size": "2MiB",
+             "remote_timeout": "20s", "name": "primary",
+             "tls": {"ca_file": "/etc/ssl/ca.pem", "cert_file": "/etc/ssl/c.pem", "key_file": "/etc/ssl/c.key",
+                     "server_name": "loki", "min_version": "TLS12"}},
+            {"url": "http://loki-b.example.com:3100/loki/api/v1/push", "bearer_token": SECRETS["loki_token"]},
+        ],
+        "alloy_config_loki_external_labels": {"cluster": "c1"},
+        "alloy_config_unix_enable_collectors": ["systemd"], "alloy_config_unix_disable_collectors": ["mdadm"],
+        "alloy_config_unix_job_name": "node", "alloy_config_unix_scrape_timeout": "5s",
+        "alloy_config_self_metrics": True,
+        "alloy_config_prometheus_endpoints": [
+            {"url": "https://mimir.example.com/api/v1/push",
+             "basic_auth": {"username": "u", "password": SECRETS["prom_pw"]},
+             "queue_config": {"capacity": 5000, "max_shards": 10, "retry_on_http_429": True},
+             "tls": {"insecure_skip_verify": True}},
+            {"url": "http://prom.example.com:9090/api/v1/write", "bearer_token_file": "/run/secrets/t"},
+        ],
+        "alloy_config_prometheus_external_labels": {"cluster": "c1", "region": "eu"},
+        "alloy_config_prometheus_wal": {"truncate_frequency": "30m", "min_keepalive_time": "1m",
+                                        "max_keepalive_time": "4h"},
+        "alloy_config_snippets": {"echo": 'loki.echo "debug" {\n}\n'},
+    },
+    # By design: survey answers are strings; Alloy's basic_auth needs no username.
+    "survey_strings": {"alloy_config_journal_format_as_json": "yes", "alloy_config_self_metrics": "true",
+                       "alloy_config_unix_enabled": "false"},
+    "basic_auth_without_username": {"alloy_config_prometheus_endpoints": [
+        {"url": "https://mimir.example.com/api/v1/push", "basic_auth": {"password": "pw"}}]},
+    "bad_scheme": {"alloy_config_loki_endpoints": [{"url": "ftp://loki/push"}]},
+    "url_credentials": {"alloy_config_loki_endpoints": [{"url": "https://u:pw@loki/loki/api/v1/push"}]},
+    "credential_header": {"alloy_config_loki_endpoints": [{"url": "https://loki/loki/api/v1/push",
+                                                           "headers": {"Authorization": "Basic dTpwdw=="}}]},
+    "two_auth": {"alloy_config_prometheus_endpoints": [
+        {"url": "http://p/api/v1/write", "bearer_token": "x", "basic_auth": {"username": "u", "password": "p"}}]},
+    "bad_label": {"alloy_config_prometheus_external_labels": {"bad-label": "x"}},
+    "bad_stage": {"alloy_config_journal_stages": [{"nonsense": {}}]},
+    "typo_in_endpoint": {"alloy_config_loki_endpoints": [{"url": "http://l/p", "tenant": "x"}]},
+    "invalid_snippet": {"alloy_config_snippets": {"broken": 'prometheus.scrape "x" {\n\ttargets = [\n}\n'}},
+    "unknown_reference": {"alloy_config_snippets": {"dangling": 'loki.source.journal "more" {\n'
+                                                               '\tforward_to = [loki.write.nowhere.receiver]\n}\n'}},
+    # Alloy before 1.9 has no `validate`: `alloy fmt` checks each file's syntax only.
+    "old_alloy_fmt_only": {"alloy_config_snippets": {"dangling": 'loki.source.journal "more" {\n'
+                                                                 '\tforward_to = [loki.write.nowhere.receiver]\n}\n'},
+                           "alloy_config_alloy_command": ["env", "ALLOY_STANDIN_VERSION=1.8.3", sys.executable,
+                                                          "-m", "alloy_standin"]},
+    "old_alloy_syntax_error": {"alloy_config_snippets": {"broken": 'x "y" {\n\ta = [\n}\n'},
+                               "alloy_config_alloy_command": ["env", "ALLOY_STANDIN_VERSION=1.8.3", sys.executable,
+                                                              "-m", "alloy_standin"]},
+}
+# Refused by the preflight (the rule book, fleet.alloy.alloy_preflight): the whole message.
+REFUSED = {
+    "bad_scheme": "alloy_config: alloy_config_loki_endpoints[0].url must be an http:// or https:// URL, "
+                  "got 'ftp://loki/push'",
+    "url_credentials": "alloy_config: alloy_config_loki_endpoints[0].url carries credentials (user:password@): put "
+                       "them in basic_auth or bearer_token, which reach Alloy through the env file only",
+    "credential_header": "alloy_config: alloy_config_loki_endpoints[0].headers.Authorization carries credentials, "
+                         "which would be written to the configuration file: use basic_auth or bearer_token (written "
+                         "to the env file only)",
+    "two_auth": "alloy_config: alloy_config_prometheus_endpoints[0] sets basic_auth and bearer_token: use only one "
+                "authentication method",
+    "bad_label": "alloy_config: alloy_config_prometheus_external_labels: a key: expected a label name "
+                 "([A-Za-z_][A-Za-z0-9_]*), got 'bad-label'",
+    "bad_stage": "alloy_config: alloy_config_journal_stages[0]: unknown stage type 'nonsense' (one of static_labels, "
+                 "labels, label_drop, label_keep, json, regex, drop, timestamp, output, template, logfmt, replace, "
+                 "match), got {'nonsense': {}}",
+}
+# Refused by the argument specs or by Alloy: a part of the message (the rest holds temporary paths).
+FAILING = dict(REFUSED, **{
+    "typo_in_endpoint": "alloy_config_loki_endpoints.tenant. Supported parameters include",
+    "invalid_snippet": "fleet_snippet_broken.alloy:3:1",
+    "unknown_reference": "loki.write.nowhere",
+    "old_alloy_syntax_error": "alloy fmt refused the new configuration"})
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Dict[str, Any]]:
+    root = tmp_path_factory.mktemp("render")
+    hosts = {}
+    for name, case in CASES.items():
+        (root / name).mkdir()
+        hosts[name] = dict(case, alloy_config_dir=str(root / name / "conf.d"),
+                           alloy_config_env_file=str(root / name / "alloy.env"))
+    common = {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "alloy_config_group": "root", "alloy_config_manage_service": False, "alloy_config_reload_url": "",
+        "alloy_config_alloy_command": ["env", "ALLOY_STANDIN_VERSION=1.10.0", sys.executable, "-m", "alloy_standin"],
+    }
+    inventory = root / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts, "vars": common}}))
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+               PYTHONPATH=str(STANDINS), ANSIBLE_FORKS="8")
+    out = subprocess.run(["ansible-playbook", "-v", "--diff", "-i", str(inventory), str(PLAYBOOK)],
+                         capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    OUTPUT["stdout"], OUTPUT["stderr"] = out.stdout, out.stderr
+    report = json.loads(out.stdout[out.stdout.index("{"):])
+    results: Dict[str, Dict[str, Any]] = {name: {"failed": [], "dir": root / name} for name in CASES}
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            for host, res in task["hosts"].items():
+                if res.get("failed"):
+                    results[host]["failed"].append(res.get("msg") or json.dumps(res)[:2000])
+    return results
+
+
+OUTPUT: Dict[str, str] = {}   # what ansible-playbook -v --diff printed (the json callback: every result)
+
+
+def test_no_secret_in_the_verbose_diff_output(rendered: Dict[str, Dict[str, Any]]) -> None:
+    printed = OUTPUT["stdout"] + OUTPUT["stderr"]
+    # the diffs were printed (the config's, which names the secret's variable), the secrets not
+    assert rendered["everything"]["failed"] == [] and 'sys.env(\\"FLEET_ALLOY_LOKI_0_PASSWORD\\")' in printed
+    for secret in SECRETS.values():
+        assert secret not in printed and json.dumps(secret)[1:-1] not in printed
+
+
+def _files(result: Dict[str, Any]) -> Dict[str, str]:
+    conf = result["dir"] / "conf.d"
+    return {p.name: p.read_text() for p in sorted(conf.glob("*.alloy"))}
+
+
+def _blocks(text: str) -> Dict[str, Block]:
+    return {b.id: b for b in parse(text) if isinstance(b, Block)}
+
+
+def _attrs(block: Block) -> Dict[str, Any]:
+    return {s.name: s.value for s in block.body if isinstance(s, Attribute)}
+
+
+def _value(block: Block, name: str) -> Any:
+    return evaluate_literal(_attrs(block)[name])
+
+
+def _children(block: Block, name: str) -> List[Block]:
+    return [s for s in block.body if isinstance(s, Block) and s.name == name]
+
+
+KNOWN_BUGS: Set[str] = set()   # product bugs, recorded as strict xfails (docs/testing.md)
+BUG = pytest.mark.xfail(strict=True, reason="product bug")
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=BUG) if c in KNOWN_BUGS else c
+                                  for c in CASES if c not in FAILING])
+def test_good_cases_render_files_alloy_accepts(rendered: Dict[str, Dict[str, Any]], case: str) -> None:
+    result = rendered[case]
+    assert result["failed"] == []
+    files = _files(result)
+    assert files, "nothing rendered"
+    if case != "old_alloy_fmt_only":
+        loaded = load(result["dir"] / "conf.d")
+        assert [d.render() for d in loaded.diagnostics] == []
+    for name in files:
+        mode = (result["dir"] / "conf.d" / name).stat().st_mode & 0o777
+        assert mode == 0o640, name
+
+
+@pytest.mark.parametrize("case", sorted(FAILING))
+def test_bad_input_fails_with_the_variable_named_and_changes_nothing(
+        rendered: Dict[str, Dict[str, Any]], case: str) -> None:
+    result = rendered[case]
+    assert result["failed"], f"{case} did not fail"
+    if case in REFUSED:
+        assert result["failed"] == [REFUSED[case]]
+    else:
+        assert FAILING[case] in " ".join(result["failed"])
+    assert not (result["dir"] / "conf.d").exists() or not _files(result)
+    # The secrets go in with the configuration Alloy accepted, not before it is checked.
+    assert not (result["dir"] / "alloy.env").exists()
+
+
+def test_seed002_journal_pipeline(rendered: Dict[str, Dict[str, Any]]) -> None:
+    files = _files(rendered["seed002"])
+    assert set(files) == {"fleet_00_logging.alloy", "fleet_journal.alloy"}
+    blocks = _blocks(files["fleet_journal.alloy"])
+    relabel, source, write = (blocks["loki.relabel.journal"], blocks["loki.source.journal.read"],
+                              blocks["loki.write.endpoint"])
+    rules = [(_value(r, "source_labels"), _value(r, "target_label")) for r in _children(relabel, "rule")
+             if "source_labels" in _attrs(r)]
+    assert rules[:3] == [(["__journal__systemd_unit"], "unit"), (["__journal__hostname"], "hostname"),
+                         (["__journal_priority"], "priority")]
+    assert chain_name(_attrs(source)["relabel_rules"]) == "loki.relabel.journal.rules"
+    assert _value(source, "labels") == {"component": "loki.source.journal"}
+    endpoint = _children(write, "endpoint")[0]
+    assert _value(endpoint, "url") == "http://loki.example.com:3100/loki/api/v1/push"
+
+
+def test_seed000_unix_pipeline(rendered: Dict[str, Dict[str, Any]]) -> None:
+    files = _files(rendered["seed000"])
+    unix = _blocks(files["fleet_unix.alloy"])
+    exporter = unix["prometheus.exporter.unix.default"]
+    assert (_value(exporter, "procfs_path"), _value(exporter, "sysfs_path"), _value(exporter, "rootfs_path")) == \
+        ("/host/proc", "/host/sys", "/rootfs")
+    assert _value(unix["prometheus.scrape.unix"], "scrape_interval") == "15s"
+    prom = _blocks(files["fleet_prometheus.alloy"])
+    rule = _children(prom["prometheus.relabel.instance"], "rule")[0]
+    replacement = _attrs(rule)["replacement"]
+    assert chain_name(replacement.target) == "sys.env" and evaluate_literal(replacement.args[0]) == "HOSTOS_HOSTNAME"
+    write = prom["prometheus.remote_write.stg_prometheus"]
+    assert _value(_children(write, "wal")[0], "truncate_frequency") == "1h"
+    assert _value(write, "external_labels") == {"cluster": "external"}
+
+
+def test_secrets_live_in_the_env_file_only(rendered: Dict[str, Dict[str, Any]]) -> None:
+    result = rendered["everything"]
+    for name, text in _files(result).items():
+        for secret in SECRETS.values():
+            assert secret not in text, name
+    env = result["dir"] / "alloy.env"
+    assert env.stat().st_mode & 0o777 == 0o640
+    out = subprocess.run(["sh", "-c", f". {env}; printf '%s\\n' \"$FLEET_ALLOY_LOKI_0_PASSWORD\" "
+                                      "\"$FLEET_ALLOY_LOKI_1_BEARER_TOKEN\" \"$FLEET_ALLOY_PROMETHEUS_0_PASSWORD\""],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [SECRETS["loki_pw"], SECRETS["loki_token"], SECRETS["prom_pw"]]
+
+
+def test_secrets_are_read_with_sys_env(rendered: Dict[str, Dict[str, Any]]) -> None:
+    write = _blocks(_files(rendered["everything"])["fleet_journal.alloy"])["loki.write.endpoint"]
+    first, second = _children(write, "endpoint")
+    password = _attrs(_children(first, "basic_auth")[0])["password"]
+    assert chain_name(password.target) == "sys.env"
+    assert evaluate_literal(password.args[0]) == "FLEET_ALLOY_LOKI_0_PASSWORD"
+    assert evaluate_literal(_attrs(second)["bearer_token"].args[0]) == "FLEET_ALLOY_LOKI_1_BEARER_TOKEN"
+
+
+def test_every_option_reaches_the_config(rendered: Dict[str, Dict[str, Any]]) -> None:
+    files = _files(rendered["everything"])
+    assert set(files) == {"fleet_00_logging.alloy", "fleet_journal.alloy", "fleet_prometheus.alloy",
+                          "fleet_unix.alloy", "fleet_self.alloy", "fleet_snippet_echo.alloy"}
+    logging = _blocks(files["fleet_00_logging.alloy"])["logging"]
+    assert (_value(logging, "level"), _value(logging, "format")) == ("debug", "json")
+    journal = _blocks(files["fleet_journal.alloy"])
+    source = journal["loki.source.journal.read"]
+    assert (_value(source, "max_age"), _value(source, "path"), _value(source, "matches"),
+            _value(source, "format_as_json")) == ("24h", "/var/log/journal", "_SYSTEMD_UNIT=nginx.service", True)
+    assert [chain_name(x) for x in _attrs(source)["forward_to"].items] == ["loki.process.journal.receiver"]
+    stages = [s.name for s in journal["loki.process.journal"].body if isinstance(s, Block)]
+    assert stages == ["stage.static_labels", "stage.json", "stage.drop", "stage.labels"]
+    rules = _children(journal["loki.relabel.journal"], "rule")
+    assert _value(rules[-1], "action") == "drop"
+    assert _value(rules[4], "replacement") == 'web-01 "quoted" }'
+    first = _children(journal["loki.write.endpoint"], "endpoint")[0]
+    assert (_value(first, "tenant_id"), _value(first, "headers"), _value(first, "name")) == \
+        ("team-a", {"X-Source": "fleet"}, "primary")
+    assert _value(_children(first, "tls_config")[0], "min_version") == "TLS12"
+    assert _value(journal["loki.write.endpoint"], "external_labels") == {"cluster": "c1"}
+    prom = _blocks(files["fleet_prometheus.alloy"])["prometheus.remote_write.default"]
+    p_first, p_second = _children(prom, "endpoint")
+    assert _value(_children(p_first, "queue_config")[0], "max_shards") == 10
+    assert _value(_children(p_first, "tls_config")[0], "insecure_skip_verify") is True
+    assert _value(p_second, "bearer_token_file") == "/run/secrets/t"
+    assert _value(_children(prom, "wal")[0], "max_keepalive_time") == "4h"
+    unix = _blocks(files["fleet_unix.alloy"])
+    assert _value(unix["prometheus.exporter.unix.default"], "disable_collectors") == ["mdadm"]
+    assert _value(unix["prometheus.scrape.unix"], "job_name") == "node"
+    assert "prometheus.scrape.alloy" in _blocks(files["fleet_self.alloy"])
+
+
+# ---- what the templates leave out, and the references between components ----------------
+# (Written against the survivors of ./dev mutate, docs/testing.md: unset options rendered as
+# null or "", guards around optional blocks dropped, references that must stay expressions.)
+
+
+def _nulls(node: Any, where: str) -> List[str]:
+    """Where a null literal appears in statements or expressions."""
+    if isinstance(node, list):
+        return [found for item in node for found in _nulls(item, where)]
+    if isinstance(node, Block):
+        return _nulls(node.body, node.id)
+    if isinstance(node, Attribute):
+        return _nulls(node.value, "%s.%s" % (where, node.name))
+    kind = type(node).__name__
+    if kind == "Literal":
+        return [where] if node.value is None else []
+    if kind == "ArrayExpr":
+        return _nulls(node.items, where)
+    if kind == "ObjectExpr":
+        return [found for _key, value in node.fields for found in _nulls(value, where)]
+    return []
+
+
+@pytest.mark.parametrize("case", ["seed002", "seed000", "everything", "old_alloy_fmt_only"])
+def test_no_attribute_is_rendered_as_null(rendered: Dict[str, Dict[str, Any]], case: str) -> None:
+    for name, text in _files(rendered[case]).items():
+        assert _nulls(parse(text), name) == [], name
+
+
+def test_unset_journal_options_are_left_out(rendered: Dict[str, Dict[str, Any]]) -> None:
+    journal = _blocks(_files(rendered["seed002"])["fleet_journal.alloy"])
+    source = journal["loki.source.journal.read"]
+    assert sorted(_attrs(source)) == ["format_as_json", "forward_to", "labels", "max_age", "relabel_rules"]
+    assert [chain_name(x) for x in _attrs(source)["forward_to"].items] == ["loki.write.endpoint.receiver"]
+    assert "loki.process.journal" not in journal  # no stages, no process component
+    assert "external_labels" not in _attrs(journal["loki.write.endpoint"])
+
+
+def test_stages_get_a_process_component_between_source_and_writer(rendered: Dict[str, Dict[str, Any]]) -> None:
+    process = _blocks(_files(rendered["everything"])["fleet_journal.alloy"])["loki.process.journal"]
+    assert [chain_name(x) for x in _attrs(process)["forward_to"].items] == ["loki.write.endpoint.receiver"]
+
+
+def test_unset_metrics_options_are_left_out(rendered: Dict[str, Dict[str, Any]]) -> None:
+    files = _files(rendered["old_alloy_fmt_only"])  # the role's defaults
+    exporter = _blocks(files["fleet_unix.alloy"])["prometheus.exporter.unix.default"]
+    assert sorted(_attrs(exporter)) == ["procfs_path", "rootfs_path", "sysfs_path", "udev_data_path"]
+    write = _blocks(files["fleet_prometheus.alloy"])["prometheus.remote_write.default"]
+    assert "external_labels" not in _attrs(write)
+    assert [(_value(e, "url"), _children(e, "tls_config")) for e in _children(write, "endpoint")] == \
+        [("http://localhost:9090/api/v1/write", [])]
+
+
+def test_scrapes_feed_the_instance_relabel_which_feeds_the_writer(rendered: Dict[str, Dict[str, Any]]) -> None:
+    files = _files(rendered["everything"])
+    unix = _blocks(files["fleet_unix.alloy"])["prometheus.scrape.unix"]
+    own = _blocks(files["fleet_self.alloy"])["prometheus.scrape.alloy"]
+    for scrape, targets in ((unix, "prometheus.exporter.unix.default.targets"),
+                            (own, "prometheus.exporter.self.alloy.targets")):
+        assert chain_name(_attrs(scrape)["targets"]) == targets
+        assert [chain_name(x) for x in _attrs(scrape)["forward_to"].items] == ["prometheus.relabel.instance.receiver"]
+    assert (_value(own, "job_name"), _value(own, "scrape_interval")) == ("alloy", "60s")
+    assert (_value(unix, "scrape_interval"), _value(unix, "scrape_timeout")) == ("60s", "5s")
+    relabel = _blocks(files["fleet_prometheus.alloy"])["prometheus.relabel.instance"]
+    assert [chain_name(x) for x in _attrs(relabel)["forward_to"].items] == ["prometheus.remote_write.default.receiver"]
+    seed = _blocks(_files(rendered["seed000"])["fleet_prometheus.alloy"])["prometheus.relabel.instance"]
+    assert [chain_name(x) for x in _attrs(seed)["forward_to"].items] == \
+        ["prometheus.remote_write.stg_prometheus.receiver"]
+
+
+def test_survey_strings_are_booleans(rendered: Dict[str, Dict[str, Any]]) -> None:
+    files = _files(rendered["survey_strings"])
+    assert set(files) == {"fleet_00_logging.alloy", "fleet_journal.alloy", "fleet_prometheus.alloy",
+                          "fleet_self.alloy"}
+    source = _blocks(files["fleet_journal.alloy"])["loki.source.journal.read"]
+    assert _value(source, "format_as_json") is True
+
+
+def test_basic_auth_without_a_username(rendered: Dict[str, Dict[str, Any]]) -> None:
+    prom = _blocks(_files(rendered["basic_auth_without_username"])["fleet_prometheus.alloy"])
+    basic = _children(_children(prom["prometheus.remote_write.default"], "endpoint")[0], "basic_auth")[0]
+    assert sorted(_attrs(basic)) == ["password"]
+    assert evaluate_literal(_attrs(basic)["password"].args[0]) == "FLEET_ALLOY_PROMETHEUS_0_PASSWORD"
+
+
+# ---- two runs in a row: secrets and pipelines, reload or restart ---------------------------
+# The role with alloy_config_manage_service and a fake systemctl (first on PATH, logging to
+# the host's file through the play's environment) and a reload endpoint per host: a changed
+# secret restarts Alloy and is not reloaded, a changed pipeline alone is reloaded, a run
+# with nothing new does neither; a refused pipeline leaves the env file as it was.
+
+FAKE_SYSTEMCTL = """#!/bin/sh
+echo "$*" >> "$FAKE_SYSTEMCTL_LOG"
+case "$1" in
+  show) printf 'LoadState=loaded\\nActiveState=active\\nSubState=running\\n' ;;
+esac
+exit 0
+"""
+ROUND_PLAYBOOK = """
+- name: Run alloy_config as a play would
+  hosts: all
+  gather_facts: false
+  environment:
+    FAKE_SYSTEMCTL_LOG: "{{ systemctl_log }}"
+  tasks:
+    - name: Run the role
+      ansible.builtin.include_role:
+        name: fleet.alloy.alloy_config
+"""
+ROTATED = "r0tated-\"secret'$x"
+SECRET = "first-s3cret"
+BROKEN = {"broken": 'prometheus.scrape "x" {\n\ttargets = [\n}\n'}
+# host: (variables of the first run, of the second run)
+ROUNDS: Dict[str, Any] = {
+    "rotate": ({}, {"secret": ROTATED}),
+    "reconfigure": ({}, {"alloy_config_logging_level": "debug"}),
+    "both": ({}, {"secret": ROTATED, "alloy_config_logging_level": "debug"}),
+    "same": ({}, {}),
+    "refused": ({}, {"secret": ROTATED, "alloy_config_snippets": BROKEN}),
+}
+
+
+def _round_vars(root: Path, server: LocalServer, host: str, extra: Dict[str, Any]) -> Dict[str, Any]:
+    extra = dict(extra)
+    secret = extra.pop("secret", SECRET)
+    return dict({
+        "alloy_config_dir": str(root / host / "conf.d"), "alloy_config_env_file": str(root / host / "alloy.env"),
+        "alloy_config_reload_url": "%s/%s/-/reload" % (server.url, host),
+        "systemctl_log": str(root / host / "systemctl.log"),
+        "alloy_config_unix_enabled": False,
+        "alloy_config_loki_endpoints": [{"url": "http://loki.example.com:3100/loki/api/v1/push",
+                                         "basic_auth": {"username": "u", "password": secret}}],
+    }, **extra)
+
+
+def _sourced(path: Path) -> str:
+    return subprocess.run(["sh", "-c", '. "$1"; printf %s "$FLEET_ALLOY_LOKI_0_PASSWORD"', "sh", str(path)],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def _round(root: Path, env: Dict[str, str], server: LocalServer, inventory: Path) -> Dict[str, Any]:
+    """One ansible-playbook run of ROUND_PLAYBOOK: what it did to each host."""
+    def env_files() -> Dict[str, bytes]:
+        return {host: (root / host / "alloy.env").read_bytes() for host in ROUNDS
+                if (root / host / "alloy.env").exists()}
+    for host in ROUNDS:
+        (root / host / "systemctl.log").unlink(missing_ok=True)
+    before = env_files()
+    server.requests.clear()
+    out = subprocess.run(["ansible-playbook", "-v", "--diff", "-i", str(inventory), str(root / "playbook.yml")],
+                         capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    report = json.loads(out.stdout[out.stdout.index("{"):])
+    applied = {}
+    failed: Dict[str, List[str]] = {host: [] for host in ROUNDS}
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            for host, res in task["hosts"].items():
+                if res.get("failed"):
+                    failed[host].append(res.get("msg") or json.dumps(res)[:2000])
+                if task["task"]["name"].endswith("Install the configuration if Alloy accepts it, then reload"):
+                    applied[host] = res
+    logs = {host: root / host / "systemctl.log" for host in ROUNDS}
+    return {"applied": applied, "failed": failed, "printed": out.stdout + out.stderr,
+            "reloads": sorted(r.path.split("/")[1] for r in server.requests),
+            "systemctl": {host: [line for line in log.read_text().splitlines() if not line.startswith("show")]
+                          if log.exists() else [] for host, log in logs.items()},
+            "env_before": before, "env_after": env_files(),
+            "sourced": {host: _sourced(root / host / "alloy.env") for host in env_files()}}
+
+
+@pytest.fixture(scope="module")
+def rounds(tmp_path_factory: pytest.TempPathFactory) -> List[Dict[str, Any]]:
+    root = tmp_path_factory.mktemp("rounds")
+    (root / "bin").mkdir()
+    (root / "bin" / "systemctl").write_text(FAKE_SYSTEMCTL)
+    (root / "bin" / "systemctl").chmod(0o755)
+    (root / "playbook.yml").write_text(ROUND_PLAYBOOK)
+    common = {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "alloy_config_group": "root", "alloy_config_manage_service": True,
+        "alloy_config_alloy_command": ["env", "ALLOY_STANDIN_VERSION=1.10.0", sys.executable, "-m", "alloy_standin"],
+    }
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+               PYTHONPATH=str(STANDINS), ANSIBLE_FORKS="8",
+               PATH="%s%s%s" % (root / "bin", os.pathsep, os.environ["PATH"]))
+    server = LocalServer()
+    try:
+        for host in ROUNDS:
+            (root / host).mkdir()
+            server.routes["/%s/-/reload" % host] = (200, "config reloaded")
+        runs = []
+        for number in (0, 1):
+            hosts = {host: _round_vars(root, server, host, both[number]) for host, both in ROUNDS.items()}
+            inventory = root / ("inventory%d.yml" % number)
+            inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts, "vars": common}}))
+            runs.append(_round(root, env, server, inventory))
+        return runs
+    finally:
+        server.close()
+
+
+def test_the_first_run_writes_secrets_and_files_and_restarts_instead_of_reloading(
+        rounds: List[Dict[str, Any]]) -> None:
+    first = rounds[0]
+    assert first["failed"] == {host: [] for host in ROUNDS}
+    for host in ROUNDS:
+        applied = first["applied"][host]
+        assert applied["changed"] is True and applied["env_changed"] is True and applied["reloaded"] is False, host
+        assert first["systemctl"][host] == ["restart alloy.service"], host
+        assert first["sourced"][host] == SECRET
+    assert first["reloads"] == []
+
+
+def test_a_rotated_secret_restarts_alloy_without_a_reload(rounds: List[Dict[str, Any]]) -> None:
+    second = rounds[1]
+    for host in ("rotate", "both"):
+        applied = second["applied"][host]
+        assert second["failed"][host] == [] and applied["env_changed"] is True and applied["reloaded"] is False
+        assert second["systemctl"][host] == ["restart alloy.service"], host
+        assert second["sourced"][host] == ROTATED
+    assert second["applied"]["rotate"]["written"] == [] and second["applied"]["both"]["written"] == [
+        "fleet_00_logging.alloy"]
+    assert "rotate" not in second["reloads"] and "both" not in second["reloads"]
+
+
+def test_a_changed_pipeline_with_the_same_secrets_is_reloaded(rounds: List[Dict[str, Any]]) -> None:
+    second = rounds[1]
+    applied = second["applied"]["reconfigure"]
+    assert applied["changed"] is True and applied["env_changed"] is False and applied["reloaded"] is True
+    assert applied["written"] == ["fleet_00_logging.alloy"]
+    assert second["reloads"] == ["reconfigure"] and second["systemctl"]["reconfigure"] == []
+    assert second["env_after"]["reconfigure"] == second["env_before"]["reconfigure"]
+
+
+def test_a_second_run_with_nothing_new_changes_nothing(rounds: List[Dict[str, Any]]) -> None:
+    second = rounds[1]
+    applied = second["applied"]["same"]
+    assert applied["changed"] is False and applied["env_changed"] is False and applied["reloaded"] is False
+    assert second["systemctl"]["same"] == [] and second["env_after"]["same"] == second["env_before"]["same"]
+
+
+def test_a_refused_pipeline_leaves_the_old_secrets(rounds: List[Dict[str, Any]]) -> None:
+    second = rounds[1]
+    assert "fleet_snippet_broken.alloy:3:1" in " ".join(second["failed"]["refused"])
+    assert second["env_after"]["refused"] == second["env_before"]["refused"]
+    assert second["sourced"]["refused"] == SECRET
+    assert second["systemctl"]["refused"] == [] and "refused" not in second["reloads"]
+
+
+def test_no_secret_in_the_output_of_the_rounds(rounds: List[Dict[str, Any]]) -> None:
+    for run in rounds:
+        assert "FLEET_ALLOY_LOKI_0_PASSWORD=********" in run["printed"]  # the env file's diff, masked
+        for secret in (SECRET, ROTATED):
+            assert secret not in run["printed"] and json.dumps(secret)[1:-1] not in run["printed"]
