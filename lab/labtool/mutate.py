@@ -726,9 +726,10 @@ class Journal:
 
 
 def _tests_digest(root: Path) -> str:
-    """What the outcomes depend on besides the mutant: the unit tests and the stand-ins."""
+    """What the outcomes depend on besides the mutant: the unit tests, the stand-ins and the
+    product tooling (test_emitted_schema reads tools.alloy_schemas)."""
     digest = hashlib.sha256()
-    for folder in (root / UNIT, root / "lab" / "standins"):
+    for folder in (root / UNIT, root / "lab" / "standins", root / "tools"):
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
