@@ -15,7 +15,8 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.vars import combine_vars
 from ansible.vars.clean import clean_facts, namespace_facts
 
-from ansible_collections.fleet.alloy.plugins.plugin_utils.rulebook import RULES, check_values
+from ansible_collections.fleet.alloy.plugins.plugin_utils import runtime as alloy_runtime
+from ansible_collections.fleet.alloy.plugins.plugin_utils.rulebook import RULES, check_values, moved_problems
 
 
 def _plain(value):
@@ -27,6 +28,11 @@ def _plain(value):
     if "Vault" in type(value).__name__ or "Encrypted" in type(value).__name__:
         return str(value)
     return value
+
+
+# The roles that run Alloy: their preflight publishes the runtime contract (the fact alloy_runtime).
+_RUNTIME_ROLES = ("alloy_install", "alloy_docker")
+_RUNTIME_READERS = ("alloy_config",)   # the tables whose role reads the runtime contract
 
 
 class ActionModule(ActionBase):
@@ -49,14 +55,19 @@ class ActionModule(ActionBase):
                 return gathered
             result.update((key, gathered[key]) for key in ("warnings", "deprecations") if gathered.get(key))
             task_vars = self._with_facts(task_vars, gathered["ansible_facts"])
-        context = {"facts": task_vars.get("ansible_facts") or {}, "groups": task_vars.get("group_names") or []}
         result["changed"] = False
-        problems, roles = [], {}
+        problems, roles, runtime = [], {}, None
         for table in [args["rules"]] + [name for name in args["roles"] if name != args["rules"]]:
+            if table in _RUNTIME_READERS and problems and runtime is None and roles.keys() & set(_RUNTIME_ROLES):
+                continue   # the runtime role's own problems come first; this table reads what it would describe
+            context = {"facts": task_vars.get("ansible_facts") or {}, "groups": task_vars.get("group_names") or []}
             checked, found = self._check(table, task_vars, context)
             if found:
                 problems.append("%s: %s" % (table, "; ".join(found)))
             roles[table] = checked
+            if not found and table in _RUNTIME_ROLES:   # what the tables after it read (alloy_config)
+                runtime = self._runtime(table, checked, task_vars)
+                task_vars = self._with_runtime(task_vars, runtime) if runtime else task_vars
         if problems:   # without the facts: the message alone, not two hundred lines of facts
             result["failed"] = True
             result["msg"] = "; ".join(problems)
@@ -64,6 +75,8 @@ class ActionModule(ActionBase):
         if gathered:   # as the play's fact gathering keeps them: stored, and shown only with -v
             result["ansible_facts"] = dict(gathered["ansible_facts"], _ansible_facts_gathered=True)
             result["_ansible_verbose_override"] = True
+        if runtime:
+            result.setdefault("ansible_facts", {})[alloy_runtime.FACT] = runtime
         result["checked"] = roles[args["rules"]]
         if args["roles"]:
             result["roles"] = dict((name, roles[name]) for name in args["roles"])
@@ -92,11 +105,35 @@ class ActionModule(ActionBase):
         self._templar.available_variables = task_vars
         return task_vars
 
+    def _runtime(self, table, checked, task_vars):
+        """The runtime contract of the role that runs Alloy (plugin_utils/runtime.py); None
+        without the role's variables (a play that checks them outside the role)."""
+        try:
+            if table == "alloy_docker":
+                return alloy_runtime.compose(checked)
+            return alloy_runtime.systemd(checked, task_vars.get("ansible_facts") or {},
+                                         task_vars.get("inventory_hostname", ""))
+        except KeyError:
+            return None
+
+    def _with_runtime(self, task_vars, runtime):
+        """task_vars with the runtime published, as the next tasks will see it."""
+        facts = dict(task_vars.get("ansible_facts") or {})
+        facts[alloy_runtime.FACT] = runtime
+        task_vars = dict(task_vars, ansible_facts=facts)
+        self._templar.available_variables = task_vars
+        return task_vars
+
     def _check(self, table, task_vars, context):
         """(converted values without the role's prefix and without secrets, problems)."""
+        if table in _RUNTIME_READERS:
+            try:   # once, rather than again for every variable whose default reads it
+                alloy_runtime.from_facts(context["facts"], kept=False)
+            except alloy_runtime.RuntimeMissing as err:
+                return {}, [str(err)]
         values, problems = self._values(table, task_vars)
         checked, found = check_values(table, values, context)
-        problems.extend(found)
+        problems.extend(found + moved_problems(table, task_vars))
         prefix = table + "_"
         return dict((name[len(prefix):] if name.startswith(prefix) else name, value)
                     for name, value in checked.items() if not RULES[table][name].secret), problems

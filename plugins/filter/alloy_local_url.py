@@ -43,20 +43,14 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-_WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+from ansible_collections.fleet.alloy.plugins.plugin_utils.runtime import local_url
 
 
 def alloy_local_url(address, port=None):
-    text = str(address).strip()
-    if port is None:
-        host, sep, port = text.rpartition(":")
-        if not sep or not port.isdigit():
-            raise AnsibleFilterError("alloy_local_url: expected host:port or [ipv6]:port, got %r" % text)
-    else:
-        host = text
-    host = host.strip("[]")
-    host = _WILDCARDS.get(host, host)
-    return "http://%s:%d" % ("[%s]" % host if ":" in host else host, int(port))
+    try:
+        return local_url(address, port)
+    except ValueError as err:
+        raise AnsibleFilterError("alloy_local_url: %s" % err)
 
 
 class FilterModule(object):

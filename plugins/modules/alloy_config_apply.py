@@ -255,6 +255,9 @@ class ConfigApply(object):
         if missing:
             raise ApplyError("%s did not render (no content given): nothing was changed in %s"
                              % (", ".join(missing), self.path))
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise ApplyError("%s is a file: the pipelines go into a directory that Alloy loads (point the service "
+                             "at a directory, such as /etc/alloy/conf.d); nothing was changed" % self.path)
         the_plan = plan(self.path, self.params["files"], self.params["prefix"])
         env = self.env()
         result["changed"] = self.ensure_directory()

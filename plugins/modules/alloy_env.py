@@ -64,11 +64,26 @@ options:
       - The configuration the service loads (a file or a directory); when given, the result
         says whether it exists on the host in RV(config_exists). Nothing is written there.
       - The alloy_install role starts (and restarts) the service only once a configuration
-        exists - alloy_config writes it and starts the service itself.
+        exists - alloy_config writes it, and the handler of its topic starts the service.
     type: path
+  runtime:
+    description:
+      - The runtime contract of the role that runs Alloy here (the fact C(alloy_runtime) its
+        preflight published - kind, service, config_dir, config_group, env_file, alloy_command,
+        api_url, instance, host_paths), kept on the host as the local fact O(runtime_path) (JSON,
+        root's, mode C(0644); a missing parent directory is created, mode C(0755)) and returned as
+        the fact C(alloy_runtime), so that this play and later ones (gathering C(ansible_local)) read
+        one description.
+      - Plain data, shown in diffs - it must hold no secret.
+      - Nothing is done to the local fact when this is not given.
+    type: dict
+  runtime_path:
+    description: Where O(runtime) is kept.
+    type: path
+    default: /etc/ansible/facts.d/alloy_runtime.fact
 notes:
-  - With O(dropin_path), the diff is a list of two entries - the env file's, then the
-    drop-in's, each with headers naming its path.
+  - With O(dropin_path) or O(runtime), the diff is a list - the env file's, then the
+    drop-in's, then the local fact's, each with headers naming its path.
 """
 
 EXAMPLES = r"""
@@ -112,6 +127,18 @@ dropin_changed:
   description: Whether the drop-in was (or in check mode would be) written, removed or given other attributes.
   returned: when O(dropin_path) is given
   type: bool
+env_changed:
+  description: Whether the env file's section or attributes were (or in check mode would be) changed.
+  returned: always
+  type: bool
+runtime_changed:
+  description: Whether the local fact O(runtime_path) was (or in check mode would be) written.
+  returned: when O(runtime) is given
+  type: bool
+ansible_facts:
+  description: The fact C(alloy_runtime), O(runtime) as given.
+  returned: when O(runtime) is given
+  type: dict
 config_exists:
   description:
     - Whether O(config_path) exists on the host (a file or a directory, symbolic links followed),
@@ -121,6 +148,7 @@ config_exists:
 """
 
 import io
+import json
 import os
 import re
 
@@ -128,9 +156,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import EnvFileError, section_change
 from ansible_collections.fleet.alloy.plugins.module_utils.files import write_private
+from ansible_collections.fleet.alloy.plugins.module_utils.runtime_fact import FACT, FACT_PATH
 
 
-# The drop-in's attributes, whatever the task's owner/group/mode (those are the env file's).
+# The attributes of the drop-in and of the local fact, whatever the task's owner/group/mode
+# (those are the env file's).
 DROPIN_OWNER = ("root", "root")
 DROPIN_MODE = "0644"
 DROPIN_DIR_MODE = "0755"
@@ -179,7 +209,7 @@ def _make_dropin_dir(module, directory):
 
 
 def _dropin(module, path, text):
-    """Write the drop-in, or remove it when text is empty: (changed, diff)."""
+    """Write the drop-in (or the local fact), or remove it when text is empty: (changed, diff)."""
     exists = os.path.exists(path)
     before = _read(path)
     if not text:
@@ -206,6 +236,8 @@ def main():
             dropin_path=dict(type="path"),
             dropin=dict(type="str", default=""),
             config_path=dict(type="path"),
+            runtime=dict(type="dict"),
+            runtime_path=dict(type="path", default=FACT_PATH),
         ),
         add_file_common_args=True,
         supports_check_mode=True,
@@ -220,11 +252,22 @@ def main():
         # In check mode the directory may be one an earlier task would have created.
         module.fail_json(msg="the directory of %s does not exist" % path)
     changed, diff = _env_file(module, path, section, values, secret)
-    result = dict(changed=changed, keys=sorted(values), secret=secret, diff=diff)
+    result = dict(changed=changed, env_changed=changed, keys=sorted(values), secret=secret, diff=diff)
+    diffs = [diff]
     dropin_path = module.params["dropin_path"]
     if dropin_path:
         dropin_changed, dropin_diff = _dropin(module, dropin_path, module.params["dropin"])
-        result.update(changed=changed or dropin_changed, dropin_changed=dropin_changed, diff=[diff, dropin_diff])
+        result.update(changed=result["changed"] or dropin_changed, dropin_changed=dropin_changed)
+        diffs.append(dropin_diff)
+    runtime = module.params["runtime"]
+    if runtime is not None:
+        text = json.dumps(runtime, indent=2, sort_keys=True) + "\n"
+        runtime_changed, runtime_diff = _dropin(module, module.params["runtime_path"], text)
+        result.update(changed=result["changed"] or runtime_changed, runtime_changed=runtime_changed,
+                      ansible_facts={FACT: runtime})
+        diffs.append(runtime_diff)
+    if len(diffs) > 1:
+        result["diff"] = diffs
     if module.params["config_path"]:
         result["config_exists"] = os.path.exists(module.params["config_path"])
     module.exit_json(**result)

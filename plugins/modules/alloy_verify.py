@@ -45,6 +45,14 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fleet.alloy.attributes.read_only
 options:
+  runtime:
+    description:
+      - How Alloy runs here, as the role that runs it described it (the runtime contract, the fact
+        C(alloy_runtime) - C(ansible_facts | fleet.alloy.alloy_runtime)). Its C(kind), C(service) and
+        C(api_url) take the place of O(mode), O(service) or O(container) and O(alloy_url), and its
+        C(instance) is the default of O(instance).
+      - Mutually exclusive with those options.
+    type: dict
   mode:
     description: How Alloy runs here; C(none) skips the service check.
     type: str
@@ -112,7 +120,7 @@ options:
     type: bool
     default: false
   instance:
-    description: The instance label of this host's data; empty is the host name.
+    description: The instance label of this host's data; empty is the O(runtime)'s instance, else the host name.
     type: str
     default: ""
   prometheus_query:
@@ -252,6 +260,7 @@ from ansible_collections.fleet.alloy.plugins.module_utils.verify_checks import (
     prometheus_data_check, run_all, summary, systemd_check)
 
 ARGUMENT_SPEC = dict(
+    runtime=dict(type="dict"),
     mode=dict(type="str", default="systemd", choices=["systemd", "container", "none"]),
     service=dict(type="str", default="alloy.service"),
     require_enabled=dict(type="bool", default=False),
@@ -274,7 +283,9 @@ ARGUMENT_SPEC = dict(
     fail_on_unhealthy=dict(type="bool", default=True),
     report=dict(type="bool", default=False),   # read by the action plugin
 )
+MUTUALLY_EXCLUSIVE = [["runtime", name] for name in ("mode", "service", "container", "alloy_url")]
 KINDS = ("loki", "prometheus")
+_MODES = {"systemd": ("systemd", "service"), "compose": ("container", "container")}
 _CREDENTIAL_HEADER = re.compile(r"auth|token|key|secret|password|cookie", re.I)
 
 
@@ -315,6 +326,22 @@ class _MaskingModule(AnsibleModule):
     def exit_json(self, **kwargs):
         self.no_log_values.update(secrets(self.params))
         super(_MaskingModule, self).exit_json(**kwargs)
+
+
+def with_runtime(params):
+    """params with the runtime contract's values in place of mode, service or container,
+    alloy_url and an empty instance; ValueError for a description this module cannot read."""
+    runtime = params.get("runtime")
+    if not runtime:
+        return params
+    kind = runtime.get("kind")
+    if kind not in _MODES or not runtime.get("service") or not runtime.get("api_url"):
+        raise ValueError("runtime: expected the fact alloy_runtime (kind systemd or compose, service, api_url), got "
+                         "kind %r" % (kind,))
+    mode, key = _MODES[kind]
+    params = dict(params, mode=mode, alloy_url=runtime["api_url"], instance=params["instance"] or runtime.get("instance") or "")
+    params[key] = runtime["service"]
+    return params
 
 
 def _service_checks(params, runner):
@@ -374,11 +401,16 @@ def verify(params, runner):
 
 
 def main():
-    module = _MaskingModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, no_log=True)
+    module = _MaskingModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE,
+                            supports_check_mode=True, no_log=True)
     mistakes = problems(module.params)
     if mistakes:
         module.fail_json(msg="alloy_verify: " + "; ".join(mistakes))
-    result = verify(module.params, module.run_command)
+    try:
+        params = with_runtime(module.params)
+    except ValueError as err:
+        module.fail_json(msg="alloy_verify: %s" % err)
+    result = verify(params, module.run_command)
     if not result["healthy"] and module.params["fail_on_unhealthy"]:
         module.fail_json(msg="alloy_verify: " + result["summary"], **result)
     module.exit_json(**result)

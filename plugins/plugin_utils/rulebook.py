@@ -24,6 +24,7 @@ from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import EXPR_KEY
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import value_problem
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import has_credentials
+from ansible_collections.fleet.alloy.plugins.plugin_utils import runtime
 from ansible_collections.fleet.alloy.plugins.plugin_utils.openpgp import OpenPGPError, fingerprints
 from ansible_collections.fleet.alloy.plugins.plugin_utils.alloy_schema import BLOCKS, STAGES
 
@@ -442,15 +443,9 @@ RULES = {
         "alloy_install_remove_data": boolean(),
     },
     "alloy_config": {
-        "alloy_config_dir": path(),
-        "alloy_config_group": text(UNIX_NAME, "a group name such as alloy"),
         "alloy_config_snippets": mapping(text(r"[A-Za-z0-9_-]+", "a snippet name (letters, digits, _ and -)"),
                                          text(None, "Alloy configuration text", multiline=True)),
-        "alloy_config_alloy_command": list_of(text(None, "a command-line word"), nonempty=True),
         "alloy_config_validate": choice("auto", "validate", "fmt", "none"),
-        "alloy_config_reload_url": url(empty=True),
-        "alloy_config_env_file": path(empty=True),
-        "alloy_config_manage_service": boolean(),
         "alloy_config_instance": expression_or_text("a string"),
         "alloy_config_logging_level": choice("debug", "info", "warn", "error"),
         "alloy_config_logging_format": choice("logfmt", "json"),
@@ -466,10 +461,6 @@ RULES = {
         "alloy_config_loki_endpoints": endpoints("loki"),
         "alloy_config_loki_external_labels": LABELS,
         "alloy_config_unix_enabled": boolean(),
-        "alloy_config_unix_procfs_path": path(),
-        "alloy_config_unix_sysfs_path": path(),
-        "alloy_config_unix_rootfs_path": path(),
-        "alloy_config_unix_udev_data_path": path(),
         "alloy_config_unix_enable_collectors": list_of(text(r"[a-z0-9_]+", "a collector name such as systemd")),
         "alloy_config_unix_disable_collectors": list_of(text(r"[a-z0-9_]+", "a collector name such as mdadm")),
         "alloy_config_unix_job_name": text(None, "a job name such as integrations/unix"),
@@ -561,6 +552,30 @@ UNUSED_UNLESS = {
 }
 
 
+# Variables an earlier release read, by table, and where their value goes now: a play that
+# still sets one is told, instead of the value being ignored. (The seed role's variables are
+# not here: they still work, as the defaults of the variables that replaced them.)
+MOVED = {
+    "alloy_config": dict(
+        [("alloy_config_dir", "set alloy_install_config_path (systemd) or alloy_docker_config_dir (Compose)"),
+         ("alloy_config_group", "set alloy_install_group (the group of a Compose host's files is root)"),
+         ("alloy_config_env_file", "the runtime role's env file receives the secrets"),
+         ("alloy_config_alloy_command", "the runtime role gives the command that runs Alloy's CLI"),
+         ("alloy_config_reload_url", "the runtime role gives Alloy's URL: set alloy_install_listen_address, "
+                                     "or alloy_docker_publish_address and alloy_docker_port"),
+         ("alloy_config_manage_service", "the runtime role restarts Alloy, on the handler topic 'alloy pipelines changed'")]
+        + [("alloy_config_unix_%s_path" % name, "the runtime role says where Alloy sees the host's paths")
+           for name in ("procfs", "sysfs", "rootfs", "udev_data")]),
+}
+
+
+def moved_problems(table, names):
+    """What to do instead, for each variable of names that table's role no longer reads."""
+    moved = MOVED.get(table, {})
+    return ["%s is no longer read (the runtime contract of 0.2.0): %s" % (name, moved[name])
+            for name in sorted(moved) if name in names]
+
+
 def check_value(name, value, rules=None):
     """The converted value of one variable, or Problem with the full message."""
     rule = _find(name, rules)
@@ -620,7 +635,22 @@ def _site_cross(values, context):
     return []
 
 
-CROSS = {"alloy_install": (_install_cross,), "site": (_site_cross,)}
+def _config_cross(values, context):
+    """alloy_config writes into the runtime that alloy_install or alloy_docker described."""
+    del values
+    try:
+        found = runtime.from_facts(context.get("facts"), kept=False)
+    except runtime.RuntimeMissing as err:
+        return [str(err)]
+    if found["config_dir"].endswith(".alloy"):
+        setting = ("alloy_docker_config_dir" if found["kind"] == "compose"
+                   else "alloy_install_config_path to a directory (its default, /etc/alloy/conf.d)")
+        return ["alloy_config writes its pipelines into a directory, and Alloy loads the file %s here: set %s"
+                % (found["config_dir"], setting)]
+    return []
+
+
+CROSS = {"alloy_install": (_install_cross,), "alloy_config": (_config_cross,), "site": (_site_cross,)}
 
 
 def platform_problems(facts):

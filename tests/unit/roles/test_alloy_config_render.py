@@ -1,8 +1,10 @@
 """The alloy_config role rendered for a matrix of variable sets, without containers.
 
 One ansible-playbook run (local connection, one inventory host per case) applies the
-role with the stand-in's CLI as `alloy validate` and a temporary directory as
-/etc/alloy/conf.d; each result is then parsed with the stand-in's parser and checked.
+role after publishing the host's runtime contract as a runtime role does (the fact
+alloy_runtime, through fleet.alloy.alloy_env): the stand-in's CLI as `alloy validate`, a
+temporary directory as /etc/alloy/conf.d; each result is then parsed with the stand-in's
+parser and checked.
 """
 from __future__ import annotations
 
@@ -11,12 +13,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Set
+from typing import Any, Dict, List, Optional, Set
 
 import pytest
 import yaml
 from alloy_standin.syntax import Attribute, Block, chain_name, evaluate_literal, parse
 from alloy_standin.validate import load
+from ansible_collections.fleet.alloy.plugins.plugin_utils import runtime
 from local_http import LocalServer
 
 REPO = Path(__file__).resolve().parents[3]
@@ -24,15 +27,17 @@ STANDINS = REPO / "lab" / "standins"
 PLAYBOOK = Path(__file__).resolve().parents[1] / "data" / "render_alloy_config.yml"
 SECRETS = {"loki_pw": "s3cr3t-l0ki-\"pass'", "loki_token": "tok-loki-$HOME", "prom_pw": "prom`pw\\x"}
 EXPR = "__alloy_expr__"
+STANDIN = ["env", "ALLOY_STANDIN_VERSION=1.10.0", sys.executable, "-m", "alloy_standin"]
+OLD_STANDIN = ["env", "ALLOY_STANDIN_VERSION=1.8.3", sys.executable, "-m", "alloy_standin"]
+NOWHERE = "http://127.0.0.1:9"   # the render's api_url: no Alloy answers the reload, the files stay
+HOST_PATHS = {"procfs": "/proc", "sysfs": "/sys", "rootfs": "/", "udev_data": "/run/udev/data"}
 
 CASES: Dict[str, Dict[str, Any]] = {
     # Seed 002: the hand-written role's journal pipeline from alloy_loki_hostname alone.
     "seed002": {"alloy_loki_hostname": "loki.example.com", "alloy_config_unix_enabled": False},
     # Seed 000: the container's unix pipeline, WAL name and cluster label kept.
     "seed000": {
-        "alloy_config_journal_enabled": False,
-        "alloy_config_unix_procfs_path": "/host/proc", "alloy_config_unix_sysfs_path": "/host/sys",
-        "alloy_config_unix_rootfs_path": "/rootfs", "alloy_config_unix_scrape_interval": "15s",
+        "alloy_config_journal_enabled": False, "alloy_config_unix_scrape_interval": "15s",
         "alloy_config_prometheus_relabel_rules": [{
             "source_labels": ["instance"], "target_label": "instance",
             "replacement": {EXPR: 'sys.env("HOSTOS_HOSTNAME")'}}],
@@ -101,13 +106,25 @@ CASES: Dict[str, Dict[str, Any]] = {
                                                                '\tforward_to = [loki.write.nowhere.receiver]\n}\n'}},
     # Alloy before 1.9 has no `validate`: `alloy fmt` checks each file's syntax only.
     "old_alloy_fmt_only": {"alloy_config_snippets": {"dangling": 'loki.source.journal "more" {\n'
-                                                                 '\tforward_to = [loki.write.nowhere.receiver]\n}\n'},
-                           "alloy_config_alloy_command": ["env", "ALLOY_STANDIN_VERSION=1.8.3", sys.executable,
-                                                          "-m", "alloy_standin"]},
-    "old_alloy_syntax_error": {"alloy_config_snippets": {"broken": 'x "y" {\n\ta = [\n}\n'},
-                               "alloy_config_alloy_command": ["env", "ALLOY_STANDIN_VERSION=1.8.3", sys.executable,
-                                                              "-m", "alloy_standin"]},
+                                                                 '\tforward_to = [loki.write.nowhere.receiver]\n}\n'}},
+    "old_alloy_syntax_error": {"alloy_config_snippets": {"broken": 'x "y" {\n\ta = [\n}\n'}},
+    # The runtime contract of 0.2.0: a variable it replaced, and a host no runtime role described.
+    "removed_variable": {},
+    "no_runtime": {},
+    "no_runtime_instance_set": {"alloy_config_instance": "web-01"},
 }
+# What a case's runtime says differently from _runtime's (None: the host has no runtime fact).
+RUNTIMES: Dict[str, Optional[Dict[str, Any]]] = {
+    # Seed 000 ran in a container: the runtime (alloy_docker's) says where Alloy sees the host.
+    "seed000": {"host_paths": {"procfs": "/host/proc", "sysfs": "/host/sys", "rootfs": "/rootfs",
+                               "udev_data": "/run/udev/data"}},
+    "old_alloy_fmt_only": {"alloy_command": OLD_STANDIN},
+    "old_alloy_syntax_error": {"alloy_command": OLD_STANDIN},
+    "no_runtime": None,
+    "no_runtime_instance_set": None,
+}
+# A variable alloy_config no longer reads, set by a case (to a path in its temporary folder).
+REMOVED = {"removed_variable": "alloy_config_dir"}
 # Refused by the preflight (the rule book, fleet.alloy.alloy_preflight): the whole message.
 REFUSED = {
     "bad_scheme": "alloy_config: alloy_config_loki_endpoints[0].url must be an http:// or https:// URL, "
@@ -124,28 +141,64 @@ REFUSED = {
     "bad_stage": "alloy_config: alloy_config_journal_stages[0]: unknown stage type 'nonsense' (one of static_labels, "
                  "labels, label_drop, label_keep, json, regex, drop, timestamp, output, template, logfmt, replace, "
                  "match), got {'nonsense': {}}",
+    "removed_variable": "alloy_config: alloy_config_dir is no longer read (the runtime contract of 0.2.0): set "
+                        "alloy_install_config_path (systemd) or alloy_docker_config_dir (Compose)",
 }
+
+
+def _runtime_missing() -> str:
+    """The message of runtime.RuntimeMissing for a host without the fact, as alloy_config reads it
+    (kept=False: only the runtime published in this play, whose role brings the restart handlers)."""
+    try:
+        runtime.from_facts({}, kept=False)
+    except runtime.RuntimeMissing as err:
+        return str(err)
+    raise AssertionError("from_facts accepted facts without a runtime")
+
+
 # Refused by the argument specs or by Alloy: a part of the message (the rest holds temporary paths).
 FAILING = dict(REFUSED, **{
     "typo_in_endpoint": "alloy_config_loki_endpoints.tenant. Supported parameters include",
     "invalid_snippet": "fleet_snippet_broken.alloy:3:1",
     "unknown_reference": "loki.write.nowhere",
-    "old_alloy_syntax_error": "alloy fmt refused the new configuration"})
+    "old_alloy_syntax_error": "alloy fmt refused the new configuration",
+    "no_runtime": _runtime_missing(),
+    "no_runtime_instance_set": _runtime_missing()})
+RESTART_HANDLER = "Restart Alloy, as the runtime role's handler would"
+# The role's checks, which run before it writes anything (the json callback names role tasks "role : task").
+ARGUMENT_SPECS = "fleet.alloy.alloy_config : Validating arguments against arg spec 'main'"
+PREFLIGHT = "fleet.alloy.alloy_config : Check the alloy_config variables"
+# Hosts without a runtime fact, and the check that stops each: the default of alloy_config_instance
+# reads the runtime, so the argument specs (which template the defaults) fail first unless it is set.
+NO_RUNTIME = {"no_runtime": ARGUMENT_SPECS, "no_runtime_instance_set": PREFLIGHT}
+
+
+def _runtime(folder: Path, name: str, api_url: str) -> Dict[str, Any]:
+    """A systemd runtime contract whose files are in folder (the role writes nowhere else)."""
+    return {"kind": "systemd", "service": "alloy.service", "config_dir": str(folder / "conf.d"),
+            "config_group": "root", "env_file": str(folder / "alloy.env"), "alloy_command": STANDIN,
+            "api_url": api_url, "instance": "runtime-" + name, "host_paths": dict(HOST_PATHS)}
+
+
+def _render_host(folder: Path, name: str) -> Dict[str, Any]:
+    """A case's host variables: its role variables, its folder and its runtime (if any)."""
+    host = dict(CASES[name], fleet_test_dir=str(folder))
+    changes = RUNTIMES.get(name, {})
+    if changes is not None:
+        host["fleet_test_runtime"] = dict(_runtime(folder, name, NOWHERE), **changes)
+    if name in REMOVED:
+        host[REMOVED[name]] = str(folder / "removed")
+    return host
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Dict[str, Any]]:
     root = tmp_path_factory.mktemp("render")
     hosts = {}
-    for name, case in CASES.items():
+    for name in CASES:
         (root / name).mkdir()
-        hosts[name] = dict(case, alloy_config_dir=str(root / name / "conf.d"),
-                           alloy_config_env_file=str(root / name / "alloy.env"))
-    common = {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-        "alloy_config_group": "root", "alloy_config_manage_service": False, "alloy_config_reload_url": "",
-        "alloy_config_alloy_command": ["env", "ALLOY_STANDIN_VERSION=1.10.0", sys.executable, "-m", "alloy_standin"],
-    }
+        hosts[name] = _render_host(root / name, name)
+    common = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     inventory = root / "inventory.yml"
     inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts, "vars": common}}))
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
@@ -154,12 +207,16 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Dict[str, An
                          capture_output=True, text=True, env=env, cwd=REPO, check=False)
     OUTPUT["stdout"], OUTPUT["stderr"] = out.stdout, out.stderr
     report = json.loads(out.stdout[out.stdout.index("{"):])
-    results: Dict[str, Dict[str, Any]] = {name: {"failed": [], "dir": root / name} for name in CASES}
+    results: Dict[str, Dict[str, Any]] = {name: {"failed": [], "failed_tasks": [], "restarts": 0, "dir": root / name}
+                                          for name in CASES}
     for play in report["plays"]:
         for task in play["tasks"]:
             for host, res in task["hosts"].items():
                 if res.get("failed"):
                     results[host]["failed"].append(res.get("msg") or json.dumps(res)[:2000])
+                    results[host]["failed_tasks"].append(task["task"]["name"])
+                if task["task"]["name"] == RESTART_HANDLER and not res.get("skipped"):
+                    results[host]["restarts"] += 1
     return results
 
 
@@ -212,6 +269,8 @@ def test_good_cases_render_files_alloy_accepts(rendered: Dict[str, Dict[str, Any
     for name in files:
         mode = (result["dir"] / "conf.d" / name).stat().st_mode & 0o777
         assert mode == 0o640, name
+    # No Alloy answered the reload (NOWHERE): the files stay, the runtime is asked to restart once.
+    assert result["restarts"] == 1
 
 
 @pytest.mark.parametrize("case", sorted(FAILING))
@@ -226,6 +285,29 @@ def test_bad_input_fails_with_the_variable_named_and_changes_nothing(
     assert not (result["dir"] / "conf.d").exists() or not _files(result)
     # The secrets go in with the configuration Alloy accepted, not before it is checked.
     assert not (result["dir"] / "alloy.env").exists()
+    assert result["restarts"] == 0
+
+
+def test_a_removed_variable_fails_the_preflight_naming_it(rendered: Dict[str, Dict[str, Any]]) -> None:
+    result = rendered["removed_variable"]
+    assert result["failed_tasks"] == [PREFLIGHT]
+    assert result["failed"] == [REFUSED["removed_variable"]]
+    assert not (result["dir"] / "conf.d").exists() and not (result["dir"] / "removed").exists()
+    assert not (result["dir"] / "alloy.env").exists()
+
+
+@pytest.mark.parametrize("case", sorted(NO_RUNTIME))
+def test_a_host_without_a_runtime_fails_before_writing_anything(
+        rendered: Dict[str, Dict[str, Any]], case: str) -> None:
+    result = rendered[case]
+    assert len(result["failed_tasks"]) == 1 and result["failed_tasks"][0].startswith(NO_RUNTIME[case])
+    assert _runtime_missing().startswith("no Alloy runtime is described for this host (the fact alloy_runtime)")
+    assert len(result["failed"]) == 1 and result["failed"][0].endswith(_runtime_missing())
+    assert sorted(p.name for p in result["dir"].iterdir()) == []
+
+
+def test_the_preflight_names_a_missing_runtime_like_any_problem(rendered: Dict[str, Dict[str, Any]]) -> None:
+    assert rendered["no_runtime_instance_set"]["failed"] == ["alloy_config: " + _runtime_missing()]
 
 
 def test_seed002_journal_pipeline(rendered: Dict[str, Dict[str, Any]]) -> None:
@@ -239,6 +321,7 @@ def test_seed002_journal_pipeline(rendered: Dict[str, Dict[str, Any]]) -> None:
     assert rules[:3] == [(["__journal__systemd_unit"], "unit"), (["__journal__hostname"], "hostname"),
                          (["__journal_priority"], "priority")]
     assert chain_name(_attrs(source)["relabel_rules"]) == "loki.relabel.journal.rules"
+    assert _value(_children(relabel, "rule")[4], "replacement") == "runtime-seed002"  # the runtime's instance
     assert _value(source, "labels") == {"component": "loki.source.journal"}
     endpoint = _children(write, "endpoint")[0]
     assert _value(endpoint, "url") == "http://loki.example.com:3100/loki/api/v1/push"
@@ -362,6 +445,7 @@ def test_unset_metrics_options_are_left_out(rendered: Dict[str, Dict[str, Any]])
     files = _files(rendered["old_alloy_fmt_only"])  # the role's defaults
     exporter = _blocks(files["fleet_unix.alloy"])["prometheus.exporter.unix.default"]
     assert sorted(_attrs(exporter)) == ["procfs_path", "rootfs_path", "sysfs_path", "udev_data_path"]
+    assert {name: _value(exporter, name + "_path") for name in HOST_PATHS} == HOST_PATHS  # the runtime's
     write = _blocks(files["fleet_prometheus.alloy"])["prometheus.remote_write.default"]
     assert "external_labels" not in _attrs(write)
     assert [(_value(e, "url"), _children(e, "tls_config")) for e in _children(write, "endpoint")] == \
@@ -401,10 +485,12 @@ def test_basic_auth_without_a_username(rendered: Dict[str, Dict[str, Any]]) -> N
 
 
 # ---- two runs in a row: secrets and pipelines, reload or restart ---------------------------
-# The role with alloy_config_manage_service and a fake systemctl (first on PATH, logging to
-# the host's file through the play's environment) and a reload endpoint per host: a changed
-# secret restarts Alloy and is not reloaded, a changed pipeline alone is reloaded, a run
-# with nothing new does neither; a refused pipeline leaves the env file as it was.
+# The role after a published runtime whose api_url is a reload endpoint per host, with the
+# runtime role's handler (alloy_install's: systemd_service restarted, on the topic
+# 'alloy pipelines changed') and a fake systemctl (first on PATH, logging to the host's file
+# through the play's environment): a changed secret restarts Alloy and is not reloaded, a
+# changed pipeline alone is reloaded, a run with nothing new does neither; a refused
+# pipeline leaves the env file as it was.
 
 FAKE_SYSTEMCTL = """#!/bin/sh
 echo "$*" >> "$FAKE_SYSTEMCTL_LOG"
@@ -420,9 +506,23 @@ ROUND_PLAYBOOK = """
   environment:
     FAKE_SYSTEMCTL_LOG: "{{ systemctl_log }}"
   tasks:
+    - name: Publish the host's runtime, as a runtime role does
+      fleet.alloy.alloy_env:
+        path: "{{ fleet_test_dir }}/runtime.env"
+        section: fleet_test
+        runtime: "{{ fleet_test_runtime }}"
+        runtime_path: "{{ fleet_test_dir }}/alloy_runtime.fact"
+
     - name: Run the role
       ansible.builtin.include_role:
         name: fleet.alloy.alloy_config
+
+  handlers:
+    - name: Restart Alloy, as alloy_install's handler does
+      ansible.builtin.systemd_service:
+        name: "{{ fleet_test_runtime.service }}"
+        state: restarted
+      listen: alloy pipelines changed
 """
 ROTATED = "r0tated-\"secret'$x"
 SECRET = "first-s3cret"
@@ -441,8 +541,8 @@ def _round_vars(root: Path, server: LocalServer, host: str, extra: Dict[str, Any
     extra = dict(extra)
     secret = extra.pop("secret", SECRET)
     return dict({
-        "alloy_config_dir": str(root / host / "conf.d"), "alloy_config_env_file": str(root / host / "alloy.env"),
-        "alloy_config_reload_url": "%s/%s/-/reload" % (server.url, host),
+        "fleet_test_dir": str(root / host),
+        "fleet_test_runtime": _runtime(root / host, host, "%s/%s" % (server.url, host)),   # reloads <api_url>/-/reload
         "systemctl_log": str(root / host / "systemctl.log"),
         "alloy_config_unix_enabled": False,
         "alloy_config_loki_endpoints": [{"url": "http://loki.example.com:3100/loki/api/v1/push",
@@ -492,11 +592,7 @@ def rounds(tmp_path_factory: pytest.TempPathFactory) -> List[Dict[str, Any]]:
     (root / "bin" / "systemctl").write_text(FAKE_SYSTEMCTL)
     (root / "bin" / "systemctl").chmod(0o755)
     (root / "playbook.yml").write_text(ROUND_PLAYBOOK)
-    common = {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-        "alloy_config_group": "root", "alloy_config_manage_service": True,
-        "alloy_config_alloy_command": ["env", "ALLOY_STANDIN_VERSION=1.10.0", sys.executable, "-m", "alloy_standin"],
-    }
+    common = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
                PYTHONPATH=str(STANDINS), ANSIBLE_FORKS="8",
                PATH="%s%s%s" % (root / "bin", os.pathsep, os.environ["PATH"]))

@@ -1,8 +1,10 @@
 """alloy_config's preflight (roles/alloy_config/tasks/preflight.yml: the rule book run by the
 fleet.alloy.alloy_preflight action) on its own, through include_role tasks_from: every rule
 refuses its bad value with the message that names the variable, good values pass, and the
-endpoints of a disabled pipeline are not judged. One ansible-playbook run, local connection,
-one inventory host per case. (What the templates
+endpoints of a disabled pipeline are not judged. alloy_config reads the runtime alloy_install
+describes (the fact alloy_runtime): alloy_install's preflight runs first on every host but one,
+which has none; a variable alloy_config no longer reads is named with where its value goes.
+One ansible-playbook run, local connection, one inventory host per case. (What the templates
 render is test_alloy_config_render.py's.) Written against the survivors of ./dev mutate
 (docs/testing.md)."""
 from __future__ import annotations
@@ -21,6 +23,25 @@ from ansible.release import __version__ as ansible_version
 
 REPO = Path(__file__).resolve().parents[3]
 BAD_URL = [{"url": "ftp://nowhere"}]
+# The variables 0.2.0 removed, with what to do instead (the whole text, as the preflight says it).
+REMOVED = {
+    "alloy_config_dir": "set alloy_install_config_path (systemd) or alloy_docker_config_dir (Compose)",
+    "alloy_config_group": "set alloy_install_group (the group of a Compose host's files is root)",
+    "alloy_config_env_file": "the runtime role's env file receives the secrets",
+    "alloy_config_alloy_command": "the runtime role gives the command that runs Alloy's CLI",
+    "alloy_config_reload_url": "the runtime role gives Alloy's URL: set alloy_install_listen_address, or "
+                               "alloy_docker_publish_address and alloy_docker_port",
+    "alloy_config_manage_service": "the runtime role restarts Alloy, on the handler topic 'alloy pipelines changed'",
+    **{"alloy_config_unix_%s_path" % name: "the runtime role says where Alloy sees the host's paths"
+       for name in ("procfs", "sysfs", "rootfs", "udev_data")},
+}
+CONFIG_FILE = ("alloy_config writes its pipelines into a directory, and Alloy loads the file /etc/alloy/config.alloy "
+               "here: set alloy_install_config_path to a directory (its default, /etc/alloy/conf.d)")
+# alloy_config takes only a runtime published in this play (runtime.from_facts(kept=False)): no "once before" tail.
+NO_RUNTIME = ("no Alloy runtime is described for this host (the fact alloy_runtime): run the role that runs Alloy here "
+              "- fleet.alloy.alloy_install (systemd) or fleet.alloy.alloy_docker (Compose), or at least its preflight "
+              "(tasks_from: preflight), which also brings the handlers that restart Alloy - before this, in the same "
+              "play")
 STAGE_TYPES = ("(one of static_labels, labels, label_drop, label_keep, json, regex, drop, timestamp, output, template, "
                "logfmt, replace, match)")
 
@@ -29,13 +50,11 @@ STAGE_TYPES = ("(one of static_labels, labels, label_drop, label_keep, json, reg
 # with "alloy_config: " and the problems joined by "; ".
 CASES: Dict[str, Any] = {
     "defaults": ({}, []),
-    "fine": ({"alloy_config_reload_url": "", "alloy_config_dir": "/etc/alloy",
-              "alloy_config_journal_labels": {"_a": "x", "Team9": "y"},
+    "fine": ({"alloy_config_journal_labels": {"_a": "x", "Team9": "y"},
               "alloy_config_snippets": {"my-extra_1": "// x\n"},
               "alloy_config_journal_stages": [{"json": {"expressions": {"a": ""}}},
                                               {"match": {"selector": "{a=\"b\"}"}}],
               "alloy_config_loki_endpoints": [{"url": "http://l/loki/api/v1/push", "bearer_token": "plain"}]}, []),
-    "https_reload": ({"alloy_config_reload_url": "https://127.0.0.1:12345/-/reload"}, []),
     # By design: AWX survey answers are strings; Alloy does not require basic_auth.username.
     "survey_booleans": ({"alloy_config_journal_enabled": "false", "alloy_config_self_metrics": "yes"}, []),
     "basic_auth_without_username": ({"alloy_config_prometheus_endpoints": [
@@ -57,10 +76,26 @@ CASES: Dict[str, Any] = {
                           ["alloy_config_prometheus_endpoints[0].headers.X-API-Key carries credentials, which would "
                            "be written to the configuration file: use basic_auth or bearer_token (written to the env "
                            "file only)"]),
+    # The runtime contract of 0.2.0: the variables it replaced are named, whatever their value.
     "relative_dir": ({"alloy_config_dir": "etc/alloy/conf.d"},
-                     ["alloy_config_dir: expected an absolute path without blanks, got 'etc/alloy/conf.d'"]),
-    "reload_url": ({"alloy_config_reload_url": "127.0.0.1:12345/-/reload"},
-                   ["alloy_config_reload_url: expected a URL (http:// or https://), got '127.0.0.1:12345/-/reload'"]),
+                     ["alloy_config_dir is no longer read (the runtime contract of 0.2.0): set "
+                      "alloy_install_config_path (systemd) or alloy_docker_config_dir (Compose)"]),
+    "reload_url": ({"alloy_config_reload_url": "https://127.0.0.1:12345/-/reload"},
+                   ["alloy_config_reload_url is no longer read (the runtime contract of 0.2.0): the runtime role gives "
+                    "Alloy's URL: set alloy_install_listen_address, or alloy_docker_publish_address and "
+                    "alloy_docker_port"]),
+    "removed_after_a_refused_value": ({"alloy_config_unix_procfs_path": "/host/proc", "alloy_config_validate": "yes"},
+                                      ["alloy_config_validate: expected one of auto, validate, fmt, none, got 'yes'",
+                                       "alloy_config_unix_procfs_path is no longer read (the runtime contract of "
+                                       "0.2.0): the runtime role says where Alloy sees the host's paths"]),
+    "every_removed_variable": (dict.fromkeys(REMOVED, "x"), ["%s is no longer read (the runtime contract of 0.2.0): %s"
+                                                             % (name, REMOVED[name]) for name in sorted(REMOVED)]),
+    # The runtime alloy_install describes: Alloy must load a directory, whoever named the file.
+    "runtime_loads_a_file": ({"alloy_install_config_path": "/etc/alloy/config.alloy"}, [CONFIG_FILE]),
+    "seed_config_file": ({"alloy_config_file": "/etc/alloy/config.alloy"}, [CONFIG_FILE]),
+    "runtime_directory": ({"alloy_install_config_path": "/srv/alloy.d"}, []),
+    # No runtime role ran on the host (its instance given, so that nothing else needs the runtime).
+    "no_runtime": ({"fleet_test_no_runtime": True, "alloy_config_instance": "web-01"}, [NO_RUNTIME]),
     "labels": ({"alloy_config_journal_labels": {"ok": "1", "bad-name": "x"},
                 "alloy_config_loki_external_labels": {"9lives": "y"},
                 "alloy_config_prometheus_external_labels": {"a.b": "z"}},
@@ -112,6 +147,12 @@ PLAYBOOK = """
   hosts: all
   gather_facts: false
   tasks:
+    - name: Describe the runtime, as alloy_install's preflight does (the fact alloy_runtime)
+      ansible.builtin.include_role:
+        name: fleet.alloy.alloy_install
+        tasks_from: preflight.yml
+      when: not fleet_test_no_runtime | default(false)
+
     - name: Run the role's preflight
       ansible.builtin.include_role:
         name: fleet.alloy.alloy_config

@@ -5,7 +5,8 @@ collection writes, read from Alloy's Go sources. Here:
 - the stand-in's generated schema module (tools/alloy_schemas.py) is the JSON,
   and components.py builds its schemas from it faithfully;
 - the alloy_config role is rendered on the controller (the machinery and cases of
-  test_alloy_config_render.py, plus cases that use every option the role has), each
+  test_alloy_config_render.py, plus cases that use every option the role has; each host's
+  runtime, the fact alloy_runtime, published by that test's playbook), each
   rendered file parsed with the stand-in's parser and walked: every component, block and
   attribute must exist in the JSON, blocks that are not lists appear once, required
   attributes are there, and literal values have the JSON's type (checked here
@@ -167,7 +168,7 @@ RICH: Dict[str, Dict[str, Any]] = {
         "alloy_config_unix_enable_collectors": ["systemd", "processes"],
         "alloy_config_unix_disable_collectors": ["mdadm"],
         "alloy_config_unix_job_name": "node", "alloy_config_unix_scrape_interval": "30s",
-        "alloy_config_unix_scrape_timeout": "10s", "alloy_config_unix_udev_data_path": "/run/udev/data",
+        "alloy_config_unix_scrape_timeout": "10s",
         "alloy_config_prometheus_relabel_rules": [
             {"target_label": "instance", "replacement": "web-01"},
             {"action": "labeldrop", "regex": "tmp_.*"},
@@ -215,12 +216,10 @@ def emitted(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
     root = tmp_path_factory.mktemp("emitted")
     for name in RENDERED_CASES:
         (root / name).mkdir()
-    hosts = {name: dict(case, alloy_config_dir=str(root / name / "conf.d"),
-                        alloy_config_env_file=str(root / name / "alloy.env"), alloy_config_validate="none")
+    hosts = {name: dict(case, fleet_test_dir=str(root / name), fleet_test_runtime=runtime(root / name),
+                        alloy_config_validate="none")
              for name, case in RENDERED_CASES.items()}
-    common = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-              "alloy_config_group": "root", "alloy_config_manage_service": False, "alloy_config_reload_url": "",
-              "alloy_config_alloy_command": [sys.executable, "-m", "alloy_standin"]}
+    common = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     inventory = root / "inventory.yml"
     inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts, "vars": common}}))
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
@@ -232,6 +231,15 @@ def emitted(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
               for host, res in task["hosts"].items() if res.get("failed")]
     assert failed == [], out.stderr[-2000:]
     return {name: root / name / "conf.d" for name in RENDERED_CASES}
+
+
+def runtime(folder: Path) -> Dict[str, Any]:
+    """The runtime the render playbook publishes for a host (alloy_install's, in folder); no Alloy
+    answers its api_url: the written files stay, the runtime is asked to restart."""
+    return {"kind": "systemd", "service": "alloy.service", "config_dir": str(folder / "conf.d"), "config_group": "root",
+            "env_file": str(folder / "alloy.env"), "alloy_command": [sys.executable, "-m", "alloy_standin"],
+            "api_url": "http://127.0.0.1:9", "instance": "web-01",
+            "host_paths": {"procfs": "/proc", "sysfs": "/sys", "rootfs": "/", "udev_data": "/run/udev/data"}}
 
 
 def role_files(conf: Path) -> Iterator[Path]:

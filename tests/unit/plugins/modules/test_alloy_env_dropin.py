@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import grp
 import os
-import pwd
 import stat
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 from ansible_collections.fleet.alloy.plugins.module_utils import files
@@ -17,26 +16,8 @@ from module_main import run_main
 DROPIN = "# Ansible managed\n[Service]\nUser=grafana\n"
 
 
-@pytest.fixture
-def owner(monkeypatch: pytest.MonkeyPatch) -> Tuple[int, int]:
-    """The (uid, gid) the drop-in must get: root's; without root, the module is told to use
-    this user's and group's names, since only root can give files to root."""
-    if os.geteuid() != 0:
-        monkeypatch.setattr(alloy_env, "DROPIN_OWNER", (pwd.getpwuid(os.geteuid()).pw_name,
-                                                        grp.getgrgid(os.getegid()).gr_name))
-        return os.geteuid(), os.getegid()
-    return 0, 0
 
 
-@pytest.fixture
-def tight_umask() -> Iterator[None]:
-    """A umask that would leave new files and directories unreadable to others: the modes
-    the module sets must come from it, not from the umask."""
-    old = os.umask(0o077)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def args(tmp_path: Path, **extra: Any) -> Dict[str, Any]:

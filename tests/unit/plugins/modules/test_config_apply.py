@@ -145,6 +145,14 @@ def test_a_missing_directory_made_is_a_change_even_without_files(tmp_path: Path)
     assert again["changed"] is False and again["reloaded"] is False and again["validator"] == ""
 
 
+def test_a_configuration_file_where_the_directory_goes_is_refused_unchanged(tmp_path: Path) -> None:
+    config = tmp_path / "config.river"
+    config.write_text(GOOD)
+    with pytest.raises(ca.ApplyError, match="config.river is a file: the pipelines go into a directory"):
+        ConfigApply(FakeModule({"path": str(config), "files": {"fleet_x.alloy": GOOD}})).run()
+    assert config.read_text() == GOOD
+
+
 def test_staging_is_made_beside_the_directory_even_with_a_trailing_slash(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     made: List[object] = []

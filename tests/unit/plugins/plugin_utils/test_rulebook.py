@@ -13,13 +13,23 @@ from typing import Any, Dict, List, Tuple
 import pytest
 import yaml
 from ansible_collections.fleet.alloy.plugins.filter.alloy_checked import alloy_checked
+from ansible_collections.fleet.alloy.plugins.filter.alloy_runtime import alloy_runtime
 from ansible_collections.fleet.alloy.plugins.plugin_utils import rulebook as rb
+from ansible_collections.fleet.alloy.plugins.plugin_utils import runtime
 from ansible.errors import AnsibleFilterError
 
 REPO = Path(__file__).resolve().parents[4]
 PW = "s3cr3t-Pa55"
 # A minimal OpenPGP v4 public key packet (fingerprint 02F5887ABBC0681DDBA97A5AE10176D76933EDE3).
 KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQAJBAAAAAAWAAj/\n-----END PGP PUBLIC KEY BLOCK-----\n"
+# What alloy_install describes with its defaults on a Debian host (plugin_utils/runtime.py): alloy_config's
+# variables are judged on a host that has a runtime, as the role's preflight sees it (the fact alloy_runtime).
+RUNTIME: Dict[str, Any] = {
+    "kind": "systemd", "service": "alloy.service", "config_dir": "/etc/alloy/conf.d", "config_group": "alloy",
+    "env_file": "/etc/default/alloy", "alloy_command": ["/usr/bin/alloy"], "api_url": "http://127.0.0.1:12345",
+    "instance": "web-01",
+    "host_paths": {"procfs": "/proc", "sysfs": "/sys", "rootfs": "/", "udev_data": "/run/udev/data"}}
+WITH_RUNTIME: Dict[str, Any] = {"facts": {"alloy_runtime": RUNTIME}}
 
 
 class Ok:
@@ -152,8 +162,6 @@ CASES: List[Tuple[str, str, Any, Any]] = [
      "alloy_config_unix_scrape_interval: expected an Alloy duration such as 30s, 5m or 1h30m, got '1d'"),
     ("alloy_config", "alloy_config_unix_job_name", ["integrations/unix"],
      "alloy_config_unix_job_name: expected a job name such as integrations/unix, got a list"),
-    ("alloy_config", "alloy_config_alloy_command", "/usr/bin/alloy",
-     "alloy_config_alloy_command: expected a non-empty list of a command-line word, got a string"),
     ("alloy_config", "alloy_config_instance", {"__alloy_expr__": 'sys.env("HOSTOS_HOSTNAME")'},
      Ok({"__alloy_expr__": 'sys.env("HOSTOS_HOSTNAME")'})),
     ("alloy_config", "alloy_config_instance", 'web-01 "quoted" }', Ok('web-01 "quoted" }')),
@@ -192,7 +200,6 @@ CASES: List[Tuple[str, str, Any, Any]] = [
     ("alloy_install", "alloy_install_proxy", "", Ok("")),
     ("alloy_install", "alloy_install_apt_key_url", "", Ok("")),
     ("alloy_install", "alloy_install_rpm_key_url", "", Ok("")),
-    ("alloy_config", "alloy_config_reload_url", "", Ok("")),
     ("alloy_config", "alloy_config_snippets", {"mine": "logging {}\0"},
      "alloy_config_snippets.mine: expected Alloy configuration text without NUL characters, got 'logging {}\\x00'"),
     ("alloy_install", "alloy_install_hold", "maybe",
@@ -368,10 +375,11 @@ CASES: List[Tuple[str, str, Any, Any]] = [
      "alloy_docker_storage_volume: expected a Docker volume name, got '../x'"),
     ("alloy_docker", "alloy_docker_timezone", "Asia/Tokyo; rm",
      "alloy_docker_timezone: expected a zone name such as Asia/Tokyo, got 'Asia/Tokyo; rm'"),
-    ("alloy_config", "alloy_config_dir", "etc/alloy",
-     "alloy_config_dir: expected an absolute path without blanks, got 'etc/alloy'"),
-    ("alloy_config", "alloy_config_reload_url", "127.0.0.1:12345/-/reload",
-     "alloy_config_reload_url: expected a URL (http:// or https://), got '127.0.0.1:12345/-/reload'"),
+    # (alloy_config_dir and alloy_config_reload_url, gone in 0.2.0: where their rules went)
+    ("alloy_install", "alloy_install_config_path", "etc/alloy",
+     "alloy_install_config_path: expected an absolute path without blanks, got 'etc/alloy'"),
+    ("site", "alloy_verify_alloy_url", "127.0.0.1:12345/-/reload",
+     "alloy_verify_alloy_url: expected a URL (http:// or https://), got '127.0.0.1:12345/-/reload'"),
     ("alloy_config", "alloy_config_validate", "yes",
      "alloy_config_validate: expected one of auto, validate, fmt, none, got 'yes'"),
 ]
@@ -381,8 +389,13 @@ CASES: List[Tuple[str, str, Any, Any]] = [
 SETUP = {"alloy_docker_storage_volume": {"alloy_docker_storage_type": "volume"}}
 
 
+def context(table: str) -> Dict[str, Any]:
+    """The host as the table's preflight sees it: alloy_config's has a runtime."""
+    return WITH_RUNTIME if table == "alloy_config" else {}
+
+
 def outcome(table: str, name: str, value: Any) -> Any:
-    checked, problems = rb.check_values(table, dict(SETUP.get(name, {}), **{name: value}))
+    checked, problems = rb.check_values(table, dict(SETUP.get(name, {}), **{name: value}), context(table))
     if problems:
         assert len(problems) == 1, problems
         return problems[0]
@@ -431,7 +444,7 @@ def test_every_role_variable_has_exactly_one_rule(role: str) -> None:
 def test_every_default_passes_its_rule(role: str) -> None:
     defaults = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
     plain = {name: value for name, value in defaults.items() if "{{" not in repr(value)}
-    assert rb.check_values(role, plain)[1] == []
+    assert rb.check_values(role, plain, context(role))[1] == []
 
 
 def test_several_problems_are_all_named_at_once() -> None:
@@ -502,9 +515,9 @@ def test_schema_blocks_come_from_alloy() -> None:
      "alloy_config_prometheus_endpoints": "bad"},
 ])
 def test_endpoints_of_a_disabled_pipeline_are_not_judged(values: Dict[str, Any]) -> None:
-    assert rb.check_values("alloy_config", values)[1] == []
+    assert rb.check_values("alloy_config", values, WITH_RUNTIME)[1] == []
     assert rb.check_values("alloy_config", dict(values, alloy_config_journal_enabled=True,
-                                                alloy_config_self_metrics=True))[1] != []
+                                                alloy_config_self_metrics=True), WITH_RUNTIME)[1] != []
 
 
 def test_the_storage_variable_of_the_other_storage_type_is_not_judged() -> None:
@@ -538,3 +551,100 @@ def test_the_action_decrypts_vaulted_values_before_the_rules() -> None:
     value = {"endpoints": [{"password": AnsibleVaultEncryptedUnicode(PW + "\n")}], "n": 1}
     assert _plain(value) == {"endpoints": [{"password": PW + "\n"}], "n": 1}
     assert type(_plain(value)["endpoints"][0]["password"]) is str
+
+
+# ---- the runtime contract of 0.2.0: the variables alloy_config no longer reads, and its cross check
+
+REMOVED = ["alloy_config_alloy_command", "alloy_config_dir", "alloy_config_env_file", "alloy_config_group",
+           "alloy_config_manage_service", "alloy_config_reload_url", "alloy_config_unix_procfs_path",
+           "alloy_config_unix_rootfs_path", "alloy_config_unix_sysfs_path", "alloy_config_unix_udev_data_path"]
+
+
+def test_the_removed_variables_are_moved_and_nowhere_else() -> None:
+    assert sorted(rb.MOVED["alloy_config"]) == REMOVED
+    defaults = yaml.safe_load((REPO / "roles" / "alloy_config" / "defaults" / "main.yml").read_text())
+    for name in REMOVED:
+        assert all(name not in rules for rules in rb.RULES.values()), name
+        assert name not in argspec_options("alloy_config") and name not in defaults, name
+
+
+def test_a_removed_variable_is_named_with_where_its_value_goes_now() -> None:
+    task_vars = {"alloy_config_reload_url": "", "alloy_config_dir": "/etc/alloy", "alloy_config_validate": "auto",
+                 "alloy_config_unix_udev_data_path": "/run/udev/data", "alloy_install_config_path": "/etc/alloy"}
+    assert rb.moved_problems("alloy_config", task_vars) == [
+        "alloy_config_dir is no longer read (the runtime contract of 0.2.0): set alloy_install_config_path "
+        "(systemd) or alloy_docker_config_dir (Compose)",
+        "alloy_config_reload_url is no longer read (the runtime contract of 0.2.0): the runtime role gives Alloy's "
+        "URL: set alloy_install_listen_address, or alloy_docker_publish_address and alloy_docker_port",
+        "alloy_config_unix_udev_data_path is no longer read (the runtime contract of 0.2.0): the runtime role says "
+        "where Alloy sees the host's paths"]
+
+
+@pytest.mark.parametrize("name,advice", [
+    ("alloy_config_group", "set alloy_install_group (the group of a Compose host's files is root)"),
+    ("alloy_config_env_file", "the runtime role's env file receives the secrets"),
+    ("alloy_config_alloy_command", "the runtime role gives the command that runs Alloy's CLI"),
+    ("alloy_config_manage_service", "the runtime role restarts Alloy, on the handler topic 'alloy pipelines changed'"),
+])
+def test_each_removed_variable_says_what_to_do(name: str, advice: str) -> None:
+    assert rb.moved_problems("alloy_config", [name]) == [
+        "%s is no longer read (the runtime contract of 0.2.0): %s" % (name, advice)]
+
+
+def test_every_removed_variable_is_named_at_once_in_name_order() -> None:
+    problems = rb.moved_problems("alloy_config", dict.fromkeys(reversed(REMOVED), "x"))
+    assert [problem.split(" ", 1)[0] for problem in problems] == REMOVED
+
+
+def test_only_the_table_that_no_longer_reads_a_variable_names_it() -> None:
+    assert rb.moved_problems("alloy_install", {"alloy_config_dir": "/etc/alloy"}) == []
+    assert rb.moved_problems("alloy_config", {"alloy_config_validate": "auto", "alloy_install_group": "g"}) == []
+
+
+def test_alloy_config_needs_a_runtime() -> None:
+    for where in ({}, {"facts": {}}, {"facts": {"alloy_runtime": {}}}, {"facts": {"ansible_local": {}}}):
+        problems = rb.check_values("alloy_config", {"alloy_config_validate": "auto"}, where)[1]
+        assert len(problems) == 1, (where, problems)
+        assert problems[0].startswith("no Alloy runtime is described for this host (the fact alloy_runtime): ")
+        assert "fleet.alloy.alloy_install" in problems[0] and "fleet.alloy.alloy_docker" in problems[0]
+
+
+def test_a_runtime_written_by_another_version_is_named_by_its_missing_keys() -> None:
+    old = {key: value for key, value in RUNTIME.items() if key not in ("host_paths", "api_url")}
+    assert rb.check_values("alloy_config", {}, {"facts": {"alloy_runtime": old}})[1] == [
+        "the fact alloy_runtime lacks api_url, host_paths: it was written by another version of fleet.alloy; run "
+        "fleet.alloy.alloy_install or fleet.alloy.alloy_docker again"]
+
+
+def test_a_runtime_kept_on_the_host_is_not_enough() -> None:
+    # alloy_config takes only the runtime a runtime role's preflight published in this play: that
+    # role also brings the handlers that restart Alloy. The verify filter still reads the kept one.
+    kept = {"ansible_local": {"alloy_runtime": RUNTIME}}
+    with pytest.raises(runtime.RuntimeMissing) as err:
+        runtime.from_facts({}, kept=False)
+    assert rb.check_values("alloy_config", {}, {"facts": kept})[1] == [str(err.value)]
+    assert alloy_runtime(kept) == RUNTIME
+    assert runtime.from_facts(kept, kept=True) == RUNTIME
+    # published and kept: the published one is judged (a kept one that loads a file does not matter)
+    both = {"alloy_runtime": RUNTIME,
+            "ansible_local": {"alloy_runtime": dict(RUNTIME, config_dir="/etc/alloy/x.alloy")}}
+    assert rb.check_values("alloy_config", {}, {"facts": both})[1] == []
+
+
+@pytest.mark.parametrize("config_dir,expected", [
+    ("/etc/alloy/config.alloy",
+     ["alloy_config writes its pipelines into a directory, and Alloy loads the file /etc/alloy/config.alloy here: "
+      "set alloy_install_config_path to a directory (its default, /etc/alloy/conf.d)"]),
+    ("/etc/alloy/conf.d", []),
+    ("/etc/alloy", []),
+    ("/etc/alloy/config.alloy.d", []),
+])
+def test_alloy_config_writes_into_a_directory(config_dir: str, expected: List[str]) -> None:
+    facts = {"alloy_runtime": dict(RUNTIME, config_dir=config_dir)}
+    assert rb.check_values("alloy_config", {}, {"facts": facts})[1] == expected
+
+
+def test_the_runtime_problem_comes_after_the_variables_own() -> None:
+    assert rb.check_values("alloy_config", {"alloy_config_validate": "yes"})[1][0] == \
+        "alloy_config_validate: expected one of auto, validate, fmt, none, got 'yes'"
+    assert len(rb.check_values("alloy_config", {"alloy_config_validate": "yes"})[1]) == 2

@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleet.alloy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The runtime contract: one description of how Alloy runs on a host, written by the runtime
+role that owns it (alloy_install for systemd, alloy_docker for Compose) and read by the pipeline
+role (alloy_config) and by alloy_verify. Built here, on the controller, from the runtime role's
+checked variables; published as the fact alloy_runtime by that role's preflight and kept on the
+host as a local fact by its alloy_env task (/etc/ansible/facts.d/alloy_runtime.fact), so a later play
+(fleet.alloy.verify, --tags verify) reads the same description. No secrets in it: facts may be
+cached on disk."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.fleet.alloy.plugins.module_utils.runtime_fact import FACT
+
+# Each key of the contract and what it holds (docs/architecture.md shows them with values).
+KEYS = {
+    "kind": "systemd or compose",
+    "service": "the systemd unit or the container name",
+    "config_dir": "the host directory Alloy loads (alloy_config writes its files there)",
+    "config_group": "the group that reads the configuration and the env file",
+    "env_file": "the env file Alloy starts with (alloy_config keeps its secrets in a section of it)",
+    "alloy_command": "the words that run Alloy's CLI on the host ({staging} is the staging directory); "
+                     "empty when it cannot run yet (check mode on a Compose host without the image)",
+    "api_url": "Alloy's HTTP server as seen from the host (reload, health, metrics)",
+    "instance": "the name Alloy's host goes by (the default instance label)",
+    "host_paths": "where Alloy sees the host's procfs, sysfs, root and udev data",
+}
+_HOST_PATHS = {"procfs": "/proc", "sysfs": "/sys", "rootfs": "/", "udev_data": "/run/udev/data"}
+_CONTAINER_PATHS = {"procfs": "/host/proc", "sysfs": "/host/sys", "rootfs": "/host/root",
+                    "udev_data": "/run/udev/data"}
+_WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+class RuntimeMissing(Exception):
+    """No runtime described for the host."""
+
+
+def local_url(address, port=None):
+    """The http:// URL a process on the host uses to reach an address Alloy listens on
+    (host:port, [ipv6]:port, or an address and port); wildcards become the loopback."""
+    text = str(address).strip()
+    if port is None:
+        host, sep, port = text.rpartition(":")
+        if not sep or not str(port).isdigit():
+            raise ValueError("expected host:port or [ipv6]:port, got %r" % text)
+    else:
+        host = text
+    host = _WILDCARDS.get(host.strip("[]"), host.strip("[]"))
+    return "http://%s:%d" % ("[%s]" % host if ":" in host else host, int(port))
+
+
+def host_name(facts, inventory_hostname):
+    """The host's short name as Alloy's unit sees it (HOSTNAME=%H), else the inventory name."""
+    return facts.get("hostname") or inventory_hostname
+
+
+def systemd(checked, facts, inventory_hostname):
+    """The runtime of alloy_install (its checked variables, without the role's prefix)."""
+    debian = facts.get("os_family") == "Debian"
+    return {
+        "kind": "systemd",
+        "service": "alloy.service",
+        "config_dir": checked["config_path"],
+        "config_group": checked["group"],
+        "env_file": "/etc/default/alloy" if debian else "/etc/sysconfig/alloy",
+        "alloy_command": ["/usr/bin/alloy"],
+        "api_url": local_url(checked["listen_address"]),
+        "instance": host_name(facts, inventory_hostname),
+        "host_paths": dict(_HOST_PATHS),
+    }
+
+
+def compose(checked):
+    """The runtime of alloy_docker (its checked variables, without the role's prefix). The same
+    in check mode, so that a check run compares like with like; alloy_docker empties
+    alloy_command there when the image is not on the host yet."""
+    pull = "never" if checked["pull"] == "never" else "missing"
+    return {
+        "kind": "compose",
+        "service": checked["container_name"],
+        "config_dir": checked["config_dir"],
+        "config_group": "root",
+        "env_file": checked["project_dir"] + "/alloy.env",
+        "alloy_command": ["docker", "run", "--rm", "--pull=" + pull, "--network=none", "--entrypoint=/bin/alloy",
+                          "--volume={staging}:{staging}:ro", checked["image"]],
+        "api_url": local_url(checked["publish_address"], checked["port"]),
+        "instance": checked["hostname"],
+        "host_paths": dict(_CONTAINER_PATHS),
+    }
+
+
+def from_facts(facts, kept=True):
+    """The host's runtime: the fact a runtime role's preflight published, else (with kept) the
+    one kept on the host (gathered as ansible_local); RuntimeMissing when there is none.
+    alloy_config takes only the published one (kept=False): a runtime role in the same play
+    also brings the handlers that restart Alloy."""
+    facts = facts or {}
+    found = facts.get(FACT) or (kept and (facts.get("ansible_local") or {}).get(FACT))
+    if not isinstance(found, dict) or not found:
+        raise RuntimeMissing(
+            "no Alloy runtime is described for this host (the fact %s): run the role that runs Alloy here - "
+            "fleet.alloy.alloy_install (systemd) or fleet.alloy.alloy_docker (Compose), or at least its preflight "
+            "(tasks_from: preflight), which also brings the handlers that restart Alloy - before this, in the same "
+            "play%s" % (FACT, "" if not kept else "; or once before, so that it is kept on the host as a local fact"))
+    missing = sorted(set(KEYS) - set(found))
+    if missing:
+        raise RuntimeMissing("the fact %s lacks %s: it was written by another version of fleet.alloy; run "
+                             "fleet.alloy.alloy_install or fleet.alloy.alloy_docker again" % (FACT, ", ".join(missing)))
+    return found

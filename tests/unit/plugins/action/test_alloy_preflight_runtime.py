@@ -1,0 +1,263 @@
+"""alloy_preflight and the runtime contract: once the role that runs Alloy (alloy_install,
+alloy_docker) is checked without problems, the action describes its runtime, returns it as the
+fact alloy_runtime and lets the tables checked after it in the same task see it, as alloy_config's
+default instance does ({{ ansible_facts | fleet.alloy.alloy_runtime('instance', kept=false) }}).
+alloy_config without a runtime published in this play (one only kept on the host is not enough: a
+runtime role in the play also brings the handlers that restart Alloy), or with a variable it no
+longer reads, is refused.
+
+The action is driven as in test_alloy_preflight_gather.py (a mocked task, a real Templar, setup
+mocked), with the roles' own defaults as task variables, but in a child Python whose collection
+loader is set up before the collection is imported: the defaults call fleet.alloy filters, which
+this process cannot resolve (conftest imports the collection as a plain package). One child runs
+every case."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, Tuple
+
+import pytest
+import yaml
+from ansible_collections.fleet.alloy.plugins.plugin_utils import runtime
+
+REPO = Path(__file__).resolve().parents[4]
+DRIVER = r"""
+import json, sys
+from unittest import mock
+from ansible.plugins.loader import init_plugin_loader
+init_plugin_loader([sys.argv[1]])
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar
+from ansible_collections.fleet.alloy.plugins.action.alloy_preflight import ActionModule
+try:   # ansible-core 2.19 templates only strings marked as coming from a template source
+    from ansible.template import trust_as_template
+except ImportError:   # 2.16 templates every string
+    def trust_as_template(value):
+        return value
+
+def trusted(value):
+    if isinstance(value, dict):
+        return dict((key, trusted(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [trusted(item) for item in value]
+    return trust_as_template(value) if isinstance(value, str) and "{{" in value else value
+
+results = {}
+for name, case in json.load(sys.stdin).items():
+    task_vars = trusted(case["task_vars"])
+    task = mock.MagicMock(args=case["args"], async_val=0, check_mode=case["check_mode"])
+    action = ActionModule(task, mock.MagicMock(), mock.MagicMock(check_mode=case["check_mode"]), DataLoader(),
+                          Templar(loader=DataLoader(), variables=task_vars), None)
+    with mock.patch.object(ActionModule, "_execute_module", return_value=dict(case.get("setup", {}))):
+        results[name] = action.run(task_vars=task_vars)
+json.dump(results, sys.stdout, default=str)
+"""
+
+
+def defaults(*roles: str) -> Dict[str, Any]:
+    """The roles' defaults, as the tasks of a play that imports them see them."""
+    found: Dict[str, Any] = {}
+    for role in roles:
+        found.update(yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text()))
+    return found
+
+
+DEBIAN = {"os_family": "Debian", "distribution": "Debian", "distribution_major_version": "12",
+          "service_mgr": "systemd", "hostname": "web-01"}
+ROCKY = {"os_family": "RedHat", "distribution": "Rocky", "distribution_major_version": "9", "service_mgr": "systemd"}
+HOST_PATHS = {"procfs": "/proc", "sysfs": "/sys", "rootfs": "/", "udev_data": "/run/udev/data"}
+# What alloy_install's defaults describe on DEBIAN.
+SYSTEMD = {"kind": "systemd", "service": "alloy.service", "config_dir": "/etc/alloy/conf.d", "config_group": "alloy",
+           "env_file": "/etc/default/alloy", "alloy_command": ["/usr/bin/alloy"], "api_url": "http://127.0.0.1:12345",
+           "instance": "web-01", "host_paths": HOST_PATHS}
+# A runtime described earlier, on another host name (published earlier in the play, or kept on the host).
+KEPT = dict(SYSTEMD, instance="kept-name")
+SITE = {"rules": "alloy_install", "roles": ["alloy_install", "alloy_config"]}
+
+
+def case(args: Dict[str, Any], facts: Dict[str, Any], check_mode: bool = False, roles: Tuple[str, ...] = (),
+         **variables: Any) -> Dict[str, Any]:
+    """One run of the action: its arguments, and task variables of the roles' defaults, the host's facts and
+    the case's variables."""
+    task_vars = dict(defaults(*roles), inventory_hostname="inventory-name", group_names=["alloy"],
+                     ansible_facts=facts, **variables)
+    return {"args": args, "task_vars": task_vars, "check_mode": check_mode}
+
+
+BOTH = ("alloy_install", "alloy_config")
+CASES: Dict[str, Dict[str, Any]] = {
+    "systemd": case(SITE, DEBIAN, roles=BOTH),
+    "systemd_elsewhere": case(SITE, ROCKY, roles=BOTH, alloy_install_listen_address="0.0.0.0:9000",
+                              alloy_install_config_path="/srv/alloy", alloy_install_group="grafana"),
+    "replaces_a_kept_runtime": case(SITE, dict(DEBIAN, alloy_runtime=KEPT), roles=BOTH),
+    "install_refused": case(SITE, DEBIAN, roles=BOTH, alloy_install_version="v1.10.0"),
+    "config_file_not_dir": case(SITE, DEBIAN, roles=BOTH, alloy_config_file="/etc/alloy/config.alloy"),
+    "site_gathers": dict(case({"rules": "site", "roles": ["alloy_install", "alloy_config"], "gather_subset": ["min"]},
+                              {}, roles=BOTH),
+                         setup={"ansible_facts": {"ansible_" + key: value for key, value in DEBIAN.items()}}),
+    "compose_check_mode": case({"rules": "alloy_docker", "roles": ["alloy_config"]}, {"hostname": "box-7"},
+                               check_mode=True, roles=("alloy_docker", "alloy_config")),
+    "compose": case({"rules": "alloy_docker", "roles": ["alloy_config"]}, {"hostname": "box-7"},
+                    roles=("alloy_docker", "alloy_config")),
+    "compose_check_mode_pull_never": case({"rules": "alloy_docker", "roles": ["alloy_config"]}, {"hostname": "box-7"},
+                                          check_mode=True, roles=("alloy_docker", "alloy_config"),
+                                          alloy_docker_pull="never"),
+    "config_alone": case({"rules": "alloy_config"}, {"alloy_runtime": KEPT}, roles=("alloy_config",)),
+    "config_kept_on_host": case({"rules": "alloy_config"}, {"ansible_local": {"alloy_runtime": KEPT}},
+                                roles=("alloy_config",)),
+    "config_kept_on_host_named_instance": case({"rules": "alloy_config"}, {"ansible_local": {"alloy_runtime": KEPT}},
+                                               roles=("alloy_config",), alloy_config_instance="web-01"),
+    "config_published_and_kept": case({"rules": "alloy_config"},
+                                      {"alloy_runtime": KEPT, "ansible_local": {"alloy_runtime": SYSTEMD}},
+                                      roles=("alloy_config",)),
+    "config_without_runtime": case({"rules": "alloy_config"}, DEBIAN, roles=("alloy_config",)),
+    "config_without_runtime_named_instance": case({"rules": "alloy_config"}, DEBIAN, roles=("alloy_config",),
+                                                  alloy_config_instance="web-01"),
+    "removed_variable": case({"rules": "alloy_config"}, {"alloy_runtime": KEPT}, roles=("alloy_config",),
+                             alloy_config_dir="/etc/alloy/conf.d"),
+    "removed_variable_in_site": case(SITE, DEBIAN, roles=BOTH, alloy_config_manage_service=False,
+                                     alloy_config_reload_url="http://127.0.0.1:12345/-/reload"),
+}
+
+
+@pytest.fixture(scope="module")
+def results() -> Dict[str, Dict[str, Any]]:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
+    out = subprocess.run([sys.executable, "-c", DRIVER, str(REPO / ".collections")], input=json.dumps(CASES),
+                         capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    found: Dict[str, Dict[str, Any]] = json.loads(out.stdout)
+    return found
+
+
+def missing() -> str:
+    """RuntimeMissing's message for a host without a runtime, as alloy_config reads it (only the one
+    published in this play)."""
+    with pytest.raises(runtime.RuntimeMissing) as err:
+        runtime.from_facts({}, kept=False)
+    return str(err.value)
+
+
+def refusal(result: Dict[str, Any]) -> str:
+    """The failure message of a refused host, which publishes no runtime."""
+    assert result.get("failed") is True, result
+    assert "ansible_facts" not in result
+    return str(result["msg"])
+
+
+def test_alloy_install_publishes_its_runtime(results: Dict[str, Dict[str, Any]]) -> None:
+    result = results["systemd"]
+    assert not result.get("failed"), result
+    assert result["ansible_facts"] == {"alloy_runtime": SYSTEMD}
+    assert result["checked"] == result["roles"]["alloy_install"]
+
+
+def test_alloy_configs_default_instance_is_the_runtimes(results: Dict[str, Dict[str, Any]]) -> None:
+    config = results["systemd"]["roles"]["alloy_config"]
+    assert config["instance"] == "web-01"
+    assert {"target_label": "instance", "replacement": "web-01"} in config["journal_relabel_rules"]
+    assert config["prometheus_relabel_rules"] == [{"target_label": "instance", "replacement": "web-01"}]
+
+
+def test_the_runtime_follows_alloy_installs_variables_and_the_platform(results: Dict[str, Dict[str, Any]]) -> None:
+    result = results["systemd_elsewhere"]
+    assert not result.get("failed"), result
+    assert result["ansible_facts"]["alloy_runtime"] == dict(
+        SYSTEMD, config_dir="/srv/alloy", config_group="grafana", env_file="/etc/sysconfig/alloy",
+        api_url="http://127.0.0.1:9000", instance="inventory-name")
+    assert result["roles"]["alloy_config"]["instance"] == "inventory-name"
+
+
+def test_the_runtime_described_now_replaces_a_kept_one(results: Dict[str, Dict[str, Any]]) -> None:
+    result = results["replaces_a_kept_runtime"]
+    assert result["ansible_facts"]["alloy_runtime"]["instance"] == "web-01"
+    assert result["roles"]["alloy_config"]["instance"] == "web-01"
+
+
+def test_problems_in_alloy_install_publish_no_runtime(results: Dict[str, Dict[str, Any]]) -> None:
+    message = refusal(results["install_refused"])
+    # alloy_config, which would read the runtime alloy_install did not describe, is not checked:
+    # the refusal is alloy_install's alone
+    assert message == ("alloy_install: alloy_install_version: expected a version such as 1.10.0 (no v prefix, "
+                       "no package release), got 'v1.10.0'"), message
+    assert "ansible_facts" not in results["install_refused"]
+
+
+def test_a_runtime_that_loads_a_file_refuses_alloy_config(results: Dict[str, Dict[str, Any]]) -> None:
+    assert refusal(results["config_file_not_dir"]) == (
+        "alloy_config: alloy_config writes its pipelines into a directory, and Alloy loads the file "
+        "/etc/alloy/config.alloy here: set alloy_install_config_path to a directory (its default, /etc/alloy/conf.d)")
+
+
+def test_the_runtime_is_described_with_the_facts_just_gathered(results: Dict[str, Dict[str, Any]]) -> None:
+    result = results["site_gathers"]
+    assert not result.get("failed"), result
+    assert result["ansible_facts"]["alloy_runtime"] == SYSTEMD
+    assert result["ansible_facts"]["ansible_hostname"] == "web-01"
+    assert result["ansible_facts"]["_ansible_facts_gathered"] is True
+    assert result["roles"]["alloy_config"]["instance"] == "web-01"
+    assert result["checked"] == {}   # the site table: none of its variables set
+
+
+def test_alloy_docker_publishes_a_compose_runtime(results: Dict[str, Dict[str, Any]]) -> None:
+    result = results["compose_check_mode"]
+    assert not result.get("failed"), result
+    assert result["ansible_facts"] == {"alloy_runtime": {
+        "kind": "compose", "service": "alloy", "config_dir": "/opt/alloy/config", "config_group": "root",
+        "env_file": "/opt/alloy/alloy.env",
+        "alloy_command": ["docker", "run", "--rm", "--pull=missing", "--network=none", "--entrypoint=/bin/alloy",
+                          "--volume={staging}:{staging}:ro", "grafana/alloy:v1.10.0"],
+        "api_url": "http://127.0.0.1:12345", "instance": "box-7",
+        "host_paths": {"procfs": "/host/proc", "sysfs": "/host/sys", "rootfs": "/host/root",
+                       "udev_data": "/run/udev/data"}}}
+    assert result["roles"]["alloy_config"]["instance"] == "box-7"
+
+
+def test_the_compose_runtime_is_the_same_in_check_mode(results: Dict[str, Dict[str, Any]]) -> None:
+    # alloy_docker, not the description, empties alloy_command in check mode when the image is absent
+    assert not results["compose"].get("failed"), results["compose"]
+    assert results["compose"]["ansible_facts"] == results["compose_check_mode"]["ansible_facts"]
+    never = results["compose_check_mode_pull_never"]
+    assert not never.get("failed"), never
+    assert never["ansible_facts"]["alloy_runtime"] == dict(
+        results["compose_check_mode"]["ansible_facts"]["alloy_runtime"],
+        alloy_command=["docker", "run", "--rm", "--pull=never", "--network=none", "--entrypoint=/bin/alloy",
+                       "--volume={staging}:{staging}:ro", "grafana/alloy:v1.10.0"])
+
+
+@pytest.mark.parametrize("name", ["config_alone", "config_published_and_kept"])
+def test_alloy_config_reads_the_runtime_published_in_the_play_and_publishes_none(results: Dict[str, Dict[str, Any]],
+                                                                                 name: str) -> None:
+    result = results[name]
+    assert not result.get("failed"), result
+    assert result["checked"]["instance"] == "kept-name"   # the published runtime's, not the kept one's (web-01)
+    assert "ansible_facts" not in result
+
+
+@pytest.mark.parametrize("name", ["config_kept_on_host", "config_kept_on_host_named_instance"])
+def test_alloy_config_refuses_a_runtime_only_kept_on_the_host(results: Dict[str, Dict[str, Any]], name: str) -> None:
+    # no runtime role's preflight in this play: nothing would bring the handlers that restart Alloy
+    assert refusal(results[name]) == "alloy_config: " + missing()
+    # the verify play's reading (the filter's default, kept) takes the same facts
+    assert runtime.from_facts(CASES[name]["task_vars"]["ansible_facts"], kept=True) == KEPT
+
+
+def test_alloy_config_without_a_runtime_fails_naming_the_roles_to_run(results: Dict[str, Dict[str, Any]]) -> None:
+    assert refusal(results["config_without_runtime_named_instance"]) == "alloy_config: " + missing()
+    # once, not again for each default that reads the runtime (alloy_config_instance, the relabel rules)
+    assert refusal(results["config_without_runtime"]) == "alloy_config: " + missing()
+
+
+def test_a_removed_variable_fails_naming_it(results: Dict[str, Dict[str, Any]]) -> None:
+    assert refusal(results["removed_variable"]) == (
+        "alloy_config: alloy_config_dir is no longer read (the runtime contract of 0.2.0): set "
+        "alloy_install_config_path (systemd) or alloy_docker_config_dir (Compose)")
+    assert refusal(results["removed_variable_in_site"]) == (
+        "alloy_config: alloy_config_manage_service is no longer read (the runtime contract of 0.2.0): the runtime "
+        "role restarts Alloy, on the handler topic 'alloy pipelines changed'; alloy_config_reload_url is no longer "
+        "read (the runtime contract of 0.2.0): the runtime role gives Alloy's URL: set alloy_install_listen_address, "
+        "or alloy_docker_publish_address and alloy_docker_port")
