@@ -1,4 +1,5 @@
-"""Command line of the lab: ./dev {bootstrap,images,up,lab,down,test,molecule ARGS,bench ARGS,mutate ARGS}."""
+"""Command line of the lab: ./dev {bootstrap,images,up,lab,down,test,molecule ARGS,bench ARGS,mutate ARGS,
+platforms [--write]}."""
 from __future__ import annotations
 
 import argparse
@@ -10,9 +11,13 @@ from . import bootstrap
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="./dev", description=__doc__)
     parser.add_argument("command", choices=["bootstrap", "images", "up", "lab", "down", "test", "molecule", "bench",
-                                            "mutate"])
+                                            "mutate", "platforms"])
     parser.add_argument("rest", nargs=argparse.REMAINDER, help="passed to the command")
     args = parser.parse_args(argv)
+    if args.command == "platforms":   # the scenarios' platforms from labtool/platforms.py: no Docker
+        from . import platforms  # noqa: PLC0415
+
+        return platforms.main(args.rest)
     if args.command == "mutate":
         # Mutation testing runs the unit tests only: the pinned venv, no Docker engine.
         bootstrap.activate(bootstrap.ensure_venv())

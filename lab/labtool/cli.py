@@ -6,17 +6,15 @@ from typing import List
 
 from . import images, lab, stages
 from .common import REPO, log, run
+from .platforms import LAB_DOCKER_HOSTS, LAB_HOSTS, image_variable
 
 LAB_INVENTORY = REPO / "inventories" / "lab" / "hosts.yml"
-LAB_HOSTS = ("debian12", "el9-emulated")
-LAB_DOCKER_HOSTS = ("debian13-docker",)
 
 
 def export_image_env() -> None:
     """ALLOY_TEST_IMAGE_<NAME> for Molecule and the tests, from the content-addressed tags."""
     for name in images.IMAGES:
-        os.environ.setdefault(f"ALLOY_TEST_IMAGE_{name.upper().replace('-', '_').replace('.', '_')}",
-                              images.tag(name))
+        os.environ.setdefault(image_variable(name), images.tag(name))
 
 
 def up() -> None:

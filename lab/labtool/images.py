@@ -56,7 +56,6 @@ IMAGES: dict[str, Image] = {
               args=(("ALLOY_VERSION", "1.10.0"),), needs=("services",)),
     )
 }
-HOST_IMAGES = ("debian11", "debian12", "debian13", "el8-emulated", "el9-emulated")
 LAB_IMAGES = ("services", "prometheus")
 
 

@@ -27,15 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List
 
-from . import images
+from . import images, platforms
 from .common import CACHE, LAB, PREFIX, REPO, digest, log, output, run, succeeds
 
 NETWORK = PREFIX
-# Capabilities that run systemd here (--privileged is refused by this sandbox).
-SYSTEMD_RUN_ARGS = (
-    "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--cgroupns", "host",
-    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
-)
+# Capabilities that run systemd here (--privileged is refused by this sandbox): the same
+# settings as the Molecule scenarios' (platforms.py).
+SYSTEMD_RUN_ARGS = platforms.SYSTEMD.docker_args()
 
 
 @dataclass(frozen=True)
@@ -235,9 +233,8 @@ def start_host(platform: str, name: str | None = None) -> str:
     return name
 
 
-# A lab host with its own Docker engine (alloy_docker): dockerd needs NET_ADMIN and a
-# /var/lib/docker that is not on overlay (an anonymous volume, removed with the host).
-DOCKER_HOST_RUN_ARGS = (*SYSTEMD_RUN_ARGS, "--cap-add", "NET_ADMIN", "-v", "/var/lib/docker")
+# A lab host with its own Docker engine (alloy_docker; platforms.DOCKER_ENGINE).
+DOCKER_HOST_RUN_ARGS = platforms.DOCKER_ENGINE.docker_args()
 
 
 def start_docker_host(platform: str = "debian13-docker", name: str | None = None) -> str:
