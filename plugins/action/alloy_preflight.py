@@ -57,7 +57,9 @@ class ActionModule(ActionBase):
             task_vars = self._with_facts(task_vars, gathered["ansible_facts"])
         result["changed"] = False
         problems, roles, runtime = [], {}, None
-        for table in [args["rules"]] + [name for name in args["roles"] if name != args["rules"]]:
+        tables = [args["rules"]] + [name for name in args["roles"] if name != args["rules"]]
+        # the runtime roles first: the tables that read the runtime are checked with it
+        for table in sorted(tables, key=lambda name: name in _RUNTIME_READERS):
             if table in _RUNTIME_READERS and problems and runtime is None and roles.keys() & set(_RUNTIME_ROLES):
                 continue   # the runtime role's own problems come first; this table reads what it would describe
             context = {"facts": task_vars.get("ansible_facts") or {}, "groups": task_vars.get("group_names") or []}

@@ -18,9 +18,9 @@ description:
   - Keys - C(kind) (systemd or compose), C(service), C(config_dir), C(config_group), C(env_file),
     C(alloy_command), C(api_url), C(instance), C(host_paths) (procfs, sysfs, rootfs, udev_data).
   - Fails, naming the roles to run, when the host has none.
-  - With O(kept=false), only the fact published in this play by a runtime role's preflight is taken
-    (C(fleet.alloy.alloy_config) reads it so - the runtime role also brings the handlers that
-    restart Alloy).
+  - With O(kept=false), only the fact a runtime role's preflight published in this run is taken, not
+    the one kept on the host (C(fleet.alloy.alloy_config) reads it so - the runtime role also brings
+    the handlers that restart Alloy).
 options:
   _input:
     description: The host's C(ansible_facts).

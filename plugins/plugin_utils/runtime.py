@@ -101,9 +101,9 @@ def from_facts(facts, kept=True):
     if not isinstance(found, dict) or not found:
         raise RuntimeMissing(
             "no Alloy runtime is described for this host (the fact %s): run the role that runs Alloy here - "
-            "fleet.alloy.alloy_install (systemd) or fleet.alloy.alloy_docker (Compose), or at least its preflight "
-            "(tasks_from: preflight), which also brings the handlers that restart Alloy - before this, in the same "
-            "play%s" % (FACT, "" if not kept else "; or once before, so that it is kept on the host as a local fact"))
+            "fleet.alloy.alloy_install (systemd; at least its preflight, tasks_from: preflight, which also brings "
+            "the handlers that restart Alloy) or fleet.alloy.alloy_docker (Compose, which runs alloy_config "
+            "itself) - before this, in the same play%s" % (FACT, "" if not kept else "; or once before, so that it is kept on the host as a local fact"))
     missing = sorted(set(KEYS) - set(found))
     if missing:
         raise RuntimeMissing("the fact %s lacks %s: it was written by another version of fleet.alloy; run "

@@ -146,11 +146,12 @@ REFUSED = {
 }
 
 
-def _runtime_missing() -> str:
+def _runtime_missing(kept: bool = False) -> str:
     """The message of runtime.RuntimeMissing for a host without the fact, as alloy_config reads it
-    (kept=False: only the runtime published in this play, whose role brings the restart handlers)."""
+    (kept=False: only the runtime published in this run, whose role brings the restart handlers),
+    or as the default of alloy_config_instance reads it (kept=True: the verify play reads it too)."""
     try:
-        runtime.from_facts({}, kept=False)
+        runtime.from_facts({}, kept=kept)
     except runtime.RuntimeMissing as err:
         return str(err)
     raise AssertionError("from_facts accepted facts without a runtime")
@@ -169,8 +170,10 @@ RESTART_HANDLER = "Restart Alloy, as the runtime role's handler would"
 ARGUMENT_SPECS = "fleet.alloy.alloy_config : Validating arguments against arg spec 'main'"
 PREFLIGHT = "fleet.alloy.alloy_config : Check the alloy_config variables"
 # Hosts without a runtime fact, and the check that stops each: the default of alloy_config_instance
-# reads the runtime, so the argument specs (which template the defaults) fail first unless it is set.
+# reads the runtime (any: kept=True), so the argument specs (which template the defaults) fail first
+# unless it is set; the preflight takes only a published one (kept=False).
 NO_RUNTIME = {"no_runtime": ARGUMENT_SPECS, "no_runtime_instance_set": PREFLIGHT}
+NO_RUNTIME_KEPT = {"no_runtime": True, "no_runtime_instance_set": False}
 
 
 def _runtime(folder: Path, name: str, api_url: str) -> Dict[str, Any]:
@@ -302,7 +305,7 @@ def test_a_host_without_a_runtime_fails_before_writing_anything(
     result = rendered[case]
     assert len(result["failed_tasks"]) == 1 and result["failed_tasks"][0].startswith(NO_RUNTIME[case])
     assert _runtime_missing().startswith("no Alloy runtime is described for this host (the fact alloy_runtime)")
-    assert len(result["failed"]) == 1 and result["failed"][0].endswith(_runtime_missing())
+    assert len(result["failed"]) == 1 and result["failed"][0].endswith(_runtime_missing(NO_RUNTIME_KEPT[case]))
     assert sorted(p.name for p in result["dir"].iterdir()) == []
 
 

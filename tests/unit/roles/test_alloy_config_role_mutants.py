@@ -39,9 +39,9 @@ CONFIG_FILE = ("alloy_config writes its pipelines into a directory, and Alloy lo
                "here: set alloy_install_config_path to a directory (its default, /etc/alloy/conf.d)")
 # alloy_config takes only a runtime published in this play (runtime.from_facts(kept=False)): no "once before" tail.
 NO_RUNTIME = ("no Alloy runtime is described for this host (the fact alloy_runtime): run the role that runs Alloy here "
-              "- fleet.alloy.alloy_install (systemd) or fleet.alloy.alloy_docker (Compose), or at least its preflight "
-              "(tasks_from: preflight), which also brings the handlers that restart Alloy - before this, in the same "
-              "play")
+              "- fleet.alloy.alloy_install (systemd; at least its preflight, tasks_from: preflight, which also brings "
+              "the handlers that restart Alloy) or fleet.alloy.alloy_docker (Compose, which runs alloy_config "
+              "itself) - before this, in the same play")
 STAGE_TYPES = ("(one of static_labels, labels, label_drop, label_keep, json, regex, drop, timestamp, output, template, "
                "logfmt, replace, match)")
 

@@ -1,7 +1,7 @@
 """alloy_preflight and the runtime contract: once the role that runs Alloy (alloy_install,
 alloy_docker) is checked without problems, the action describes its runtime, returns it as the
 fact alloy_runtime and lets the tables checked after it in the same task see it, as alloy_config's
-default instance does ({{ ansible_facts | fleet.alloy.alloy_runtime('instance', kept=false) }}).
+default instance does ({{ ansible_facts | fleet.alloy.alloy_runtime('instance') }}).
 alloy_config without a runtime published in this play (one only kept on the host is not enough: a
 runtime role in the play also brings the handlers that restart Alloy), or with a variable it no
 longer reads, is refused.
@@ -94,6 +94,8 @@ CASES: Dict[str, Dict[str, Any]] = {
     "systemd_elsewhere": case(SITE, ROCKY, roles=BOTH, alloy_install_listen_address="0.0.0.0:9000",
                               alloy_install_config_path="/srv/alloy", alloy_install_group="grafana"),
     "replaces_a_kept_runtime": case(SITE, dict(DEBIAN, alloy_runtime=KEPT), roles=BOTH),
+    # the reader named first: the runtime role is checked before it all the same
+    "config_named_before_install": case({"rules": "alloy_config", "roles": ["alloy_install"]}, DEBIAN, roles=BOTH),
     "install_refused": case(SITE, DEBIAN, roles=BOTH, alloy_install_version="v1.10.0"),
     "config_file_not_dir": case(SITE, DEBIAN, roles=BOTH, alloy_config_file="/etc/alloy/config.alloy"),
     "site_gathers": dict(case({"rules": "site", "roles": ["alloy_install", "alloy_config"], "gather_subset": ["min"]},
@@ -261,3 +263,10 @@ def test_a_removed_variable_fails_naming_it(results: Dict[str, Dict[str, Any]]) 
         "role restarts Alloy, on the handler topic 'alloy pipelines changed'; alloy_config_reload_url is no longer "
         "read (the runtime contract of 0.2.0): the runtime role gives Alloy's URL: set alloy_install_listen_address, "
         "or alloy_docker_publish_address and alloy_docker_port")
+
+
+def test_the_runtime_role_is_checked_first_whatever_the_order(results: Dict[str, Dict[str, Any]]) -> None:
+    named_first, site = results["config_named_before_install"], results["systemd"]
+    assert not named_first.get("failed"), named_first
+    assert named_first["ansible_facts"]["alloy_runtime"] == site["ansible_facts"]["alloy_runtime"]
+    assert named_first["checked"] == site["roles"]["alloy_config"]

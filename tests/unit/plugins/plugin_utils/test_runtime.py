@@ -172,15 +172,15 @@ def test_no_runtime_names_the_roles_that_describe_one(facts: Optional[Dict[str, 
         runtime.from_facts(facts, kept=kept)
     message = str(err.value)
     assert message.startswith("no Alloy runtime is described for this host (the fact alloy_runtime): ")
-    assert "fleet.alloy.alloy_install (systemd)" in message and "fleet.alloy.alloy_docker (Compose)" in message
+    assert "fleet.alloy.alloy_install (systemd;" in message and "fleet.alloy.alloy_docker (Compose," in message
 
 
 # What alloy_config is told when no runtime role's preflight ran in the play (kept=False), and what
 # the verify play is told (kept=True: a runtime kept on the host by an earlier run is enough).
 IN_THE_PLAY = ("no Alloy runtime is described for this host (the fact alloy_runtime): run the role that runs Alloy "
-               "here - fleet.alloy.alloy_install (systemd) or fleet.alloy.alloy_docker (Compose), or at least its "
-               "preflight (tasks_from: preflight), which also brings the handlers that restart Alloy - before this, in "
-               "the same play")
+               "here - fleet.alloy.alloy_install (systemd; at least its preflight, tasks_from: preflight, which also "
+               "brings the handlers that restart Alloy) or fleet.alloy.alloy_docker (Compose, which runs alloy_config "
+               "itself) - before this, in the same play")
 OR_KEPT = IN_THE_PLAY + "; or once before, so that it is kept on the host as a local fact"
 
 
