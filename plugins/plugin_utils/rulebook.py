@@ -274,6 +274,50 @@ def stages():
                        "attributes Alloy has in that stage" % ", ".join(STAGES))
 
 
+def _glob(doc, empty=False):
+    """An absolute doublestar glob whose [ and { are closed: Alloy accepts an unclosed one and
+    then logs an error every sync period, reading nothing."""
+    base = text(r"/.*", doc, empty)
+
+    def check(value):
+        value = base.check(value)
+        plain = re.sub(r"\\.", "", value)
+        if plain.count("{") != plain.count("}") or re.search(r"\[(?![^\]]+\])", plain):
+            raise Problem("expected %s with every [ and { closed" % doc)
+        return value
+    return Rule(check, base.doc)
+
+
+def log_files():
+    """alloy_config_log_files: path globs, one exclusion glob and labels per entry."""
+    fields = {
+        "paths": list_of(_glob("an absolute path or glob such as /var/log/nginx/*.log"), nonempty=True,
+                         doc="a non-empty list of absolute path globs such as /var/log/nginx/*.log"),
+        "exclude": _glob("an absolute glob such as /var/log/nginx/*.gz ({a,b} for alternatives)", True),
+        "labels": mapping(text(r"(?!__|filename\Z)" + NAME,
+                               "a label name ([A-Za-z_][A-Za-z0-9_]*) other than filename, which Alloy sets, and not "
+                               "starting with __, which Alloy drops"),
+                          text(None, "a string", empty=True)),
+    }
+
+    def check(value):
+        if not isinstance(value, dict):
+            raise Problem("expected a mapping with paths and optionally exclude and labels, got %s" % _type_name(value))
+        unknown = sorted(set(value) - set(fields), key=str)
+        if unknown:
+            raise _Nested("", "%s is not a key of a log file entry (paths, exclude, labels)" % _show(unknown[0]))
+        if "paths" not in value:
+            raise _Nested("", "paths is required: a non-empty list of absolute path globs")
+        out = {"exclude": "", "labels": {}}
+        for key, item in value.items():
+            out[key] = _at("." + key, fields[key], item)
+        return out
+    return list_of(Rule(check, "entries {paths, exclude, labels}"),
+                   doc="a list of log file entries: paths (a non-empty list of absolute path globs, ** for any "
+                       "depth), exclude (one absolute glob, {a,b} for alternatives) and labels (a mapping of label "
+                       "names to strings)")
+
+
 def batches():
     """Batches of a rolling play: a list of host counts and percentages, or "1,25%,100%"."""
     item = Rule(_batch, "a host count or a percentage such as 25%")
@@ -439,6 +483,7 @@ RULES = {
         "alloy_install_disable_reporting": boolean(),
         "alloy_install_extra_args": list_of(text(FLAG, "one flag such as --cluster.enabled=true (no spaces)")),
         "alloy_install_env": SECRET_ENV,
+        "alloy_install_hardening": boolean(),
         "alloy_install_systemd_override": text(None, "systemd unit text (a drop-in)", True, multiline=True),
         "alloy_install_remove_data": boolean(),
     },
@@ -458,6 +503,7 @@ RULES = {
         "alloy_config_journal_relabel_rules": list_of(alloy_block("loki.relabel rule")),
         "alloy_config_journal_extra_relabel_rules": list_of(alloy_block("loki.relabel rule")),
         "alloy_config_journal_stages": stages(),
+        "alloy_config_log_files": log_files(),
         "alloy_config_loki_endpoints": endpoints("loki"),
         "alloy_config_loki_external_labels": LABELS,
         "alloy_config_unix_enabled": boolean(),
@@ -543,7 +589,8 @@ def _flag(values, name, default):
 
 # Variables the role reads only in some setups, and the test of that setup (on the raw values).
 UNUSED_UNLESS = {
-    "alloy_config_loki_endpoints": lambda values: _flag(values, "alloy_config_journal_enabled", True),
+    "alloy_config_loki_endpoints": lambda values: (_flag(values, "alloy_config_journal_enabled", True)
+                                                   or bool(values.get("alloy_config_log_files"))),
     "alloy_config_prometheus_endpoints": lambda values: (_flag(values, "alloy_config_unix_enabled", True)
                                                          or _flag(values, "alloy_config_self_metrics", False)),
     "alloy_install_key_content": lambda values: values.get("alloy_install_state", "present") == "present",

@@ -9,7 +9,17 @@ A mimic of the two pipelines' data flow, enough for a lab to see data arrive:
 - every loki.source.journal produces one heartbeat line from synthetic journal fields
   relabelled by its relabel_rules, adds its static labels, follows forward_to (through
   loki.process static_labels stages) to loki.write, which adds its external_labels and
-  queues the line for every endpoint.
+  queues the line for every endpoint;
+- every loki.source.file reads the files of its targets (local.file_match's doublestar globs
+  less __path_exclude__, or targets written inline) as Alloy's tailers do: one tailer per file
+  and label set (the target's labels less those starting "__"), each sending the new complete
+  lines since its own position with those labels and filename, through forward_to, to
+  loki.write; from the start of a file without a position (after its last newline with
+  tail_from_end), from 0 again when the file shrank or another file took its path. Positions
+  are kept in <storage>/<component id>/positions.yml keyed by (path, labels) as Alloy writes
+  it (`? path: ...` / `labels: '{job="app"}'` / `: "<offset>"`); a tailer whose target is gone
+  drops its position, so a file whose labels changed is read again from its start.
+  Files are read every tick (tail_files), matched again every sync_period.
 It does not read the journal or /proc beyond the load average.
 
 Delivery mimics Alloy's writers (grafana/alloy internal/component/common/loki/client
@@ -30,12 +40,14 @@ import os
 import re
 import socket
 import ssl
+import stat
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type, cast
+from typing import (BinaryIO, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Pattern, Sequence, Set,
+                    Tuple, Type, cast)
 from urllib.parse import SplitResult, urlsplit
 
 from lab_wire import encode_push, encode_write_request
@@ -204,10 +216,643 @@ class Producer:
         labels = {k: v for k, v in labels.items() if not k.startswith("__")}
         labels.update(_string_map(evaluate(attr(source, "labels"))))
         line = f"alloy stand-in heartbeat from {socket.gethostname()}"
+        for sink_id, final in self.loki_sinks(source, labels):
+            yield sink_id, (final, now_ms * 1_000_000, line)
+
+    def loki_sinks(self, source: Block, labels: Labels) -> Iterator[Tuple[str, Labels]]:
+        """(loki.write ID, the entry's final labels) for every loki.write that source's forward_to
+        reaches; the writer's external_labels never override the entry's own."""
         for sink, final in self._follow(source, labels):
             if sink.name == "loki.write":
                 external = _string_map(evaluate(attr(sink, "external_labels")))
-                yield sink.id, ({**external, **final}, now_ms * 1_000_000, line)
+                yield sink.id, {**external, **final}
+
+
+# ---- log files: local.file_match and loki.source.file ----------------------------
+
+READ_LIMIT = 1 << 20  # bytes read from one file per pass (the rest next tick), completed to a newline
+_MAGIC = frozenset("*?[\\")
+_NEVER = re.compile(r"(?!)")
+
+
+def expand_braces(pattern: str) -> List[str]:
+    """The pattern with every {a,b} alternative (nested too) spelled out, left to right:
+    "/x/*.{log,txt}" -> ["/x/*.log", "/x/*.txt"]; an unmatched brace stays as it is."""
+    depth, start, i = 0, 0, 0
+    commas: List[int] = []
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 1
+        elif char == "{":
+            depth += 1
+            if depth == 1:
+                start, commas = i, []
+        elif char == "," and depth == 1:
+            commas.append(i)
+        elif char == "}" and depth:
+            depth -= 1
+            if not depth:
+                cuts, head, tail = [start, *commas, i], pattern[:start], pattern[i + 1:]
+                return [out for a, b in zip(cuts, cuts[1:]) for out in expand_braces(head + pattern[a + 1:b] + tail)]
+        i += 1
+    return [pattern]
+
+
+def _element(part: str) -> Pattern[str]:
+    """One path element of a glob (no "/" nor braces) as a regex: * any run, ? one character,
+    [...] a class ([!...] or [^...] negated), \\x x itself; a bad class matches nothing."""
+    out: List[str] = []
+    i = 0
+    while i < len(part):
+        char, close = part[i], part.find("]", i + 2) if part[i] == "[" else -1
+        if char in "*?":
+            out.append(".*" if char == "*" else ".")
+        elif char == "\\" and i + 1 < len(part):
+            i += 1
+            out.append(re.escape(part[i]))
+        elif close > 0:
+            body = part[i + 1:close]
+            negate = body[:1] in ("!", "^")
+            body = body[1:] if negate else body
+            out.append("[" + "^" * negate + "".join(c if c == "-" else re.escape(c) for c in body) + "]")
+            i = close
+        else:
+            out.append(re.escape(char))
+        i += 1
+    try:
+        return re.compile("".join(out), re.DOTALL)
+    except re.error:
+        return _NEVER
+
+
+def _elements(path: str) -> Tuple[str, List[str]]:
+    """("/" or "", the non-empty elements) of a path or glob."""
+    return ("/" if path.startswith("/") else ""), [part for part in path.split("/") if part]
+
+
+def _entries(folder: str) -> List[Tuple[str, bool]]:
+    """(name, is a directory and not a symlink) of folder's entries, sorted; none if unreadable."""
+    try:
+        with os.scandir(folder or ".") as found:
+            return sorted((entry.name, entry.is_dir(follow_symlinks=False)) for entry in found)
+    except OSError:
+        return []
+
+
+def _walk(base: str, parts: Sequence[str]) -> Iterator[str]:
+    """The existing paths below base that match the glob elements parts ("**": any depth)."""
+    if not parts:
+        if base and os.path.lexists(base):
+            yield base
+        return
+    head, rest = parts[0], parts[1:]
+    if head == "**":
+        yield from _walk(base, rest)
+        for name, is_dir in _entries(base):
+            if is_dir:
+                yield from _walk(os.path.join(base, name), parts)
+    elif _MAGIC.isdisjoint(head):
+        yield from _walk(os.path.join(base, head), rest)
+    else:
+        regex = _element(head)
+        for name, _ in _entries(base):
+            if regex.fullmatch(name):
+                yield from _walk(os.path.join(base, name), rest)
+
+
+def glob_paths(pattern: str) -> List[str]:
+    """doublestar.FilepathGlob: the paths that match pattern, sorted, each once."""
+    found: Set[str] = set()
+    for alternative in expand_braces(pattern):
+        root, parts = _elements(alternative)
+        found.update(_walk(root, parts))
+    return sorted(found)
+
+
+def _match_elements(parts: Sequence[str], names: Sequence[str]) -> bool:
+    if not parts:
+        return not names
+    if parts[0] == "**":
+        return any(_match_elements(parts[1:], names[skip:]) for skip in range(len(names) + 1))
+    return bool(names) and _element(parts[0]).fullmatch(names[0]) is not None \
+        and _match_elements(parts[1:], names[1:])
+
+
+def glob_match(pattern: str, path: str) -> bool:
+    """doublestar.PathMatch: whether the whole path matches pattern (* within one element)."""
+    root, names = _elements(path)
+    for alternative in expand_braces(pattern):
+        other, parts = _elements(alternative)
+        if other == root and _match_elements(parts, names):
+            return True
+    return False
+
+
+def _targets(value: object) -> List[Labels]:
+    """An evaluated list of targets (objects of strings)."""
+    return [_string_map(item) for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def match_files(targets: Sequence[Labels], ignore_older_than: float = 0.0, now: float = 0.0) -> List[Labels]:
+    """local.file_match (watch.go getPaths): one target per regular file that __path__ matches and
+    __path_exclude__ does not, with its labels and __path__ set to the file's absolute path;
+    with ignore_older_than, files not modified since then are left out."""
+    found: List[Labels] = []
+    for target in targets:
+        exclude = target.get("__path_exclude__", "")
+        for match in glob_paths(target.get("__path__", "")):
+            if exclude and glob_match(exclude, match):
+                continue
+            path = os.path.abspath(match)
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode) and not (ignore_older_than and info.st_mtime < now - ignore_older_than):
+                found.append(dict(target, __path__=path))
+    return found
+
+
+class PositionEntry(NamedTuple):
+    """positions.Entry, the key of a position: a file and the String() of the labels its
+    tailer was started with (the target's labels less the reserved "__" ones)."""
+    path: str
+    labels: str
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
+
+def go_quote(value: str) -> str:
+    """Go's strconv.Quote: printable characters kept, `"` and `\\` escaped, the rest as \\a..\\v,
+    \\xNN (control characters, bytes that are no UTF-8), \\uNNNN or \\UNNNNNNNN."""
+    out = ['"']
+    for char in value:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte os.fsdecode could not decode
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append("".join(f"\\x{byte:02x}" for byte in char.encode("utf-8", "surrogatepass")))
+        elif char.isprintable():  # unicode.IsPrint: letters, marks, numbers, punctuation, symbols, " "
+            out.append(char)
+        elif char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out) + '"'
+
+
+def label_set_string(labels: Labels) -> str:
+    """model.LabelSet.String() (prometheus/common labelset_string.go): `{a="1", b="2"}`, names
+    sorted, values quoted by strconv.Quote; `{}` for no labels."""
+    return "{" + ", ".join(f"{name}={go_quote(labels[name])}" for name in sorted(labels)) + "}"
+
+
+# ---- positions.yml as gopkg.in/yaml.v2 writes and reads File{Positions: map[Entry]string} ----
+
+_WIDTH = 80  # yaml.v2's best_width: a quoted or plain scalar breaks at a space past it
+_NOT_STRINGS = re.compile(  # plain scalars yaml.v2 resolves to something else than a string
+    r"|~|null|Null|NULL|[yY]|yes|Yes|YES|[nN]|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
+    r"|[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+    r"|[-+]?0[xX][0-9a-fA-F_]+|[-+]?0b[01_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"
+    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?|<<")
+_YAML_OUT = {"\0": "0", "\a": "a", "\b": "b", "\t": "t", "\n": "n", "\v": "v", "\f": "f", "\r": "r", "\x1b": "e",
+             '"': '"', "\\": "\\", "\x85": "N", "\u2028": "L", "\u2029": "P"}
+_YAML_IN = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r",
+            "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\", "N": "\x85", "_": "\xa0", "L": "\u2028",
+            "P": "\u2029"}
+_YAML_HEX = {"x": 2, "u": 4, "U": 8}
+_FIELD = re.compile(r"""(["']?)([A-Za-z_][\w-]*)\1[ \t]*:(?=[ \t]|$)""")
+_TOP = re.compile(r"""(["']?)positions\1[ \t]*:(?=[ \t]|$)""")
+_BINARY = ("!!binary", "!<tag:yaml.org,2002:binary>")
+_STRING = ("", "!!str", "!<tag:yaml.org,2002:str>")
+
+
+def _printable(char: str) -> bool:
+    """yaml.v2's is_printable less line breaks: what a single-quoted scalar may hold as is."""
+    code = ord(char)
+    return (0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF and code not in (0x2028, 0x2029)
+            or 0xE000 <= code <= 0xFFFD and code != 0xFEFF)
+
+
+def _style(value: str) -> str:
+    """The quote yaml.v2 puts around a string in block context ("" for plain): double where
+    plain would not read back as that string or a character must be escaped, single where a
+    plain scalar may not start or hold what value does."""
+    if _NOT_STRINGS.fullmatch(value) or not all(_printable(char) for char in value):
+        return '"'
+    if (value[0] in " #,[]{}&*!|>'\"%@`" or value[0] in "?:-" and value[1:2] in ("", " ")
+            or value[-1] in " :" or ": " in value or " #" in value or value.startswith(("---", "..."))):
+        return "'"
+    return ""
+
+
+def _yaml_string(value: str, column: int, indent: int) -> str:
+    """value as yaml.v2 writes a string that starts at column: a line past 80 columns breaks at
+    a single space and goes on at indent; bytes that are no UTF-8 go as !!binary base64."""
+    try:
+        data = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        data = value.encode("utf-8", "surrogatepass")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        encoded = base64.b64encode(data).decode("ascii")
+        if len(encoded) < 70:  # yaml.v2 encodeBase64: 70 characters a line, a literal block past one
+            return "!!binary " + encoded
+        return "!!binary |" + "".join(f"\n{' ' * indent}{encoded[i:i + 70]}" for i in range(0, len(encoded), 70))
+    quote = _style(value)
+    out, column, spaces, last = [quote], column + len(quote), False, len(value) - 1
+    for i, char in enumerate(value):
+        if char == " ":
+            lone = value[i + 1:i + 2] != " "
+            if not spaces and column > _WIDTH and (0 < i < last or not quote) and (lone or quote == '"'):
+                out.append("\n" + " " * indent + ("" if lone else "\\"))
+                column = indent + (0 if lone else 1)
+            else:
+                out.append(" ")
+                column += 1
+            spaces = True
+            continue
+        piece = char
+        if quote == "'" and char == "'":
+            piece = "''"
+        elif quote == '"' and (char in '"\\' or not _printable(char)):
+            code = ord(char)
+            piece = "\\" + _YAML_OUT.get(char, f"x{code:02X}" if code <= 0xFF else
+                                         f"u{code:04X}" if code <= 0xFFFF else f"U{code:08X}")
+        out.append(piece)
+        column += len(piece)
+        spaces = False
+    return "".join(out) + quote
+
+
+def positions_yaml(positions: Dict[PositionEntry, str]) -> str:
+    """positions.yml as Alloy writes it (yaml.v2 Marshal of File): each key a complex key,
+    `? path: ...` then `labels: ...` under it, then `: "<offset>"`; in (path, labels) order
+    where Alloy's is random."""
+    if not positions:
+        return "positions: {}\n"
+    out = ["positions:\n"]
+    for entry in sorted(positions):
+        out.append(f"  ? path: {_yaml_string(entry.path, 10, 6)}\n"
+                   f"    labels: {_yaml_string(entry.labels, 12, 6)}\n"
+                   f"  : {_yaml_string(str(positions[entry]), 4, 4)}\n")
+    return "".join(out)
+
+
+def _uncomment(text: str) -> str:
+    return re.split(r"(?:^|[ \t])#", text, maxsplit=1)[0].strip(" \t")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _quoted(lines: List[str], row: int, col: int) -> Tuple[str, int, int]:
+    """The single- or double-quoted scalar opening at lines[row][col], folded over its lines as
+    YAML does: its value, the row of its closing quote and the column after it."""
+    quote, col = lines[row][col], col + 1
+    out: List[str] = []
+    keep = 0  # out[keep:] are blanks a line break cuts
+    while True:
+        line = lines[row]
+        escaped = quote == '"' and col == len(line) - 1 and line[col] == "\\"
+        if col >= len(line) or escaped:
+            if not escaped:
+                del out[keep:]
+            row, blank = row + 1, 0
+            while row < len(lines) and not lines[row].strip(" \t"):
+                row, blank = row + 1, blank + 1
+            if row >= len(lines):
+                raise ValueError("a quoted scalar without its closing quote")
+            out.append("\n" * blank if blank or escaped else " ")
+            keep, col = len(out), len(lines[row]) - len(lines[row].lstrip(" \t"))
+            continue
+        char = line[col]
+        if char == quote:
+            if quote == "'" and line[col + 1:col + 2] == "'":
+                out.append("'")
+                keep, col = len(out), col + 2
+                continue
+            return "".join(out), row, col + 1
+        if quote == '"' and char == "\\":
+            code = line[col + 1]
+            if code in _YAML_HEX:
+                digits = line[col + 2:col + 2 + _YAML_HEX[code]]
+                if len(digits) != _YAML_HEX[code] or not all(d in "0123456789abcdefABCDEF" for d in digits):
+                    raise ValueError(f"a bad escape \\{code}{digits}")
+                out.append(chr(int(digits, 16)))
+                col += 2 + len(digits)
+            elif code in _YAML_IN:
+                out.append(_YAML_IN[code])
+                col += 2
+            else:
+                raise ValueError(f"an unknown escape \\{code}")
+            keep = len(out)
+            continue
+        out.append(char)
+        col += 1
+        if char not in " \t":
+            keep = len(out)
+
+
+def _block(lines: List[str], row: int, parent: int, header: str) -> Tuple[str, int]:
+    """A literal block scalar (`|`, `|-`, `|+`, with an indentation digit or not) whose lines
+    start at row, under a key at column parent: its value and the row after it."""
+    if header[0] != "|" or not re.fullmatch(r"\|(?:[1-9]?[-+]?|[-+][1-9])", header):
+        raise ValueError(f"a block scalar {header!r} that is not literal")
+    digits = [int(c) for c in header if c.isdigit()]
+    indent: Optional[int] = parent + digits[0] if digits else None
+    body: List[str] = []
+    while row < len(lines):
+        line = lines[row]
+        if not line.strip(" "):
+            body.append("")
+        elif indent is None and _indent(line) > parent or indent is not None and _indent(line) >= indent:
+            indent = _indent(line) if indent is None else indent
+            body.append(line[indent:])
+        else:
+            break
+        row += 1
+    trailing = 0
+    while body and not body[-1]:
+        body.pop()
+        trailing += 1
+    text = "\n".join(body)
+    if not body or "-" in header:
+        return text, row
+    return text + "\n" * (1 + trailing if "+" in header else 1), row
+
+
+def _scalar(lines: List[str], row: int, col: int, parent: int) -> Tuple[str, int]:
+    """The string at lines[row][col:], the value of a key at column parent (plain, quoted or a
+    literal block, tagged !!str or !!binary or not): its value and the row after it."""
+    line = lines[row]
+    col = len(line) - len(line[col:].lstrip(" \t"))
+    tag = ""
+    if line.startswith("!", col):
+        tag = line[col:].split()[0]
+        col = len(line) - len(line[col + len(tag):].lstrip(" \t"))
+    if tag not in _BINARY + _STRING:
+        raise ValueError(f"a {tag} where a string was expected")
+    if line[col:col + 1] in ("'", '"'):
+        value, row, col = _quoted(lines, row, col)
+        if _uncomment(lines[row][col:]):
+            raise ValueError(f"text after a quoted scalar: {lines[row][col:]!r}")
+        row += 1
+    elif line[col:col + 1] in ("|", ">"):
+        value, row = _block(lines, row + 1, parent, _uncomment(line[col:]))
+    else:
+        value, row, folded = _uncomment(line[col:]), row + 1, False
+        while row < len(lines):  # a plain scalar goes on over the lines indented past its key
+            after = row
+            while after < len(lines) and not lines[after].strip(" \t"):
+                after += 1
+            more = lines[after] if after < len(lines) else ""
+            if not more.strip() or _indent(more) <= parent or more.lstrip(" \t").startswith("#"):
+                break
+            part = _uncomment(more)
+            value = value + ("\n" * (after - row) or " ") + part if value else part
+            row, folded = after + 1, True
+        if not folded and value in ("~", "null", "Null", "NULL"):
+            value = ""  # null leaves a Go string empty
+    if tag in _BINARY:
+        value = base64.b64decode("".join(value.split()), validate=True).decode("utf-8", "surrogateescape")
+    return value, row
+
+
+def _field(entry: Dict[str, str], lines: List[str], row: int, col: int) -> int:
+    """One `name: value` of a key's mapping at lines[row][col:]: path and labels are kept,
+    other names ignored as yaml.v2 does; the row after it."""
+    found = _FIELD.match(lines[row], col)
+    if not found:
+        raise ValueError(f"line {row + 1}: expected path: or labels:, found {lines[row][col:]!r}")
+    value, after = _scalar(lines, row, found.end(), col)
+    entry[found.group(2)] = value
+    return after
+
+
+def _position_entries(lines: List[str], row: int, positions: Dict[PositionEntry, str]) -> int:
+    """The complex keys and values of the positions mapping from row on; the row after them."""
+    entry: Optional[Dict[str, str]] = None
+    indent = 0
+    while row < len(lines):
+        line = lines[row]
+        body = line.lstrip(" ")
+        if not body.strip() or body.startswith("#"):
+            row += 1
+            continue
+        if line == body:
+            break
+        if body[0] == "?" and body[1:2] in ("", " "):
+            if entry is not None:
+                raise ValueError(f"line {row + 1}: a key without a value")
+            entry, indent = {}, _indent(line)
+            rest = body[1:].lstrip(" ")
+            row = _field(entry, lines, row, len(line) - len(rest)) if rest.strip() else row + 1
+        elif body[0] == ":" and body[1:2] in ("", " "):
+            if entry is None or _indent(line) != indent:
+                raise ValueError(f"line {row + 1}: a value without a key")
+            value, row = _scalar(lines, row, _indent(line) + 1, indent)
+            positions[PositionEntry(entry.get("path", ""), entry.get("labels", ""))] = value
+            entry = None
+        elif entry is not None and _indent(line) > indent:
+            row = _field(entry, lines, row, _indent(line))
+        else:
+            raise ValueError(f"line {row + 1}: {line!r} is no position of Alloy's (path and labels)")
+    if entry is not None:
+        raise ValueError("a key without a value at the end")
+    return row
+
+
+def parse_positions(text: str) -> Dict[PositionEntry, str]:
+    """The positions of a positions.yml (readPositionsFile): the `positions` mapping of complex
+    keys as Alloy writes it, other top-level properties ignored. ValueError for what yaml.v2
+    would refuse, Promtail's old `<file>: "<offset>"` form included (Alloy reads that only
+    through legacy_positions_file)."""
+    lines = text.lstrip("\ufeff").replace("\r\n", "\n").split("\n")
+    positions: Dict[PositionEntry, str] = {}
+    row = 0
+    while row < len(lines):
+        line = lines[row]
+        row += 1
+        found = _TOP.match(line)
+        if not found:
+            continue  # blank, a comment, a document marker or another property (or its lines)
+        rest = _uncomment(line[found.end():])
+        if rest in ("", "~", "null", "Null", "NULL", "{}"):
+            row = _position_entries(lines, row, positions) if not rest else row
+        else:
+            raise ValueError(f"line {row}: positions as {rest!r}")
+    return positions
+
+
+def read_positions(path: Path) -> Dict[PositionEntry, str]:
+    """positions.yml read back: (path, labels) -> offset as written; nothing when it is missing,
+    unreadable or no YAML Alloy would read (where Alloy would refuse to start the component)."""
+    try:
+        return parse_positions(path.read_text(encoding="utf-8", errors="surrogateescape"))
+    except (OSError, ValueError, IndexError):
+        return {}
+
+
+def write_positions(path: Path, positions: Dict[PositionEntry, str]) -> None:
+    """positions.yml written whole as renameio.WriteFile does for Alloy (write_positions_unix.go):
+    a temporary file beside it, mode 0600, synced, renamed over it."""
+    path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(positions_yaml(positions))
+            out.flush()
+            os.fchmod(out.fileno(), 0o600)
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _offset(value: Optional[str]) -> int:
+    """positions.Get: the stored offset, 0 for none; a value that is no offset counts as 0, as
+    on_positions_file_error's default (restart_from_beginning) has it."""
+    return int(value) if value is not None and re.fullmatch(r"\+?[0-9]{1,18}", value) else 0
+
+
+def _after_last_newline(handle: BinaryIO, size: int) -> int:
+    """tail_from_end's start (tail/util.go lastNewline): just after the file's last newline."""
+    end = size
+    while end > 0:
+        start = max(0, end - 4096)
+        handle.seek(start)
+        found = handle.read(end - start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        end = start
+    return 0
+
+
+def _line(raw: bytes) -> str:
+    return (raw[:-1] if raw.endswith(b"\r") else raw).decode("utf-8", errors="replace")
+
+
+@dataclass
+class _Tailer:
+    """A running tailer: the file it has open ((device, inode)) and the offset it has read to."""
+    identity: Tuple[int, int]
+    offset: int
+
+
+class FileSource:
+    """A loki.source.file's tailers, one per (file, labels) as Alloy's scheduler keys them
+    (positions.Entry), and their positions, kept in <storage>/<component id>/positions.yml
+    (Alloy: filepath.Join(DataPath, "positions.yml")), read back when the component starts."""
+
+    def __init__(self, component_id: str, storage: Path) -> None:
+        self.id = component_id
+        self.positions_file = storage / component_id / "positions.yml"
+        self.positions: Dict[PositionEntry, str] = read_positions(self.positions_file)
+        self._tailers: Dict[PositionEntry, _Tailer] = {}
+        self._denied: Set[PositionEntry] = set()  # tailers whose unreadable file was logged
+        self._unwritable = False  # the last write failed: written again only on a change
+
+    def tail(self, targets: Sequence[Labels], from_end: bool, log: Log) -> List[Tuple[Labels, str]]:
+        """(labels, line) for the new complete lines of every target's file: the target's labels
+        less the reserved "__" ones, plus filename. Each (file, labels) is read on its own, so a
+        file of two label sets is sent twice. A tailer whose (file, labels) is gone from the
+        targets stops and drops its position (tailer.go: the component is not stopping), so a
+        file whose labels changed is read again from its start; positions of files that no
+        longer exist are dropped (positions.go cleanup), others no tailer runs for are kept."""
+        wanted: Dict[PositionEntry, Labels] = {}
+        for target in targets:
+            path = target.get("__path__", "")
+            labels = {k: v for k, v in target.items() if not k.startswith("__")}
+            key = PositionEntry(path, label_set_string(labels))
+            if path and key not in wanted:
+                wanted[key] = dict(labels, filename=path)
+        before = dict(self.positions)
+        for gone in set(self._tailers).difference(wanted):
+            del self._tailers[gone]
+            self.positions.pop(gone, None)
+        self._denied.intersection_update(wanted)
+        lines = [(labels, line) for key, labels in wanted.items() for line in self._read(key, from_end, log)]
+        self._cleanup()
+        # Alloy saves every 10 s (sync_period): here on a change, or when the file went missing.
+        if self.positions != before or not (self._unwritable or self.positions_file.exists()):
+            try:
+                write_positions(self.positions_file, self.positions)
+                self._unwritable = False
+            except OSError as err:
+                self._unwritable = True
+                log("warn", f"{self.id}: cannot write {self.positions_file}: {err}")
+        return lines
+
+    def _cleanup(self) -> None:
+        """positions.go cleanup: positions of files that no longer exist are dropped (not the
+        cursor-/journal- ones, which are no files)."""
+        for key in list(self.positions):
+            if key.path.startswith(("cursor-", "journal-")):
+                continue
+            try:
+                os.stat(key.path)
+            except FileNotFoundError:
+                del self.positions[key]
+            except (OSError, ValueError):
+                pass
+
+    def _read(self, key: PositionEntry, from_end: bool, log: Log) -> List[str]:
+        """The complete lines added to key's file since its tailer's offset, which moves past
+        them; the position is put only when lines were read (tailer.go updateStats)."""
+        path = key.path
+        try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                return []
+            with open(path, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                start = self._start(key, handle, info, from_end)
+                handle.seek(start)
+                data = handle.read(READ_LIMIT)
+                data += handle.readline() if len(data) == READ_LIMIT else b""
+        except PermissionError as err:
+            if key not in self._denied:
+                self._denied.add(key)
+                log("warn", f"{self.id}: failed to tail file {path}: {err}")
+            return []
+        except (OSError, ValueError):  # gone since it was matched
+            return []
+        self._denied.discard(key)
+        end = data.rfind(b"\n") + 1  # a partial last line waits for its newline
+        self._tailers[key].offset = start + end
+        if end:
+            self.positions[key] = str(start + end)
+        return [_line(raw) for raw in data[:end].split(b"\n")[:-1]]
+
+    def _start(self, key: PositionEntry, handle: BinaryIO, info: os.stat_result, from_end: bool) -> int:
+        """Where to read from. A tailer starting (tailer.go initRun): its stored position, 0 and
+        the position dropped when the file is smaller, with none (or 0) 0 or (tail_from_end)
+        just after the last newline. A running one: its offset, 0 when the file shrank below
+        it or another file took the path."""
+        identity = (info.st_dev, info.st_ino)
+        tailer = self._tailers.get(key)
+        if tailer is None:
+            position = _offset(self.positions.get(key))
+            if info.st_size < position:
+                self.positions.pop(key, None)
+                position = 0
+            elif not position and from_end:
+                position = _after_last_newline(handle, info.st_size)
+            self._tailers[key] = _Tailer(identity, position)
+            return position
+        if tailer.identity != identity or info.st_size < tailer.offset:
+            tailer.identity = identity
+            return 0
+        return tailer.offset
 
 
 # ---- metrics in the Prometheus text format ---------------------------------------
@@ -804,9 +1449,13 @@ class RemoteWrite(Writer):
 WRITERS: Dict[str, Type[Writer]] = {"loki.write": LokiWrite, "prometheus.remote_write": RemoteWrite}
 
 
+def _quiet(level: str, message: str) -> None:
+    """A Log that drops what it is told."""
+
+
 class Telemetry:
-    """The stand-in's data flow: produce() every scrape interval, tick() every TICK_SECONDS
-    to attempt what each endpoint has due, render() for /metrics.
+    """The stand-in's data flow: produce() every scrape interval, tail_files() and tick()
+    every TICK_SECONDS (new file lines, then what each endpoint has due), render() for /metrics.
 
     clock (monotonic seconds) decides when retries are due and wall (epoch seconds) stamps
     the data; tests inject both and call produce() and tick() themselves; `alloy run`
@@ -821,10 +1470,16 @@ class Telemetry:
         self._lock = threading.Lock()
         self._blocks: Dict[str, Block] = {}
         self._writers: Dict[str, Writer] = {}
+        self._sources: Dict[str, FileSource] = {}
+        self._matched: Dict[str, Tuple[float, List[Labels]]] = {}  # glob owner -> (next match, targets)
 
     def update(self, blocks: Dict[str, Block]) -> None:
-        """The components of a (re)loaded configuration; writers that stay keep their state."""
+        """The components of a (re)loaded configuration; writers and file sources that stay keep
+        their state (queues, positions); globs are matched again."""
         with self._lock:
+            sources = {cid: self._sources.get(cid) or FileSource(cid, self.storage)
+                       for cid, block in blocks.items() if block.name == "loki.source.file"}
+            self._sources, self._matched = sources, {}
             writers: Dict[str, Writer] = {}
             for cid, block in blocks.items():
                 kind = WRITERS.get(block.name)
@@ -858,6 +1513,55 @@ class Telemetry:
             if isinstance(writer, LokiWrite):
                 writer.receive([entry])
 
+    def tail_files(self, log: Log = _quiet) -> None:
+        """Every loki.source.file's new complete lines, as entries to the loki.write components
+        its forward_to reaches; each line stamped a nanosecond after the one before, as lines
+        read one by one are."""
+        with self._lock:
+            producer, writers, sources = Producer(self._blocks), dict(self._writers), dict(self._sources)
+        stamp = int(round(self.wall() * 1_000_000)) * 1_000
+        batches: Dict[str, List[Entry]] = {}
+        for cid, source in sources.items():
+            block = producer.blocks.get(cid)
+            if block is None:
+                continue
+            routes: Dict[Tuple[Tuple[str, str], ...], List[Tuple[str, Labels]]] = {}
+            for labels, line in source.tail(self._file_targets(producer.blocks, block),
+                                            _flag(block, "tail_from_end", False), log):
+                key = tuple(sorted(labels.items()))
+                if key not in routes:
+                    routes[key] = list(producer.loki_sinks(block, labels))
+                for sink_id, final in routes[key]:
+                    batches.setdefault(sink_id, []).append((final, stamp, line))
+                stamp += 1
+        for sink_id, entries in batches.items():
+            writer = writers.get(sink_id)
+            if isinstance(writer, LokiWrite):
+                writer.receive(entries)
+
+    def _file_targets(self, blocks: Dict[str, Block], source: Block) -> List[Labels]:
+        """A loki.source.file's targets: local.file_match.X.targets, or targets written inline
+        (taken as files, unless its file_match block enables globbing)."""
+        expr = attr(source, "targets")
+        ref = chain_name(expr) if expr is not None else None
+        matcher = blocks.get(ref.rsplit(".", 1)[0]) if ref else None
+        if matcher is not None and matcher.name == "local.file_match":
+            return self._globbed(matcher.id, matcher, attr(matcher, "path_targets"))
+        options = _first(source, "file_match")
+        if _flag(options, "enabled", False):
+            return self._globbed(source.id, options, expr)
+        return _targets(evaluate(expr))
+
+    def _globbed(self, owner: str, options: Optional[Block], targets: Optional[Expr]) -> List[Labels]:
+        """targets matched to files, again once every sync_period (10s by default) of options."""
+        now = self.clock()
+        due, found = self._matched.get(owner, (now, []))
+        if now >= due:
+            found = match_files(_targets(evaluate(targets)), duration(_text(options, "ignore_older_than"), 0.0),
+                                self.wall())
+            self._matched[owner] = (now + duration(_text(options, "sync_period"), 10.0), found)
+        return found
+
     def tick(self, wait: bool = True) -> None:
         """Attempts every due batch, each endpoint in its own thread; wait=True joins them."""
         now = self.clock()
@@ -890,7 +1594,8 @@ class Telemetry:
         return sum(v for _, n, ls, v in self.samples() if n == name and labels.items() <= ls.items())
 
     def run(self, log: Log, stop: Optional[threading.Event] = None, tick_seconds: float = TICK_SECONDS) -> None:
-        """The `alloy run` loop: produce every interval, tick, log outcomes when they change."""
+        """The `alloy run` loop: produce every interval, tail the files and tick, log outcomes
+        when they change."""
         stop = stop or threading.Event()
         next_round = self.clock()
         reported: Dict[str, str] = {}
@@ -898,6 +1603,7 @@ class Telemetry:
             if self.clock() >= next_round:
                 self._guarded(self.produce, log)
                 next_round = self.clock() + self.interval()
+            self._guarded(lambda: self.tail_files(log), log)
             self._guarded(lambda: self.tick(wait=False), log)
             reported = self.report(log, reported)
             stop.wait(tick_seconds)

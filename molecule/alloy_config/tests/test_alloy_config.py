@@ -3,11 +3,15 @@ Alloy loaded our pipelines and they reach the lab's Loki stand-in and Prometheus
 from __future__ import annotations
 
 import json
+import shlex
+import time
+from typing import Any, Dict, List
 
 import pytest
 
 SECRETS = ["lab-loki-password-9f3a", "lab-prometheus-token-5d1e", "lab-loki-password-rotated-77c1"]
-FILES = ["fleet_00_logging.alloy", "fleet_journal.alloy", "fleet_prometheus.alloy", "fleet_unix.alloy"]
+FILES = ["fleet_00_logging.alloy", "fleet_files.alloy", "fleet_journal.alloy", "fleet_loki.alloy",
+         "fleet_prometheus.alloy", "fleet_unix.alloy"]
 
 
 def _env_path(host) -> str:
@@ -33,8 +37,8 @@ def test_no_secret_in_any_config_file(host) -> None:
 
 
 def test_config_reads_the_secrets_from_the_environment(host) -> None:
-    journal = host.file("/etc/alloy/conf.d/fleet_journal.alloy").content_string
-    assert 'password = sys.env("FLEET_ALLOY_LOKI_0_PASSWORD")' in journal
+    loki = host.file("/etc/alloy/conf.d/fleet_loki.alloy").content_string
+    assert 'password = sys.env("FLEET_ALLOY_LOKI_0_PASSWORD")' in loki
     prom = host.file("/etc/alloy/conf.d/fleet_prometheus.alloy").content_string
     assert 'bearer_token = sys.env("FLEET_ALLOY_PROMETHEUS_0_BEARER_TOKEN")' in prom
 
@@ -64,6 +68,7 @@ def test_alloy_runs_our_pipelines_and_they_are_healthy(host) -> None:
     components = json.loads(host.check_output("curl -fsS http://127.0.0.1:12345/api/v0/web/components"))
     states = {c["localID"]: c["health"]["state"] for c in components}
     for cid in ("loki.source.journal.read", "loki.relabel.journal", "loki.write.endpoint",
+                "local.file_match.files", "loki.source.file.files",
                 "prometheus.exporter.unix.default", "prometheus.scrape.unix", "prometheus.relabel.instance",
                 "prometheus.remote_write.default"):
         assert states.get(cid) == "healthy", (cid, states)
@@ -86,3 +91,53 @@ def test_alloy_verify_reports_the_host_healthy(host) -> None:
     assert {"delivery loki", "delivery prometheus", "data prometheus http://prometheus:9090",
             "data loki http://loki:3100 tenant lab"} <= set(names)
     assert result["changed"] is False
+
+
+# ---- log files -> Loki (alloy_config_log_files; prepare.yml wrote the files, root:adm 0640) ----
+
+def _file_streams(host) -> List[Dict[str, Any]]:
+    """This host's streams of the scenario's log files (tenant lab) since the host started: the
+    lab's Loki keeps what earlier runs of the scenario sent, under the same host names."""
+    started = host.check_output('date -d "$(ps -o lstart= -p 1)" +%s')
+    selector = '{job="fleet-lab-files",instance="%s"}' % host.check_output("hostname -s")
+    out = host.check_output("curl -fsS -G -H 'X-Scope-OrgID: lab' --data-urlencode %s --data-urlencode limit=5000 "
+                            "--data-urlencode start=%s000000000 http://loki:3100/loki/api/v1/query_range"
+                            % (shlex.quote("query=" + selector), started))
+    return json.loads(out)["data"]["result"]
+
+
+def _lines(streams: List[Dict[str, Any]], filename: str) -> List[str]:
+    return [line for s in streams if s["stream"].get("filename") == filename for _ts, line in s["values"]]
+
+
+def _wait_for(host, filename: str, line: str) -> List[Dict[str, Any]]:
+    deadline = time.monotonic() + 60
+    while True:
+        streams = _file_streams(host)
+        if line in _lines(streams, filename) or time.monotonic() > deadline:
+            return streams
+        time.sleep(1)
+
+
+def test_a_line_appended_to_a_log_file_reaches_loki_with_its_labels(host) -> None:
+    line = "appended by the test %d" % time.time_ns()
+    host.run_expect([0], "echo '%s' >> /var/log/fleet-lab/app.log" % line)
+    streams = _wait_for(host, "/var/log/fleet-lab/app.log", line)
+    lines = _lines(streams, "/var/log/fleet-lab/app.log")
+    assert line in lines
+    assert lines.count("written before Alloy started") == 1  # read from the start once, not again
+    stream = next(s["stream"] for s in streams if s["stream"].get("filename") == "/var/log/fleet-lab/app.log")
+    assert stream["instance"] == host.check_output("hostname -s")
+    assert "__path__" not in stream
+
+
+def test_globs_reach_nested_files_and_leave_out_the_excluded_ones(host) -> None:
+    streams = _wait_for(host, "/var/log/fleet-lab/nested/worker.log", "written in a nested directory")
+    assert _lines(streams, "/var/log/fleet-lab/nested/worker.log") == ["written in a nested directory"]
+    assert _lines(streams, "/var/log/fleet-lab/app.old.log") == []
+
+
+def test_positions_are_kept_under_the_storage_path(host) -> None:
+    positions = host.file("/var/lib/alloy/data/loki.source.file.files/positions.yml")
+    assert positions.user == "alloy"
+    assert "/var/log/fleet-lab/app.log" in positions.content_string

@@ -3,6 +3,8 @@ role promises, answers on 127.0.0.1 only, keeps its WAL on the host and is healt
 from __future__ import annotations
 
 import json
+import shlex
+import time
 from typing import Any, Dict
 
 import pytest
@@ -105,3 +107,23 @@ def test_alloy_verify_in_container_mode_is_healthy(host) -> None:
     assert names[0] == "container"
     assert {"delivery loki", "delivery prometheus", "data prometheus http://prometheus:9090",
             "data loki http://loki:3100 tenant lab"} <= set(names)
+
+
+def test_log_files_are_read_through_the_root_mount_and_named_as_on_the_host(host) -> None:
+    """alloy_config_log_files in a container: read under /host/root, labelled with the host's path."""
+    line = "appended by the test %d" % time.time_ns()
+    host.run_expect([0], "echo '%s' >> /var/log/fleet-lab/app.log" % line)
+    # Since the host started: the lab's Loki keeps what earlier runs of the scenario sent.
+    started = host.check_output('date -d "$(ps -o lstart= -p 1)" +%s')
+    # This host's lines only: the alloy_config scenario tails a file of the same name.
+    selector = 'query={job="fleet-lab-files",instance="%s"}' % host.check_output("hostname -s")
+    query = ("curl -fsS -G -H 'X-Scope-OrgID: lab' --data-urlencode %s --data-urlencode limit=5000 "
+             "--data-urlencode start=%s000000000 http://loki:3100/loki/api/v1/query_range"
+             % (shlex.quote(selector), started))
+    deadline, lines = time.monotonic() + 60, []
+    while line not in lines and time.monotonic() < deadline:
+        time.sleep(1)
+        streams = json.loads(host.check_output(query))["data"]["result"]
+        lines = [v for s in streams if s["stream"].get("filename") == "/var/log/fleet-lab/app.log"
+                 for _ts, v in s["values"]]
+    assert line in lines and lines.count("written before Alloy started") == 1

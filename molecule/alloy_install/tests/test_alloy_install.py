@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Dict, List
 
 import pytest
 
@@ -86,3 +87,47 @@ def test_alloy_verify_sees_the_service_and_the_agent(host) -> None:
     assert checks["service"]["ok"], checks["service"]["detail"]
     assert "active (running), MainPID" in checks["service"]["detail"]
     assert checks["alloy ready"]["ok"], checks["alloy ready"]["detail"]
+
+
+# ---- the hardened service (alloy_install_hardening, on by default) ----------------------
+
+def _exposure(host, unit: str) -> float:
+    """systemd-analyze security's overall exposure of unit (0 safest, 10 least safe)."""
+    out = host.check_output(f"systemd-analyze security --no-pager {unit}")
+    found = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out)
+    assert found, out
+    return float(found.group(1))
+
+
+def test_the_running_service_is_hardened(host) -> None:
+    show = dict(line.split("=", 1) for line in host.check_output(
+        "systemctl show alloy -p NoNewPrivileges -p ProtectSystem -p ProtectHome -p PrivateTmp "
+        "-p ReadWritePaths -p CapabilityBoundingSet -p ActiveState").splitlines())
+    assert show["ActiveState"] == "active"
+    assert (show["NoNewPrivileges"], show["ProtectSystem"], show["ProtectHome"], show["PrivateTmp"]) == \
+        ("yes", "strict", "read-only", "yes")
+    assert show["ReadWritePaths"] == "/var/lib/alloy" and show["CapabilityBoundingSet"] == ""
+    # What the running process got (both files are readable without entering its namespace):
+    # no new privileges, no capabilities, / read-only but for the storage path, a /tmp of its own.
+    pid = host.check_output("systemctl show -p MainPID --value alloy")
+    status = dict(line.split(":", 1) for line in host.check_output(f"cat /proc/{pid}/status").splitlines())
+    assert status["NoNewPrivs"].strip() == "1" and int(status["CapBnd"], 16) == 0
+    mounts: Dict[str, List[str]] = {}
+    for line in host.check_output(f"cat /proc/{pid}/mountinfo").splitlines():
+        fields = line.split()
+        mounts[fields[4]] = fields[5].split(",")  # the last mount on a point is the one seen
+    assert "ro" in mounts["/"] and "ro" in mounts.get("/etc", mounts["/"]), mounts
+    assert "rw" in mounts["/var/lib/alloy"] and "/tmp" in mounts, mounts
+
+
+def test_hardening_lowers_the_exposure(host) -> None:
+    # The package's unit alone, under another name (no drop-in), against the running one.
+    unit = "/usr/lib/systemd/system/alloy.service" if host.file("/usr/lib/systemd/system/alloy.service").exists \
+        else "/lib/systemd/system/alloy.service"
+    host.run_expect([0], f"cp {unit} /run/systemd/system/alloy-unhardened.service && systemctl daemon-reload")
+    try:
+        plain = _exposure(host, "alloy-unhardened.service")
+    finally:
+        host.run("rm -f /run/systemd/system/alloy-unhardened.service && systemctl daemon-reload")
+    hardened = _exposure(host, "alloy.service")
+    assert hardened < plain - 2.0, (hardened, plain)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -108,6 +109,17 @@ CASES: Dict[str, Dict[str, Any]] = {
     "old_alloy_fmt_only": {"alloy_config_snippets": {"dangling": 'loki.source.journal "more" {\n'
                                                                  '\tforward_to = [loki.write.nowhere.receiver]\n}\n'}},
     "old_alloy_syntax_error": {"alloy_config_snippets": {"broken": 'x "y" {\n\ta = [\n}\n'}},
+    # Log files without the journal (the writer stays), in a container: under the host's root mount.
+    "log_files": {
+        "alloy_config_journal_enabled": False, "alloy_config_unix_enabled": False,
+        "alloy_config_loki_external_labels": {"cluster": "c1"},
+        "alloy_config_log_files": [
+            {"paths": ["/var/log/nginx/*.log", "/srv/app/**/*.log"], "exclude": "/var/log/nginx/*.{gz,1}",
+             "labels": {"job": "nginx", "instance": "web-01"}},
+            {"paths": ["/var/log/app.log"]},
+        ],
+    },
+    "bad_log_files": {"alloy_config_log_files": [{"paths": ["var/log/*.log"], "labels": {"job": "x"}}]},
     # The runtime contract of 0.2.0: a variable it replaced, and a host no runtime role described.
     "removed_variable": {},
     "no_runtime": {},
@@ -118,6 +130,8 @@ RUNTIMES: Dict[str, Optional[Dict[str, Any]]] = {
     # Seed 000 ran in a container: the runtime (alloy_docker's) says where Alloy sees the host.
     "seed000": {"host_paths": {"procfs": "/host/proc", "sysfs": "/host/sys", "rootfs": "/rootfs",
                                "udev_data": "/run/udev/data"}},
+    "log_files": {"host_paths": {"procfs": "/host/proc", "sysfs": "/host/sys", "rootfs": "/host/root/",
+                                 "udev_data": "/run/udev/data"}},
     "old_alloy_fmt_only": {"alloy_command": OLD_STANDIN},
     "old_alloy_syntax_error": {"alloy_command": OLD_STANDIN},
     "no_runtime": None,
@@ -141,6 +155,8 @@ REFUSED = {
     "bad_stage": "alloy_config: alloy_config_journal_stages[0]: unknown stage type 'nonsense' (one of static_labels, "
                  "labels, label_drop, label_keep, json, regex, drop, timestamp, output, template, logfmt, replace, "
                  "match), got {'nonsense': {}}",
+    "bad_log_files": "alloy_config: alloy_config_log_files[0].paths[0]: expected an absolute path or glob such as "
+                     "/var/log/nginx/*.log, got 'var/log/*.log'",
     "removed_variable": "alloy_config: alloy_config_dir is no longer read (the runtime contract of 0.2.0): set "
                         "alloy_install_config_path (systemd) or alloy_docker_config_dir (Compose)",
 }
@@ -315,8 +331,8 @@ def test_the_preflight_names_a_missing_runtime_like_any_problem(rendered: Dict[s
 
 def test_seed002_journal_pipeline(rendered: Dict[str, Dict[str, Any]]) -> None:
     files = _files(rendered["seed002"])
-    assert set(files) == {"fleet_00_logging.alloy", "fleet_journal.alloy"}
-    blocks = _blocks(files["fleet_journal.alloy"])
+    assert set(files) == {"fleet_00_logging.alloy", "fleet_journal.alloy", "fleet_loki.alloy"}
+    blocks = dict(_blocks(files["fleet_journal.alloy"]), **_blocks(files["fleet_loki.alloy"]))
     relabel, source, write = (blocks["loki.relabel.journal"], blocks["loki.source.journal.read"],
                               blocks["loki.write.endpoint"])
     rules = [(_value(r, "source_labels"), _value(r, "target_label")) for r in _children(relabel, "rule")
@@ -360,7 +376,7 @@ def test_secrets_live_in_the_env_file_only(rendered: Dict[str, Dict[str, Any]]) 
 
 
 def test_secrets_are_read_with_sys_env(rendered: Dict[str, Dict[str, Any]]) -> None:
-    write = _blocks(_files(rendered["everything"])["fleet_journal.alloy"])["loki.write.endpoint"]
+    write = _blocks(_files(rendered["everything"])["fleet_loki.alloy"])["loki.write.endpoint"]
     first, second = _children(write, "endpoint")
     password = _attrs(_children(first, "basic_auth")[0])["password"]
     assert chain_name(password.target) == "sys.env"
@@ -370,7 +386,7 @@ def test_secrets_are_read_with_sys_env(rendered: Dict[str, Dict[str, Any]]) -> N
 
 def test_every_option_reaches_the_config(rendered: Dict[str, Dict[str, Any]]) -> None:
     files = _files(rendered["everything"])
-    assert set(files) == {"fleet_00_logging.alloy", "fleet_journal.alloy", "fleet_prometheus.alloy",
+    assert set(files) == {"fleet_00_logging.alloy", "fleet_journal.alloy", "fleet_loki.alloy", "fleet_prometheus.alloy",
                           "fleet_unix.alloy", "fleet_self.alloy", "fleet_snippet_echo.alloy"}
     logging = _blocks(files["fleet_00_logging.alloy"])["logging"]
     assert (_value(logging, "level"), _value(logging, "format")) == ("debug", "json")
@@ -384,11 +400,12 @@ def test_every_option_reaches_the_config(rendered: Dict[str, Dict[str, Any]]) ->
     rules = _children(journal["loki.relabel.journal"], "rule")
     assert _value(rules[-1], "action") == "drop"
     assert _value(rules[4], "replacement") == 'web-01 "quoted" }'
-    first = _children(journal["loki.write.endpoint"], "endpoint")[0]
+    writer = _blocks(files["fleet_loki.alloy"])["loki.write.endpoint"]
+    first = _children(writer, "endpoint")[0]
     assert (_value(first, "tenant_id"), _value(first, "headers"), _value(first, "name")) == \
         ("team-a", {"X-Source": "fleet"}, "primary")
     assert _value(_children(first, "tls_config")[0], "min_version") == "TLS12"
-    assert _value(journal["loki.write.endpoint"], "external_labels") == {"cluster": "c1"}
+    assert _value(writer, "external_labels") == {"cluster": "c1"}
     prom = _blocks(files["fleet_prometheus.alloy"])["prometheus.remote_write.default"]
     p_first, p_second = _children(prom, "endpoint")
     assert _value(_children(p_first, "queue_config")[0], "max_shards") == 10
@@ -424,19 +441,21 @@ def _nulls(node: Any, where: str) -> List[str]:
     return []
 
 
-@pytest.mark.parametrize("case", ["seed002", "seed000", "everything", "old_alloy_fmt_only"])
+@pytest.mark.parametrize("case", ["seed002", "seed000", "everything", "old_alloy_fmt_only", "log_files"])
 def test_no_attribute_is_rendered_as_null(rendered: Dict[str, Dict[str, Any]], case: str) -> None:
     for name, text in _files(rendered[case]).items():
         assert _nulls(parse(text), name) == [], name
 
 
 def test_unset_journal_options_are_left_out(rendered: Dict[str, Dict[str, Any]]) -> None:
-    journal = _blocks(_files(rendered["seed002"])["fleet_journal.alloy"])
+    files = _files(rendered["seed002"])
+    journal = _blocks(files["fleet_journal.alloy"])
     source = journal["loki.source.journal.read"]
     assert sorted(_attrs(source)) == ["format_as_json", "forward_to", "labels", "max_age", "relabel_rules"]
     assert [chain_name(x) for x in _attrs(source)["forward_to"].items] == ["loki.write.endpoint.receiver"]
     assert "loki.process.journal" not in journal  # no stages, no process component
-    assert "external_labels" not in _attrs(journal["loki.write.endpoint"])
+    assert list(journal) == ["loki.relabel.journal", "loki.source.journal.read"]  # the writer is apart
+    assert "external_labels" not in _attrs(_blocks(files["fleet_loki.alloy"])["loki.write.endpoint"])
 
 
 def test_stages_get_a_process_component_between_source_and_writer(rendered: Dict[str, Dict[str, Any]]) -> None:
@@ -472,9 +491,36 @@ def test_scrapes_feed_the_instance_relabel_which_feeds_the_writer(rendered: Dict
         ["prometheus.remote_write.stg_prometheus.receiver"]
 
 
+def test_log_files_are_matched_under_the_runtime_root_and_read_into_the_writer(
+        rendered: Dict[str, Dict[str, Any]]) -> None:
+    files = _files(rendered["log_files"])
+    assert set(files) == {"fleet_00_logging.alloy", "fleet_loki.alloy", "fleet_files.alloy"}
+    blocks = _blocks(files["fleet_files.alloy"])
+    assert list(blocks) == ["local.file_match.files", "loki.source.file.files", "loki.relabel.files"]
+    assert _value(blocks["local.file_match.files"], "path_targets") == [
+        {"__path__": "/host/root/var/log/nginx/*.log", "__path_exclude__": "/host/root/var/log/nginx/*.{gz,1}",
+         "instance": "web-01", "job": "nginx"},
+        {"__path__": "/host/root/srv/app/**/*.log", "__path_exclude__": "/host/root/var/log/nginx/*.{gz,1}",
+         "instance": "web-01", "job": "nginx"},
+        {"__path__": "/host/root/var/log/app.log", "instance": "runtime-log_files"},
+    ]
+    source = _attrs(blocks["loki.source.file.files"])
+    assert chain_name(source["targets"]) == "local.file_match.files.targets"
+    # In a container, filename is relabelled to the host's path before the writer.
+    assert [chain_name(x) for x in source["forward_to"].items] == ["loki.relabel.files.receiver"]
+    relabel = blocks["loki.relabel.files"]
+    assert [chain_name(x) for x in _attrs(relabel)["forward_to"].items] == ["loki.write.endpoint.receiver"]
+    rule = _children(relabel, "rule")[0]
+    assert (_value(rule, "source_labels"), _value(rule, "target_label"), _value(rule, "replacement")) == \
+        (["filename"], "filename", "$1")
+    assert re.fullmatch(_value(rule, "regex"), "/host/root/var/log/app.log").group(1) == "/var/log/app.log"
+    writer = _blocks(files["fleet_loki.alloy"])["loki.write.endpoint"]
+    assert _value(writer, "external_labels") == {"cluster": "c1"}
+
+
 def test_survey_strings_are_booleans(rendered: Dict[str, Dict[str, Any]]) -> None:
     files = _files(rendered["survey_strings"])
-    assert set(files) == {"fleet_00_logging.alloy", "fleet_journal.alloy", "fleet_prometheus.alloy",
+    assert set(files) == {"fleet_00_logging.alloy", "fleet_journal.alloy", "fleet_loki.alloy", "fleet_prometheus.alloy",
                           "fleet_self.alloy"}
     source = _blocks(files["fleet_journal.alloy"])["loki.source.journal.read"]
     assert _value(source, "format_as_json") is True

@@ -112,7 +112,9 @@ RENDER: Dict[str, Dict[str, Any]] = {
                "alloy_install_apt_architectures": ["amd64", "arm64"], "alloy_install_apt_components": ["main", "extra"],
                "alloy_install_apt_suite": "beta", "alloy_install_apt_url": "http://mirror/apt",
                "alloy_install_apt_keyring": "/etc/apt/keyrings/mirror.asc"},
-    "override_only": {"alloy_install_systemd_override": "[Service]\nNice=5"},
+    "override_only": {"alloy_install_systemd_override": "[Service]\nNice=5", "alloy_install_hardening": False},
+    "unhardened": {"alloy_install_hardening": "no"},
+    "root": {"alloy_install_user": "root"},
 }
 
 PLAYBOOK = """
@@ -220,14 +222,28 @@ def test_the_apt_source_with_architectures_and_a_mirror(outcome: Dict[str, Any])
         "Architectures": "amd64 arm64", "Signed-By": "/etc/apt/keyrings/mirror.asc"}
 
 
+def _settings(outcome: Dict[str, Any], case: str) -> List[str]:
+    return [line for line in rendered(outcome, case, "dropin.conf").splitlines() if line and not line.startswith("#")]
+
+
+HARDENING = ["NoNewPrivileges=yes", "ProtectSystem=strict", "ReadWritePaths=/var/lib/alloy", "ProtectHome=read-only",
+             "PrivateTmp=yes", "PrivateDevices=yes", "ProtectKernelTunables=yes", "ProtectKernelModules=yes",
+             "ProtectKernelLogs=yes", "ProtectControlGroups=yes", "ProtectHostname=yes",
+             "RestrictSUIDSGID=yes", "RestrictRealtime=yes", "RestrictNamespaces=yes", "LockPersonality=yes",
+             "SystemCallArchitectures=native", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK"]
+
+
+def test_the_dropin_hardens_the_service_by_default(outcome: Dict[str, Any]) -> None:
+    assert _settings(outcome, "defaults") == ["[Service]", *HARDENING, "CapabilityBoundingSet="]
+    # Alloy run as root keeps root's capabilities (it may own files the alloy user made).
+    assert _settings(outcome, "root") == ["[Service]", "User=root", *HARDENING]
+
+
 def test_the_dropin_sets_the_user_only_when_it_is_not_the_packages(outcome: Dict[str, Any]) -> None:
-    default = rendered(outcome, "defaults", "dropin.conf")
-    assert [line for line in default.splitlines() if line and not line.startswith("#")] == []
-    custom = rendered(outcome, "custom", "dropin.conf")
-    assert [line for line in custom.splitlines() if not line.startswith("#")] == [
-        "[Service]", "User=grafana", "[Service]", "LimitNOFILE=65536"]
-    only = rendered(outcome, "override_only", "dropin.conf")
-    assert [line for line in only.splitlines() if not line.startswith("#")] == ["[Service]", "Nice=5"]
+    assert _settings(outcome, "unhardened") == []  # a survey's "no": no drop-in settings at all
+    assert _settings(outcome, "custom") == ["[Service]", "User=grafana", *HARDENING, "CapabilityBoundingSet=",
+                                            "[Service]", "LimitNOFILE=65536"]
+    assert _settings(outcome, "override_only") == ["[Service]", "Nice=5"]
 
 
 @pytest.mark.parametrize("case", sorted(RENDER))

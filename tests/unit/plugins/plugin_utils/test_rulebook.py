@@ -382,6 +382,42 @@ CASES: List[Tuple[str, str, Any, Any]] = [
      "alloy_verify_alloy_url: expected a URL (http:// or https://), got '127.0.0.1:12345/-/reload'"),
     ("alloy_config", "alloy_config_validate", "yes",
      "alloy_config_validate: expected one of auto, validate, fmt, none, got 'yes'"),
+    # Log files: the entry's keys, absolute globs, label names Alloy keeps; defaults filled in.
+    ("alloy_config", "alloy_config_log_files", [{"paths": ["/var/log/**/*.log"]}],
+     Ok([{"paths": ["/var/log/**/*.log"], "exclude": "", "labels": {}}])),
+    ("alloy_config", "alloy_config_log_files", [{"paths": ["/var/log/a.log"], "excludes": "/var/log/*.gz"}],
+     "alloy_config_log_files[0]: 'excludes' is not a key of a log file entry (paths, exclude, labels)"),
+    ("alloy_config", "alloy_config_log_files", [{"labels": {"job": "x"}}],
+     "alloy_config_log_files[0]: paths is required: a non-empty list of absolute path globs"),
+    ("alloy_config", "alloy_config_log_files", [{"paths": "/var/log/a.log"}],
+     "alloy_config_log_files[0].paths: expected a non-empty list of absolute path globs such as "
+     "/var/log/nginx/*.log, got a string"),
+    ("alloy_config", "alloy_config_log_files", [{"paths": ["/var/log/a.log\n"]}],
+     "alloy_config_log_files[0].paths[0]: expected an absolute path or glob such as /var/log/nginx/*.log on one "
+     "line, without control characters, got '/var/log/a.log\\n'"),
+    ("alloy_config", "alloy_config_log_files", [{"paths": ["/x"], "exclude": "*.gz"}],
+     "alloy_config_log_files[0].exclude: expected an absolute glob such as /var/log/nginx/*.gz ({a,b} for "
+     "alternatives), got '*.gz'"),
+    ("alloy_config", "alloy_config_log_files", [{"paths": ["/x"], "labels": {"__path__": "/y"}}],
+     "alloy_config_log_files[0].labels: a key: expected a label name ([A-Za-z_][A-Za-z0-9_]*) other than filename, "
+     "which Alloy sets, and not starting with __, which Alloy drops, got '__path__'"),
+    ("alloy_config", "alloy_config_log_files", [{"paths": ["/x"], "labels": {"filename": "/y"}}],
+     "alloy_config_log_files[0].labels: a key: expected a label name ([A-Za-z_][A-Za-z0-9_]*) other than filename, "
+     "which Alloy sets, and not starting with __, which Alloy drops, got 'filename'"),
+    ("alloy_config", "alloy_config_log_files", [{"paths": ["/x"], "labels": {"filenames": "/y"}}],
+     Ok([{"paths": ["/x"], "exclude": "", "labels": {"filenames": "/y"}}])),
+    ("alloy_config", "alloy_config_log_files", [{"paths": ["/var/log/*.{log,txt}", "/srv/[ab]*/x.log"]}],
+     Ok([{"paths": ["/var/log/*.{log,txt}", "/srv/[ab]*/x.log"], "exclude": "", "labels": {}}])),
+    ("alloy_config", "alloy_config_log_files", [{"paths": ["/var/log/*.{log,txt"]}],
+     "alloy_config_log_files[0].paths[0]: expected an absolute path or glob such as /var/log/nginx/*.log with "
+     "every [ and { closed, got '/var/log/*.{log,txt'"),
+    ("alloy_config", "alloy_config_log_files", [{"paths": ["/x"], "exclude": "/x/[ab"}],
+     "alloy_config_log_files[0].exclude: expected an absolute glob such as /var/log/nginx/*.gz ({a,b} for "
+     "alternatives) with every [ and { closed, got '/x/[ab'"),
+    ("alloy_config", "alloy_config_log_files", {"paths": ["/x"]},
+     "alloy_config_log_files: expected a list of log file entries: paths (a non-empty list of absolute path "
+     "globs, ** for any depth), exclude (one absolute glob, {a,b} for alternatives) and labels (a mapping of "
+     "label names to strings), got a mapping"),
 ]
 
 
