@@ -1,7 +1,8 @@
 """The lab network: the mirror, the backends and systemd lab hosts, as Docker containers.
 
 Names: network `fleet-alloy-lab`; service containers answer on it as `mirror` (apt and
-rpm repositories of the stand-in alloy and the lab's throwaway CA certificates, port 80),
+rpm repositories of the stand-in alloy, its packages laid out as Grafana's GitHub releases, and
+the lab's throwaway CA certificates, port 80),
 `loki` (the multi-tenant Loki stand-in, 3100: X-Scope-OrgID required), `prometheus` (real
 Prometheus, 9090, open) and `gateway` (the TLS gateway stand-in in front of both, with
 credentials: Loki shaped on 3100, Prometheus/Mimir shaped on 9090, Grafana Cloud shaped on
@@ -10,8 +11,9 @@ fleet-alloy-lab-el9-emulated).
 
 up_services exports for the inventories and tests: ALLOY_LAB_KEY_FINGERPRINT,
 ALLOY_LAB_OTHER_KEY_FINGERPRINT, ALLOY_LAB_CA_FILE and ALLOY_LAB_OTHER_CA_FILE (the lab CA
-and an unrelated one, PEM files in the cache) and ALLOY_LAB_CREDENTIALS (the gateway's
-throwaway credentials, JSON).
+and an unrelated one, PEM files in the cache), ALLOY_LAB_CREDENTIALS (the gateway's
+throwaway credentials, JSON) and ALLOY_LAB_RELEASES_URL (the mirror's releases/, as the
+controller reaches it: packages taken from the controller).
 """
 from __future__ import annotations
 
@@ -138,6 +140,7 @@ def up_services() -> Dict[str, str]:
     export_key_env(urls["mirror"])
     export_ca_env(urls["mirror"])
     export_credentials_env()
+    os.environ["ALLOY_LAB_RELEASES_URL"] = urls["mirror"] + "/releases"
     context = lab_ca_context()
     for svc in SERVICES:
         _wait_http(urls[svc.alias] + svc.ready_path, context=context if svc.tls else None)

@@ -82,7 +82,11 @@ SCENARIOS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
     "alloy_config": ("config", ("debian12", "el9-emulated")),
     "alloy_docker": ("docker", ("debian13-docker",)),
     "lab": ("lab", SYSTEMD_HOSTS),
+    "alloy_install_offline": ("offline", ("debian12", "el9-emulated")),
 }
+# Scenarios whose hosts have no network at all (air-gapped: only the controller reaches
+# anything, through the docker connection).
+AIRGAPPED = ("alloy_install_offline",)
 # The lab of ./dev lab (site.yml's inventories/lab): one host of each family, and a Compose host.
 LAB_HOSTS = ("debian12", "el9-emulated")
 LAB_DOCKER_HOSTS = ("debian13-docker",)
@@ -106,7 +110,12 @@ def molecule_platform(prefix: str, name: str) -> Dict[str, Any]:
 
 def molecule_platforms(scenario: str) -> List[Dict[str, Any]]:
     prefix, names = SCENARIOS[scenario]
-    return [molecule_platform(prefix, name) for name in names]
+    entries = [molecule_platform(prefix, name) for name in names]
+    if scenario in AIRGAPPED:
+        for entry in entries:
+            del entry["networks"]
+            entry["network_mode"] = "none"
+    return entries
 
 
 def _scalar(value: Any) -> str:

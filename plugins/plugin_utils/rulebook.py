@@ -24,7 +24,7 @@ from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import EXPR_KEY
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import value_problem
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import has_credentials
-from ansible_collections.fleet.alloy.plugins.plugin_utils import runtime
+from ansible_collections.fleet.alloy.plugins.plugin_utils import packages, runtime
 from ansible_collections.fleet.alloy.plugins.plugin_utils.openpgp import OpenPGPError, fingerprints
 from ansible_collections.fleet.alloy.plugins.plugin_utils.alloy_schema import BLOCKS, STAGES
 
@@ -318,6 +318,36 @@ def log_files():
                        "names to strings)")
 
 
+def package_location():
+    """Where the controller takes Alloy's packages: its own directory or a URL it reaches."""
+    doc = "an absolute directory on the controller or an http(s):// URL of a directory"
+    directory, address = text(r"/.*", doc), url()
+
+    def check(value):
+        value = _string(value, "expected " + doc)
+        if has_credentials(value):
+            raise Problem("the URL carries credentials (user:password@), which would be shown in logs; give the "
+                          "controller credentials another way (its ~/.netrc)")
+        if value.startswith("/"):
+            return directory.check(value)
+        if "://" in value:
+            return address.check(value)
+        raise Problem("expected " + doc)
+    return Rule(check, doc)
+
+
+def sha256_list():
+    """alloy_install_package_checksums: a SHA256SUMS file's lines, or file name -> SHA256."""
+    def check(value):
+        try:
+            return packages.checksum_map(value)
+        except ValueError as err:
+            if isinstance(value, (str, dict)):
+                raise Problem("expected %s; %s" % (packages.SUMS_DOC, err))
+            raise Problem("expected %s, got %s" % (packages.SUMS_DOC, _type_name(value)))
+    return Rule(check, packages.SUMS_DOC)
+
+
 def batches():
     """Batches of a rolling play: a list of host counts and percentages, or "1,25%,100%"."""
     item = Rule(_batch, "a host count or a percentage such as 25%")
@@ -484,6 +514,10 @@ RULES = {
         "alloy_install_extra_args": list_of(text(FLAG, "one flag such as --cluster.enabled=true (no spaces)")),
         "alloy_install_env": SECRET_ENV,
         "alloy_install_hardening": boolean(),
+        "alloy_install_package_source": choice("repository", "controller"),
+        "alloy_install_package_location": package_location(),
+        "alloy_install_package_checksums": sha256_list(),
+        "alloy_install_package_cache_dir": text(r"(?:/|~).*", "an absolute directory on the controller (~ for home)"),
         "alloy_install_systemd_override": text(None, "systemd unit text (a drop-in)", True, multiline=True),
         "alloy_install_remove_data": boolean(),
     },
@@ -597,6 +631,9 @@ UNUSED_UNLESS = {
     "alloy_docker_storage_path": lambda values: values.get("alloy_docker_storage_type", "bind") == "bind",
     "alloy_docker_storage_volume": lambda values: values.get("alloy_docker_storage_type", "bind") == "volume",
 }
+UNUSED_UNLESS.update(("alloy_install_package_" + name,
+                      lambda values: values.get("alloy_install_package_source") == "controller")
+                     for name in ("location", "checksums", "cache_dir"))
 
 
 # Variables an earlier release read, by table, and where their value goes now: a play that
@@ -667,12 +704,36 @@ def _install_cross(values, context):
     facts = context.get("facts") or {}
     problems = platform_problems(facts) if facts else []
     key_url = "alloy_install_%s_key_url" % ("apt" if facts.get("os_family") == "Debian" else "rpm")
-    if facts and {key_url, "alloy_install_key_content"} <= set(values) and not (
+    if facts and values.get("alloy_install_package_source") != "controller" and {
+            key_url, "alloy_install_key_content"} <= set(values) and not (
             values["alloy_install_key_content"] or values[key_url]):
         problems.append("the repository key needs alloy_install_key_content or an http(s):// key URL (%s)" % key_url)
     if values.get("alloy_install_state") == "absent" and values.get("alloy_install_hold"):
         problems.append("alloy_install_hold cannot be true with alloy_install_state absent")
+    if values.get("alloy_install_package_source") == "controller" and values.get("alloy_install_state") != "absent":
+        problems.extend(_controller_package_problems(values, facts))
     return problems
+
+
+def _controller_package_problems(values, facts):
+    """Packages from the controller: a version to take, and a SHA256 that vouches for this host's file."""
+    if not values.get("alloy_install_version"):
+        return ["alloy_install_package_source controller needs alloy_install_version (the version whose "
+                "package the controller takes)"]
+    sums = values.get("alloy_install_package_checksums")
+    if not isinstance(sums, dict) or "alloy_install_package_location" not in values:
+        return []   # their own rules reported them (or the role's defaults were not given)
+    if not facts.get("architecture"):
+        return []
+    try:
+        name = packages.asset_name(values["alloy_install_version"], values.get("alloy_install_package_release", "1"),
+                                   packages.package_format(facts.get("os_family")), facts["architecture"])
+    except packages.PackageError as err:
+        return ["alloy_install_package_source controller: %s" % err]
+    if name not in sums:
+        return ["alloy_install_package_checksums lists no SHA256 for %s, the package this host needs (it lists %s)"
+                % (name, ", ".join(sorted(sums)) or "nothing")]
+    return []
 
 
 def _site_cross(values, context):

@@ -4,7 +4,8 @@ Runs inside the `services` image build (Debian with rpm, createrepo-c, apt-utils
 1. makes two throwaway signing keys: `lab` (signs the repositories) and `other` (for
    negative tests), exported under /srv/lab/keys/;
 2. builds the stand-in Alloy (lab/standins/alloy_standin) into a zipapp per version and
-   packages it as alloy_<v>-1_<arch>.deb and alloy-<v>-1.<arch>.rpm, official layout;
+   packages it as alloy_<v>-1_<arch>.deb and alloy-<v>-1.<arch>.rpm, official layout, and
+   lays them out as Grafana's GitHub release does (/srv/lab/releases/v<v>/, SHA256SUMS);
 3. writes an apt repository (/srv/lab/apt, suites stable and beta, InRelease and
    Release.gpg) and an rpm repository (/srv/lab/rpm, signed packages and a detached
    signature of repomd.xml), both signed with the lab key, with the key beside them
@@ -14,6 +15,7 @@ the Dockerfile (gateway_standin.lab_ca), which also keeps the gateway's key out 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -168,6 +170,18 @@ def rpm_repo(rpms: list[Path], lab_fpr: str) -> None:
     shutil.copy(OUT / "keys" / "lab.asc", repo / "gpg.key")
 
 
+def release_assets(version: str, deb: Path, rpm: Path, arch: str) -> None:
+    """Grafana's GitHub release of a version, for installs from the controller:
+    /srv/lab/releases/v<version>/alloy-<v>-1.<arch>.deb and .rpm (the rpm unsigned, as GitHub's
+    are since v1.9.0; both named with Go's architecture) and their SHA256SUMS."""
+    folder = OUT / "releases" / f"v{version}"
+    folder.mkdir(parents=True)
+    for built, fmt in ((deb, "deb"), (rpm, "rpm")):
+        shutil.copy(built, folder / f"alloy-{version}-1.{arch}.{fmt}")
+    sums = (f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(folder.iterdir()))
+    (folder / "SHA256SUMS").write_text("".join(sums))
+
+
 def main() -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     fingerprints = make_keys()
@@ -180,9 +194,10 @@ def main() -> int:
         shutil.copy(binary, OUT / "bin" / f"alloy-{version}")
         debs.append(build_deb(version, binary, deb_arch))
         rpms.append(build_rpm(version, binary, rpm_arch))
+        release_assets(version, debs[-1], rpms[-1], deb_arch)
     apt_repo(debs, fingerprints["lab"])
     rpm_repo(rpms, fingerprints["lab"])
-    (OUT / "index.txt").write_text("fleet.alloy lab mirror (TEST FIXTURE): apt/ rpm/ keys/ bin/ lab/\n")
+    (OUT / "index.txt").write_text("fleet.alloy lab mirror (TEST FIXTURE): apt/ rpm/ releases/ keys/ bin/ lab/\n")
     print(json.dumps({"fingerprints": fingerprints, "versions": VERSIONS}))
     return 0
 

@@ -21,6 +21,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[3]
 ROLE = REPO / "roles" / "alloy_install"
 FPR = "B53AE77BADB630A683046005963FA27710458545"
+SHA = "0f3a4e0c2d7c1b4f9e8a6d5c4b3a29181716151413121110090807060504030b"
 
 # name: (case variables, the preflight's whole message; "" when it must pass). The preflight is
 # one action, fleet.alloy.alloy_preflight with the rule book's alloy_install table; it fails
@@ -100,6 +101,56 @@ PREFLIGHT: Dict[str, Any] = {
                     "alloy_install: alloy_install_hold cannot be true with alloy_install_state absent"),
     "hold_absent_survey": ({"alloy_install_state": "absent", "alloy_install_hold": "yes"},
                            "alloy_install: alloy_install_hold cannot be true with alloy_install_state absent"),
+    # Packages from the controller (air-gapped hosts): the SHA256 list must vouch for this host's file.
+    "controller_sums": ({"alloy_install_package_source": "controller", "alloy_install_version": "1.10.0",
+                         "alloy_install_package_checksums": "%s  dist/alloy-1.10.0-1.amd64.deb\n%s *SHA256SUMS.sig\n"
+                                                            % (SHA, SHA.upper()),
+                         "alloy_install_apt_key_url": "", "alloy_install_key_content": ""}, ""),
+    "controller_el_arm": ({"os_family": "RedHat", "distribution": "Rocky", "major": "9", "architecture": "aarch64",
+                           "alloy_install_package_source": "controller", "alloy_install_version": "1.10.0",
+                           "alloy_install_package_location": "/srv/alloy",
+                           "alloy_install_package_checksums": {"alloy-1.10.0-1.arm64.rpm": SHA.upper()}}, ""),
+    "controller_no_version": ({"alloy_install_package_source": "controller",
+                               "alloy_install_package_checksums": {"alloy-1.10.0-1.amd64.deb": SHA}},
+                              "alloy_install: alloy_install_package_source controller needs alloy_install_version (the "
+                              "version whose package the controller takes)"),
+    "controller_unlisted": ({"architecture": "aarch64", "alloy_install_package_source": "controller",
+                             "alloy_install_version": "1.10.0",
+                             "alloy_install_package_checksums": {"alloy-1.10.0-1.amd64.deb": SHA}},
+                            "alloy_install: alloy_install_package_checksums lists no SHA256 for "
+                            "alloy-1.10.0-1.arm64.deb, the package this host needs (it lists alloy-1.10.0-1.amd64.deb)"),
+    "controller_nothing_listed": ({"alloy_install_package_source": "controller", "alloy_install_version": "1.10.0"},
+                                  "alloy_install: alloy_install_package_checksums lists no SHA256 for "
+                                  "alloy-1.10.0-1.amd64.deb, the package this host needs (it lists nothing)"),
+    "controller_machine": ({"architecture": "armv7l", "alloy_install_package_source": "controller",
+                            "alloy_install_version": "1.10.0"},
+                           "alloy_install: alloy_install_package_source controller: Grafana publishes no deb package "
+                           "for the machine armv7l (only for aarch64, ppc64le, s390x, x86_64)"),
+    "controller_bad_line": ({"alloy_install_package_source": "controller", "alloy_install_version": "1.10.0",
+                             "alloy_install_package_checksums": "%s  alloy.deb\nsha256:%s alloy.rpm" % (SHA, SHA)},
+                            "alloy_install: alloy_install_package_checksums: expected the lines of a SHA256SUMS file "
+                            "(<64 hex digits>  <file name>, as lookup('file', ...) reads it) or a mapping of file name "
+                            "to SHA256; line 2 is not \"<64 hex digits>  <file name>\", got 'sha256:%s alloy.rpm'" % SHA),
+    "controller_bad_digest": ({"alloy_install_package_source": "controller", "alloy_install_version": "1.10.0",
+                               "alloy_install_package_checksums": {"alloy-1.10.0-1.amd64.deb": "md5:abc"}},
+                              "alloy_install: alloy_install_package_checksums: expected the lines of a SHA256SUMS "
+                              "file (<64 hex digits>  <file name>, as lookup('file', ...) reads it) or a mapping of "
+                              "file name to SHA256; ['alloy-1.10.0-1.amd64.deb']: expected a SHA256 (64 hexadecimal "
+                              "digits), got 'md5:abc'"),
+    "controller_relative": ({"alloy_install_package_source": "controller", "alloy_install_version": "1.10.0",
+                             "alloy_install_package_location": "files/alloy",
+                             "alloy_install_package_checksums": {"alloy-1.10.0-1.amd64.deb": SHA}},
+                            "alloy_install: alloy_install_package_location: expected an absolute directory on the "
+                            "controller or an http(s):// URL of a directory, got 'files/alloy'"),
+    "controller_url_credentials": ({"alloy_install_package_source": "controller", "alloy_install_version": "1.10.0",
+                                    "alloy_install_package_location": "https://u:p@mirror/alloy",
+                                    "alloy_install_package_checksums": {"alloy-1.10.0-1.amd64.deb": SHA}},
+                                   "alloy_install: alloy_install_package_location: the URL carries credentials "
+                                   "(user:password@), which would be shown in logs; give the controller credentials "
+                                   "another way (its ~/.netrc)"),
+    # The repository path does not read them: not checked.
+    "repository_ignores_sums": ({"alloy_install_package_checksums": "garbage",
+                                 "alloy_install_package_location": "relative"}, ""),
     "two_problems": ({"alloy_install_version": "v1", "alloy_install_proxy": "proxy:3128"},
                      "alloy_install: alloy_install_version: expected a version such as 1.10.0 (no v prefix, no "
                      "package release), got 'v1'; alloy_install_proxy: expected a URL (http:// or https://), "
@@ -128,6 +179,7 @@ PLAYBOOK = """
         distribution: "{{ distribution | default('Debian') }}"
         distribution_major_version: "{{ major | default('12') }}"
         service_mgr: "{{ service_mgr | default('systemd') }}"
+        architecture: "{{ architecture | default('x86_64') }}"
         cacheable: true
 
     - name: Run the role's preflight
