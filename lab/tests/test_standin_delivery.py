@@ -11,63 +11,29 @@ import json
 import re
 import socket
 import ssl
-import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Tuple
 
 import pytest
-from alloy_standin.server import Agent, make_handler
 from alloy_standin.syntax import Block, parse
 from alloy_standin.telemetry import Telemetry
 from lab_wire import decode_push, decode_write_request
 from local_http import LocalServer
+from standin_harness import PUSH, WALL, WRITE, FakeClock, close_soon, fake_backend, get, running_agent
 
-PUSH = "/loki/api/v1/push"
-WRITE = "/api/v1/write"
-WALL = 1_700_000_000.25  # the stand-in's wall clock: samples are stamped 1700000000250 ms
-WALL_S = 1_700_000_000  # ... and Prometheus reports whole seconds
+WALL_S = int(WALL)  # Prometheus reports whole seconds
 LOKI = "loki.write.endpoint"
 PROM = "prometheus.remote_write.default"
 MetricSample = Tuple[str, Dict[str, str], float]
-EC_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1")  # quicker to make than RSA
-
-
-class FakeClock:
-    """Monotonic seconds that only move when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture()
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-def close_soon(server: LocalServer) -> None:
-    """Stops a LocalServer without waiting for its serve_forever poll (0.5 s) to notice."""
-    threading.Thread(target=server.close, daemon=True).start()
-
-
-@pytest.fixture()
-def sink() -> Iterator[LocalServer]:
-    srv = LocalServer()
-    srv.routes[WRITE] = (204, "")
-    srv.routes[PUSH] = (204, "")
-    yield srv
-    close_soon(srv)
+def sink(backend: LocalServer) -> LocalServer:
+    """The fake backend (conftest.py) both writers deliver to."""
+    return backend
 
 
 def loki_config(url: str, extra: str = "") -> str:
@@ -124,32 +90,6 @@ def refused_url(path: str) -> str:
 
 def requests_to(server: LocalServer, path: str) -> list:
     return [r for r in server.requests if r.path == path]
-
-
-@contextmanager
-def running_agent(config: str, tmp_path: Path, clock: FakeClock) -> Iterator[Tuple[Agent, str]]:
-    """The stand-in's Agent and HTTP surface, its telemetry driven by the test."""
-    path = tmp_path / "config.alloy"
-    path.write_text(config)
-    storage = tmp_path / "data"
-    agent = Agent(path, storage, "1.18.0", Telemetry(storage, "1.18.0", clock=clock, wall=lambda: WALL))
-    ok, message = agent.load()
-    assert ok, message
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(agent))
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    try:
-        yield agent, f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-
-
-def get(url: str) -> Tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
 
 
 def assert_writers_healthy(base: str) -> None:
@@ -440,28 +380,6 @@ def test_503_then_204_retries_then_delivers_and_pending_drains(sink: LocalServer
 
 # ---- TLS ---------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
-    """A throwaway CA, another CA, a server certificate for 127.0.0.1 and alloy-sink.lab
-    and a client certificate, all from the openssl command line."""
-    root = tmp_path_factory.mktemp("pki")
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=root, check=True, capture_output=True)
-
-    for ca in ("ca", "other-ca"):
-        openssl("req", "-x509", *EC_KEY, "-nodes", "-days", "2", "-subj", f"/CN={ca}",
-                "-keyout", f"{ca}.key", "-out", f"{ca}.pem")
-    (root / "srv.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:alloy-sink.lab\n")
-    (root / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
-    for leaf in ("srv", "client"):
-        openssl("req", *EC_KEY, "-nodes", "-subj", f"/CN={leaf}", "-keyout", f"{leaf}.key",
-                "-out", f"{leaf}.csr")
-        openssl("x509", "-req", "-in", f"{leaf}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-days", "2", "-extfile", f"{leaf}.ext", "-out", f"{leaf}.pem")
-    return {p.name: p for p in root.iterdir()}
-
-
 @contextmanager
 def tls_sink(pki: Dict[str, Path], client_certs: bool = False) -> Iterator[LocalServer]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -469,8 +387,7 @@ def tls_sink(pki: Dict[str, Path], client_certs: bool = False) -> Iterator[Local
     if client_certs:
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_verify_locations(pki["ca.pem"])
-    server = LocalServer(tls=context)
-    server.routes[WRITE] = server.routes[PUSH] = (204, "")
+    server = fake_backend(context)
     try:
         yield server
     finally:

@@ -21,26 +21,10 @@ from alloy_standin.telemetry import (Entry, PositionEntry, Telemetry, expand_bra
                                      parse_positions, read_positions, write_positions)
 from lab_wire import decode_push
 from local_http import LocalServer
+from standin_harness import PUSH, WALL, FakeClock
 
 LOKI = "loki.write.endpoint"
 SOURCE = "loki.source.file.app"
-PUSH = "/loki/api/v1/push"
-WALL = 1_700_000_000.25  # entries are stamped from 1700000000250000000 ns on
-
-
-class FakeClock:
-    """Monotonic seconds that only move when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture()
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture()

@@ -1,12 +1,15 @@
 """TEST FIXTURE (stand-in for Grafana Alloy): `alloy run`, the agent's HTTP surface.
 
-Serves /-/ready, /-/healthy, /-/reload (GET or POST; 400 and the old config kept on a bad
-one), /metrics (alloy_build_info, the running components, and the writers' delivery
-metrics: loki_write_*, prometheus_remote_storage_*, labelled component_id),
-/api/v0/web/components and /api/v0/web/components/{id}; reloads on SIGHUP. As in real
-Alloy, loki.write and prometheus.remote_write stay healthy ("started component") whatever
-their endpoints answer, refuse or time out: health never depends on a backend, delivery
-shows only in /metrics. WAL directories are created under --storage.path like the real
+Serves /-/ready, /-/healthy (500 naming the components whose health is "unhealthy";
+exited ones are not counted, as in Alloy's http service), /-/reload (GET or POST; 400 and the
+old config kept on a bad one), /metrics (alloy_build_info, the running components, and the
+writers' delivery metrics: loki_write_*, prometheus_remote_storage_*, otelcol_exporter_*,
+otelcol_receiver_*, labelled component_id), /api/v0/web/components and
+/api/v0/web/components/{id}; reloads on SIGHUP. As in real Alloy, loki.write,
+prometheus.remote_write and the otelcol exporters stay healthy ("started component", or
+"started scheduled components" for otelcol components) whatever their endpoints answer,
+refuse or time out: health never depends on a backend, delivery shows only in /metrics.
+The otelcol.* pipeline (receiver servers included) runs in otel.Engine. WAL directories are created under --storage.path like the real
 agent does. Telemetry (a mimic of the pipelines' data flow and of the writers' queues,
 retries and backoff) runs in telemetry.Telemetry.run.
 """
@@ -27,8 +30,9 @@ from urllib.parse import urlsplit
 from lab_wire.handler import TextHandler
 
 from .components import COMPONENTS
+from .otel import Engine
 from .syntax import Block
-from .telemetry import Telemetry
+from .telemetry import Telemetry, render
 from .validate import Loaded, LoadError, load
 
 
@@ -65,7 +69,7 @@ class Agent:
     """The loaded configuration and its components; thread-safe reloads."""
 
     def __init__(self, config_path: Path, storage: Path, version: str,
-                 telemetry: Optional[Telemetry] = None) -> None:
+                 telemetry: Optional[Telemetry] = None, otel: Optional[Engine] = None) -> None:
         self.config_path = config_path
         self.storage = storage
         self.version = version
@@ -73,6 +77,8 @@ class Agent:
         self.components: Dict[str, Component] = {}
         self.ready = False
         self.telemetry = telemetry or Telemetry(storage, version)
+        self.otel = otel or Engine(self.telemetry, version, clock=self.telemetry.clock, wall=self.telemetry.wall,
+                                   log=log)
 
     def load(self) -> Tuple[bool, str]:
         try:
@@ -97,6 +103,10 @@ class Agent:
             self.ready = True
         self._prepare_storage()
         self.telemetry.update({cid: comp.block for cid, comp in fresh.items()})
+        self.otel.update({cid: comp.block for cid, comp in fresh.items()})
+        for cid, (state, message) in self.otel.health().items():
+            if cid in fresh:
+                fresh[cid].set_health(state, message)
         return True, "config reloaded"
 
     def _prepare_storage(self) -> None:
@@ -118,7 +128,9 @@ class Agent:
             return list(self.components.values())
 
     def unhealthy(self) -> List[str]:
-        return [c.block.id for c in self.snapshot() if c.state != "healthy"]
+        """http.go: the names (not IDs) of the components whose health is "unhealthy"; an
+        exited component is not listed."""
+        return [c.block.name for c in self.snapshot() if c.state == "unhealthy"]
 
 
 def log(level: str, message: str) -> None:
@@ -187,7 +199,7 @@ def metrics(agent: Agent) -> str:
     for state in ("healthy", "unhealthy"):
         count = sum(1 for c in agent.snapshot() if c.state == state)
         lines.append(f'alloy_component_controller_running_components{{health_type="{state}"}} {count}')
-    return "\n".join(lines) + "\n" + agent.telemetry.render()
+    return "\n".join(lines) + "\n" + agent.telemetry.render() + render(agent.otel.samples())
 
 
 class _V6Server(ThreadingHTTPServer):
@@ -217,8 +229,10 @@ def serve(config_path: Path, listen: str, storage: Path, version: str) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     threading.Thread(target=agent.telemetry.run, args=(log,), daemon=True).start()
+    threading.Thread(target=agent.otel.run, args=(log,), daemon=True).start()
     log("info", f"now listening for http traffic service=http addr={listen}")
     server.serve_forever()
+    agent.otel.close()
     log("info", "exiting")
     return 0
 

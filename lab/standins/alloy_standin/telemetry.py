@@ -219,6 +219,15 @@ class Producer:
         for sink_id, final in self.loki_sinks(source, labels):
             yield sink_id, (final, now_ms * 1_000_000, line)
 
+    def prometheus_sinks(self, source: Block, labels: Labels) -> Iterator[Tuple[str, Labels]]:
+        """(prometheus.remote_write ID, the series' final labels) for every remote_write that
+        source's forward_to reaches (otelcol.exporter.prometheus); external labels never
+        override the series' own."""
+        for sink, final in self._follow(source, labels):
+            if sink.name == "prometheus.remote_write":
+                external = _string_map(evaluate(attr(sink, "external_labels")))
+                yield sink.id, {**external, **final}
+
     def loki_sinks(self, source: Block, labels: Labels) -> Iterator[Tuple[str, Labels]]:
         """(loki.write ID, the entry's final labels) for every loki.write that source's forward_to
         reaches; the writer's external_labels never override the entry's own."""
@@ -1112,7 +1121,7 @@ def _client_certificate(context: ssl.SSLContext, tls: Dict[str, object]) -> None
             context.load_cert_chain(str(cert), str(key) if tls.get("key_pem") else None)
 
 
-class _HTTPSConnection(http.client.HTTPSConnection):
+class NamedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS whose certificate is checked for tls_config.server_name when one is set."""
 
     def __init__(self, host: str, port: Optional[int], server_name: str, context: ssl.SSLContext,
@@ -1129,7 +1138,7 @@ class _HTTPSConnection(http.client.HTTPSConnection):
 def _connection(ep: Endpoint, parts: SplitResult) -> http.client.HTTPConnection:
     host = parts.hostname or ""
     if parts.scheme == "https":
-        return _HTTPSConnection(host, parts.port, str(ep.tls.get("server_name") or ""), tls_context(ep.tls),
+        return NamedHTTPSConnection(host, parts.port, str(ep.tls.get("server_name") or ""), tls_context(ep.tls),
                                 ep.timeout)
     return http.client.HTTPConnection(host, parts.port, timeout=ep.timeout)
 

@@ -10,7 +10,8 @@ declared twice, config blocks only at the root), each body is type-checked
 scope`, deprecated and experimental stdlib names, which are warnings or errors) and
 reference cycles are errors. Any diagnostic, warnings too, fails validate. `alloy run`
 (load with run=True) also refuses what Alloy only finds when it evaluates: a component
-field that is not exported, a stdlib function that does not exist.
+field that is not exported, a stdlib function that does not exist, an otelcol component
+whose Validate refuses its arguments (otel.evaluation_errors).
 """
 from __future__ import annotations
 
@@ -120,7 +121,17 @@ def load(path: Union[str, Path], run: bool = True, min_stability: str = "general
         return result
     result.components = [(name, stmt) for name, body in files for stmt in body if isinstance(stmt, Block)]
     result.diagnostics = Validator(min_stability, run).run([block for _, block in result.components])
+    if run and not result.errors:
+        result.diagnostics += evaluation_diagnostics([block for _, block in result.components])
     return result
+
+
+def evaluation_diagnostics(blocks: List[Block]) -> List[Diagnostic]:
+    """`alloy run` only: what the components' Validate methods refuse once their arguments
+    are evaluated (otel.evaluation_errors), reported over the whole block as Alloy's vm does."""
+    from .otel import evaluation_errors  # noqa: PLC0415 - the runtime's, not validate's, concern
+    return [_err(block, message) for block in blocks if block.name.startswith("otelcol.")
+            for message in evaluation_errors(block)]
 
 
 # ---- the graph

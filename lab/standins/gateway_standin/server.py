@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import json
-import ssl
-import sys
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Dict, List, Tuple, Type
 from urllib.parse import urlsplit
+
+from lab_wire.serving import LabServer, server_context
 
 from .credentials import DEFAULT_PATH, load
 from .proxy import Outgoing, forward
@@ -33,31 +33,6 @@ class Settings:
     credentials: Path = DEFAULT_PATH
     upstream_timeout: float = 10.0
     client_timeout: float = 30.0
-
-
-def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(str(cert), str(key))
-    return context
-
-
-class TLSServer(ThreadingHTTPServer):
-    """Threaded; the TLS handshake happens in the request's thread (bounded by the
-    handler's timeout), so a slow or failing client never blocks the others."""
-    daemon_threads = True
-
-    def __init__(self, address: Tuple[str, int], handler: Type[BaseHTTPRequestHandler],
-                 context: ssl.SSLContext) -> None:
-        super().__init__(address, handler)
-        self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        err = sys.exc_info()[1]
-        if isinstance(err, (ssl.SSLError, ConnectionError, TimeoutError)):
-            print(f"gateway stand-in: {client_address}: {err}", file=sys.stderr, flush=True)
-            return
-        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 def read_body(handler: BaseHTTPRequestHandler) -> bytes:
@@ -144,13 +119,14 @@ class Gateway:
 
     def __init__(self, settings: Settings) -> None:
         credentials = load(settings.credentials)
-        context = tls_context(settings.cert, settings.key)
-        self.servers: Dict[str, TLSServer] = {}
+        context = server_context(str(settings.cert), str(settings.key))
+        self.servers: Dict[str, LabServer] = {}
         self._threads: Dict[str, threading.Thread] = {}
         try:
             for name, port in settings.ports.items():
                 shape = SHAPES[name](credentials, settings.upstreams)
-                self.servers[name] = TLSServer((settings.host, port), make_handler(shape, settings), context)
+                self.servers[name] = LabServer((settings.host, port), make_handler(shape, settings), context,
+                                               name="gateway stand-in")
         except BaseException:
             self.close()
             raise

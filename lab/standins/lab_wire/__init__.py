@@ -2,7 +2,11 @@
 protobuf messages of a Loki push and a Prometheus remote-write request.
 
 Pure Python so that the stand-ins need nothing beyond the standard library. The encoder
-writes literal-only snappy blocks (valid for any decoder, Prometheus's included).
+writes literal-only snappy blocks (valid for any decoder, Prometheus's included). Beside it:
+otlp.py (the OTLP messages in protobuf and OTLP/JSON), otlp_http.py (the server side of
+OTLP/HTTP), content.py (HTTP Content-Encoding as the OpenTelemetry collector decodes it),
+gojson.py (JSON as Go's encoding/json writes it), serving.py (the stand-ins' threaded HTTP(S)
+server), handler.py (a quiet text handler).
 """
 from __future__ import annotations
 
@@ -10,17 +14,21 @@ import struct
 from typing import Dict, Iterator, List, Tuple
 
 
-def _varint(data: bytes, pos: int) -> Tuple[int, int]:
+def read_varint(data: bytes, pos: int, go_errors: bool = False) -> Tuple[int, int]:
+    """The base-128 varint at pos: (value, position after it). With go_errors, Go protobuf's
+    errors (`unexpected EOF`, `proto: integer overflow` past 64 bits), as lab_wire.otlp wants."""
     result = shift = 0
     while True:
         if pos >= len(data):
-            raise ValueError("truncated varint")
+            raise ValueError("unexpected EOF" if go_errors else "truncated varint")
         byte = data[pos]
         pos += 1
         result |= (byte & 0x7F) << shift
         if not byte & 0x80:
             return result, pos
         shift += 7
+        if go_errors and shift > 63:
+            raise ValueError("proto: integer overflow")
 
 
 def encode_varint(value: int) -> bytes:
@@ -34,7 +42,7 @@ def encode_varint(value: int) -> bytes:
 
 
 def snappy_decompress(data: bytes) -> bytes:
-    length, pos = _varint(data, 0)
+    length, pos = read_varint(data, 0)
     out = bytearray()
     while pos < len(data):
         tag = data[pos]
@@ -91,13 +99,13 @@ def fields(data: bytes) -> Iterator[Tuple[int, object]]:
     """(field number, value) of one protobuf message: ints for varints, bytes otherwise."""
     pos = 0
     while pos < len(data):
-        key, pos = _varint(data, pos)
+        key, pos = read_varint(data, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            value, pos = _varint(data, pos)
+            value, pos = read_varint(data, pos)
             yield number, value
         elif wire == 2:
-            size, pos = _varint(data, pos)
+            size, pos = read_varint(data, pos)
             yield number, data[pos:pos + size]
             pos += size
         elif wire == 1:

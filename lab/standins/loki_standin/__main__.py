@@ -8,6 +8,7 @@ import argparse
 import sys
 from typing import List, Optional
 
+from lab_wire.serving import serve_until_interrupted
 from loki_standin.server import make_server
 
 
@@ -18,13 +19,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     host, _, port = args.listen.rpartition(":")
     server = make_server((host, int(port)), args.ready_after)
-    print(f"loki stand-in (TEST FIXTURE, multi-tenant) listening on {host}:{server.server_address[1]}",
-          file=sys.stderr, flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return serve_until_interrupted(
+        server, f"loki stand-in (TEST FIXTURE, multi-tenant) listening on {host}:{server.server_address[1]}")
 
 
 if __name__ == "__main__":
