@@ -745,17 +745,22 @@ def _site_cross(values, context):
 
 def _config_cross(values, context):
     """alloy_config writes into the runtime that alloy_install or alloy_docker described."""
-    del values
     try:
         found = runtime.from_facts(context.get("facts"), kept=False)
     except runtime.RuntimeMissing as err:
         return [str(err)]
+    problems = []
     if found["config_dir"].endswith(".alloy"):
         setting = ("alloy_docker_config_dir" if found["kind"] == "compose"
                    else "alloy_install_config_path to a directory (its default, /etc/alloy/conf.d)")
-        return ["alloy_config writes its pipelines into a directory, and Alloy loads the file %s here: set %s"
-                % (found["config_dir"], setting)]
-    return []
+        problems.append("alloy_config writes its pipelines into a directory, and Alloy loads the file %s here: set %s"
+                        % (found["config_dir"], setting))
+    if found["kind"] == "compose" and values.get("alloy_config_log_files") and \
+            (found.get("host_paths") or {}).get("rootfs") == "/":
+        problems.append("alloy_config_log_files: Alloy runs in a container here without the host's root mounted "
+                        "(alloy_docker_host_metrics is false), so it would find none of the host's files: set "
+                        "alloy_docker_host_metrics to true (a read-only mount under /host/root)")
+    return problems
 
 
 CROSS = {"alloy_install": (_install_cross,), "alloy_config": (_config_cross,), "site": (_site_cross,)}

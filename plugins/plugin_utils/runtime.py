@@ -87,7 +87,8 @@ def compose(checked):
                           "--volume={staging}:{staging}:ro", checked["image"]],
         "api_url": local_url(checked["publish_address"], checked["port"]),
         "instance": checked["hostname"],
-        "host_paths": dict(_CONTAINER_PATHS),
+        # Without alloy_docker_host_metrics nothing of the host is mounted: Alloy sees its container's own.
+        "host_paths": dict(_CONTAINER_PATHS if checked.get("host_metrics", True) else _HOST_PATHS),
     }
 
 

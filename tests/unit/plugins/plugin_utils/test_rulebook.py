@@ -652,6 +652,21 @@ def test_a_runtime_written_by_another_version_is_named_by_its_missing_keys() -> 
         "fleet.alloy.alloy_install or fleet.alloy.alloy_docker again"]
 
 
+def test_log_files_on_a_compose_host_need_the_hosts_root() -> None:
+    files = {"alloy_config_log_files": [{"paths": ["/var/log/nginx/*.log"]}]}
+    # as runtime.compose describes a Compose host with and without alloy_docker_host_metrics (test_runtime.py)
+    mounted = dict(RUNTIME, kind="compose", host_paths=dict(RUNTIME["host_paths"], rootfs="/host/root"))
+    unmounted = dict(RUNTIME, kind="compose")
+    assert rb.check_values("alloy_config", files, {"facts": {"alloy_runtime": mounted}})[1] == []
+    assert rb.check_values("alloy_config", {"alloy_config_log_files": []},
+                           {"facts": {"alloy_runtime": unmounted}})[1] == []
+    assert rb.check_values("alloy_config", files, {"facts": {"alloy_runtime": RUNTIME}})[1] == []   # systemd: "/"
+    assert rb.check_values("alloy_config", files, {"facts": {"alloy_runtime": unmounted}})[1] == [
+        "alloy_config_log_files: Alloy runs in a container here without the host's root mounted "
+        "(alloy_docker_host_metrics is false), so it would find none of the host's files: set "
+        "alloy_docker_host_metrics to true (a read-only mount under /host/root)"]
+
+
 def test_a_runtime_kept_on_the_host_is_not_enough() -> None:
     # alloy_config takes only the runtime a runtime role's preflight published in this play: that
     # role also brings the handlers that restart Alloy. The verify filter still reads the kept one.

@@ -120,6 +120,11 @@ def test_compose() -> None:
         "api_url": "http://127.0.0.1:12345", "instance": "web-01", "host_paths": CONTAINER_PATHS}
 
 
+def test_compose_without_host_mounts_sees_the_containers_own_paths() -> None:
+    assert runtime.compose(dict(DOCKER, host_metrics=False))["host_paths"] == HOST_PATHS
+    assert runtime.compose(dict(DOCKER, host_metrics=True))["host_paths"] == CONTAINER_PATHS
+
+
 @pytest.mark.parametrize("pull,expected", [
     ("missing", "--pull=missing"),
     ("always", "--pull=missing"),     # the role pulled already; the CLI run needs no second pull
