@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import http.client
 import json
 import re
 import socket
@@ -200,8 +201,10 @@ def test_a_span_a_gauge_and_a_log_reach_the_sink_as_the_authenticated_user(
     assert metric(scraped, "otelcol_exporter_sent_log_records_total", **exporter) == 1
     assert metric(scraped, "otelcol_exporter_send_failed_spans_total") is None
     assert metric(scraped, "otelcol_receiver_accepted_spans_total", receiver=f"otlp/{RECEIVER}", transport="http") == 1
-    for cid in (RECEIVER, EXPORTER, "otelcol.processor.batch.default", "otelcol.auth.basic.tempo"):
+    for cid in (RECEIVER, EXPORTER, "otelcol.processor.batch.default"):
         assert health[cid]["state"] == "healthy" and health[cid]["message"] == "started scheduled components"
+    assert health["otelcol.auth.basic.tempo"] == {**health["otelcol.auth.basic.tempo"], "state": "healthy",
+                                                  "message": "started component"}  # Run's health is the newest
 
 
 def test_a_wrong_password_is_refused_once_counted_as_failed_and_health_stays_healthy(
@@ -315,6 +318,28 @@ def test_a_tls_file_that_cannot_be_read_makes_the_exporter_exit(tmp_path: Path, 
     assert f"failed to load CA CertPool File: failed to load cert {missing}: open {missing}: no such file" \
         in health["message"]
     assert healthy[0] == 200  # Alloy's /-/healthy lists unhealthy components only, not exited ones
+
+
+def test_an_exited_exporter_answers_context_canceled_and_after_a_reload_a_tls_failure_is_unhealthy(
+        tmp_path: Path, clock: FakeClock, credentials: None) -> None:
+    missing = tmp_path / "missing-ca.pem"
+    tls = f'\t\ttls {{\n\t\t\tca_file = "{missing}"\n\t\t}}'
+    config = receiver_block({"traces": f"{EXPORTER}.input"}) + otlphttp_block("https://gateway:4318",
+                                                                               client_extra=tls)
+    with running_agent(config, tmp_path / "exited", clock) as (agent, _):
+        status, body, _ = client.send(app(agent), "traces", client.span_request(RESOURCE))
+    assert (status, otlp.decode_status(body)) == (503, {"code": 14, "message": "context canceled"})
+    good = receiver_block({"traces": f"{EXPORTER}.input"}) + otlphttp_block("https://gateway:4318")
+    with running_agent(good, tmp_path / "reload", clock) as (agent, base):
+        (tmp_path / "reload" / "config.alloy").write_text(config)
+        assert get(f"{base}/-/reload") == (200, "config reloaded\n")
+        health = components(base)[EXPORTER]
+        healthy = get(f"{base}/-/healthy")
+    error = f"failed to load TLS config: failed to load CA CertPool File: failed to load cert {missing}: " \
+            f"open {missing}: no such file or directory"
+    assert (health["state"], health["message"]) == ("unhealthy", "failed to create components: "
+                                                    + "; ".join([error] * 3))
+    assert healthy == (500, "unhealthy components: otelcol.exporter.otlphttp\n")
 
 
 # ---- the batch processor -------------------------------------------------------------------
@@ -435,9 +460,36 @@ def test_without_a_sending_queue_the_backends_refusal_reaches_the_application(
         status, body, _ = client.send(app(agent), "traces", client.span_request(RESOURCE))
     refusal = otlp.decode_status(body)
     assert status == 401 and refusal["code"] == 16  # the exporter's Unauthenticated status, passed back
-    assert refusal["message"].startswith("not retryable error: error exporting items, request to "
-                                         f"{url}/v1/traces responded with HTTP Status Code 401")
+    assert refusal["message"].startswith("not retryable error: Permanent error: rpc error: code = Unauthenticated "
+                                         f"desc = error exporting items, request to {url}/v1/traces responded with "
+                                         "HTTP Status Code 401")
     assert len(store.refused()) == 1
+
+
+def test_without_queue_or_retries_the_error_has_no_retry_prefix_and_no_queue_series(
+        tmp_path: Path, clock: FakeClock, credentials: None) -> None:
+    backend = LocalServer()
+    backend.routes["/v1/traces"] = (503, "")
+    backend.routes["/v1/logs"] = (400, "")
+    off = "\tsending_queue {\n\t\tenabled = false\n\t}\n\tretry_on_failure {\n\t\tenabled = false\n\t}"
+    config = receiver_block({"traces": f"{EXPORTER}.input", "logs": f"{EXPORTER}.input"}) + \
+        otlphttp_block(backend.url, extra=off)
+    try:
+        with running_agent(config, tmp_path, clock) as (agent, base):
+            retryable = client.send(app(agent), "traces", client.span_request(RESOURCE))
+            permanent = client.send(app(agent), "logs", client.log_request(RESOURCE))
+            scraped = scrape(base)
+    finally:
+        close_soon(backend)
+    url = backend.url
+    assert (retryable[0], otlp.decode_status(retryable[1])) == (503, {
+        "code": 14, "message": f"rpc error: code = Unavailable desc = error exporting items, request to {url}"
+                               "/v1/traces responded with HTTP Status Code 503"})
+    assert (permanent[0], otlp.decode_status(permanent[1])) == (400, {
+        "code": 3, "message": f"Permanent error: rpc error: code = InvalidArgument desc = error exporting items, "
+                              f"request to {url}/v1/logs responded with HTTP Status Code 400"})
+    assert metric(scraped, "otelcol_exporter_queue_size") is None
+    assert metric(scraped, "otelcol_exporter_queue_capacity") is None
 
 
 def test_a_grpc_block_listens_but_refuses_every_connection_with_goaway(tmp_path: Path, clock: FakeClock,
@@ -460,22 +512,57 @@ def test_a_grpc_block_listens_but_refuses_every_connection_with_goaway(tmp_path:
     assert health["state"] == "healthy"
 
 
-def test_a_receiver_whose_port_is_taken_exits_while_alloy_still_says_healthy(tmp_path: Path, clock: FakeClock,
-                                                                           credentials: None) -> None:
+def port_taken_config(port: int, signals: Tuple[str, ...]) -> str:
+    return receiver_block({s: f"{EXPORTER}.input" for s in signals}).replace(
+        "127.0.0.1:0", f"127.0.0.1:{port}") + otlphttp_block("http://127.0.0.1:9")
+
+
+def test_a_receiver_whose_port_is_taken_with_two_signals_keeps_running_unhealthy(
+        tmp_path: Path, clock: FakeClock, credentials: None) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        config = receiver_block({"traces": f"{EXPORTER}.input", "logs": f"{EXPORTER}.input"}).replace(
-            "127.0.0.1:0", f"127.0.0.1:{port}") + otlphttp_block("http://127.0.0.1:9")
-        with running_agent(config, tmp_path, clock) as (agent, base):
+        with running_agent(port_taken_config(port, ("traces", "logs")), tmp_path, clock) as (agent, base):
             health = components(base)[RECEIVER]
             healthy = get(f"{base}/-/healthy")
     reason = f"listen tcp 127.0.0.1:{port}: bind: address already in use"
-    assert health["state"] == "exited"
-    assert health["message"] == f"component shut down with error: no components started successfully: " \
-                                f"{reason}; {reason}"
+    # one shared receiver: only the first signal's Start fails, so the scheduler keeps running
+    assert (health["state"], health["message"]) == ("unhealthy", f"failed to create components: {reason}")
+    assert healthy == (500, "unhealthy components: otelcol.receiver.otlp\n")
+
+
+def test_a_receiver_whose_port_is_taken_with_one_signal_exits_while_alloy_still_says_healthy(
+        tmp_path: Path, clock: FakeClock, credentials: None) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with running_agent(port_taken_config(port, ("traces",)), tmp_path, clock) as (agent, base):
+            health = components(base)[RECEIVER]
+            healthy = get(f"{base}/-/healthy")
+    reason = f"listen tcp 127.0.0.1:{port}: bind: address already in use"
+    assert (health["state"], health["message"]) == (
+        "exited", f"component shut down with error: no components started successfully: {reason}")
     assert healthy == (200, "All Alloy components are healthy.\n")
+
+
+def test_after_a_reload_a_receiver_that_cannot_listen_is_unhealthy_not_exited(
+        tmp_path: Path, clock: FakeClock, credentials: None) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with running_agent(port_taken_config(0, ("traces",)), tmp_path, clock) as (agent, base):
+            (tmp_path / "config.alloy").write_text(port_taken_config(port, ("traces",)))
+            assert get(f"{base}/-/reload") == (200, "config reloaded\n")
+            health = components(base)
+            healthy = get(f"{base}/-/healthy")
+    reason = f"listen tcp 127.0.0.1:{port}: bind: address already in use"
+    assert (health[RECEIVER]["state"], health[RECEIVER]["message"]) == ("unhealthy",
+                                                                         f"failed to create components: {reason}")
+    assert health[EXPORTER]["message"] == "component evaluated"  # kept and re-evaluated by the reload
+    assert healthy == (500, "unhealthy components: otelcol.receiver.otlp\n")
 
 
 def test_a_receiver_with_basic_auth_refuses_requests_without_its_credentials(tmp_path: Path, clock: FakeClock,
@@ -490,9 +577,64 @@ def test_a_receiver_with_basic_auth_refuses_requests_without_its_credentials(tmp
         wrong = client.send(app(agent, user="app", password="guess"), "traces", request)
         right = client.send(app(agent, user="app", password="app-token"), "traces", request)
         queued = agent.otel.exporters[EXPORTER].pending()
-    assert anonymous[0] == 401 and otlp.decode_status(anonymous[1])["code"] == 16  # Unauthenticated
+    assert anonymous[0] == 401 and otlp.decode_status(anonymous[1]) == {"code": 16,  # Unauthenticated
+                                                                        "message": "no basic auth provided"}
     assert (wrong[0], otlp.decode_status(wrong[1])["message"]) == (401, "invalid credentials")
     assert right[0] == 200 and queued == 1
+
+
+def auth_receiver(auth_body: str) -> str:
+    auth = '\t\tauth = otelcol.auth.basic.apps.handler'
+    return receiver_block({"traces": f"{EXPORTER}.input"}).replace('"127.0.0.1:0"', '"127.0.0.1:0"\n' + auth) + \
+        'otelcol.auth.basic "apps" {\n' + auth_body + '\n}\n' + otlphttp_block("http://127.0.0.1:9")
+
+
+def with_header(agent: Agent, value: str) -> Tuple[int, str]:
+    span = otlp.encode_request("traces", client.span_request(RESOURCE))
+    status, body, _ = raw_post(agent, "/v1/traces", span, {"Content-Type": "application/x-protobuf",
+                                                            "Authorization": value})
+    return status, otlp.decode_status(body)["message"] if status != 200 else ""
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_the_receivers_basic_auth_answers_with_the_extensions_errors(tmp_path: Path, clock: FakeClock,
+                                                                    credentials: None) -> None:
+    with running_agent(auth_receiver('\tusername = "app"\n\tpassword = "app-token"'), tmp_path, clock) as (agent, _):
+        answers = [with_header(agent, v) for v in ("Bearer abc", "Basic !!!", "Basic " + base64.b64encode(
+            b"no-colon").decode(), basic("app", "guess"), "bAsIc " + basic("app", "app-token")[6:])]
+    assert answers == [(401, "invalid authorization scheme prefix"), (401, "invalid authorization format"),
+                       (401, "invalid authorization format"), (401, "invalid credentials"), (200, "")]
+
+
+def test_the_htpasswd_file_comes_first_then_inline_then_username_and_the_last_line_wins(
+        tmp_path: Path, clock: FakeClock, credentials: None) -> None:
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text("app:from-file\nother:file-only\n")
+    body = f'\tusername = "app"\n\tpassword = "deprecated"\n\thtpasswd {{\n\t\tfile = "{htpasswd}"\n' \
+           '\t\tinline = "app:inline"\n\t}'
+    with running_agent(auth_receiver(body), tmp_path / "run", clock) as (agent, _):
+        answers = {p: with_header(agent, basic(u, p))[0] for u, p in (("app", "from-file"), ("app", "inline"),
+                                                                     ("app", "deprecated"), ("other", "file-only"))}
+    assert answers == {"from-file": 401, "inline": 401, "deprecated": 200, "file-only": 200}
+
+
+def test_an_htpasswd_file_that_cannot_be_opened_leaves_the_auth_unhealthy(tmp_path: Path, clock: FakeClock,
+                                                                          credentials: None) -> None:
+    missing = tmp_path / "missing.htpasswd"
+    body = f'\thtpasswd {{\n\t\tfile = "{missing}"\n\t}}'
+    with running_agent(auth_receiver(body), tmp_path / "run", clock) as (agent, base):
+        health = components(base)["otelcol.auth.basic.apps"]
+        healthy = get(f"{base}/-/healthy")
+        anonymous = with_header(agent, "")
+        with pytest.raises((http.client.RemoteDisconnected, ConnectionError, urllib.error.URLError)):
+            with_header(agent, basic("app", "x"))  # the extension's nil matchFunc panics: no answer
+    assert (health["state"], health["message"]) == (
+        "unhealthy", f"failed to create components: open htpasswd file: open {missing}: no such file or directory")
+    assert healthy == (500, "unhealthy components: otelcol.auth.basic\n")
+    assert anonymous == (401, "no basic auth provided")
 
 
 def test_alloy_run_refuses_otelcol_auth_basic_without_credentials(tmp_path: Path,
@@ -668,3 +810,66 @@ def test_otlp_messages_survive_protobuf_and_json_round_trips() -> None:
     assert otlp.encode_response("logs") == b"\x0a\x00"
     with pytest.raises(ValueError):
         otlp.decode_request("traces", b"\x0a\x05\x01")
+
+
+# ---- what `alloy run` refuses when it evaluates the arguments --------------------------------
+
+MEMORY = 'otelcol.processor.memory_limiter "m" {\n\tcheck_interval = "1s"\n%s\n\toutput {}\n}\n'
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    ("\tlimit_percentage = 80", "limit_percentage and spike_limit_percentage must be greater than 0 and and less "
+                                "or equal than 100"),
+    ('\tlimit = "512MiB"\n\tlimit_percentage = 80', "either limit or limit_percentage must be set, but not both"),
+    ('\tlimit = "512MiB"\n\tspike_limit = "1GiB"', "spike_limit must be less than limit"),
+    ("", "either limit or limit_percentage must be set to greater than zero"),
+])
+def test_alloy_run_refuses_a_memory_limiter_as_its_validate_does(tmp_path: Path, body: str, error: str) -> None:
+    path = tmp_path / "config.alloy"
+    path.write_text(MEMORY % body)
+    ok, message = Agent(path, tmp_path / "data", "1.18.0").load()
+    assert not ok and message.endswith(error), message
+
+
+def test_a_memory_limiter_with_a_limit_alone_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "config.alloy"
+    path.write_text(MEMORY % '\tlimit = "512MiB"')
+    assert Agent(path, tmp_path / "data", "1.18.0").load() == (True, "config reloaded")
+
+
+@pytest.mark.parametrize(("extra", "error"), [
+    ("\tsending_queue {\n\t\tqueue_size = 0\n\t}", "queue_size must be greater than zero"),
+    ('\tsending_queue {\n\t\tsizer = "x"\n\t}', "invalid sizer: x"),
+    ("\tretry_on_failure {\n\t\tenabled = false\n\t\tmultiplier = 1\n\t}", "multiplier must be greater than 1.0"),
+    ("\tretry_on_failure {\n\t\trandomization_factor = -0.5\n\t}",
+     "randomization_factor must be greater or equal to 0"),
+    ('\tmetrics_endpoint = "https://m/v1/metrics"',
+     "Failed to build component: building component: either endpoint or traces_endpoint must be specified"),
+])
+def test_alloy_run_refuses_otlphttp_queue_retry_and_missing_signal_endpoints(
+        tmp_path: Path, credentials: None, extra: str, error: str) -> None:
+    path = tmp_path / "config.alloy"
+    path.write_text(otlphttp_block("", extra=extra))
+    ok, message = Agent(path, tmp_path / "data", "1.18.0").load()
+    assert not ok and message.endswith(error), message
+
+
+def test_a_disabled_queue_is_not_validated(tmp_path: Path, credentials: None) -> None:
+    path = tmp_path / "config.alloy"
+    path.write_text(otlphttp_block("http://127.0.0.1:9", extra="\tsending_queue {\n\t\tenabled = false\n"
+                                                               "\t\tqueue_size = 0\n\t}"))
+    assert Agent(path, tmp_path / "data", "1.18.0").load() == (True, "config reloaded")
+
+
+def test_forwarded_samples_count_each_appended_sample_once_whatever_the_number_of_receivers(
+        backend: LocalServer, tmp_path: Path, clock: FakeClock) -> None:
+    config = into_alloy("metrics", "prometheus", "prometheus.remote_write", backend.url + WRITE).replace(
+        "forward_to = [prometheus.remote_write.endpoint.receiver]",
+        "forward_to = [prometheus.remote_write.endpoint.receiver, prometheus.remote_write.second.receiver]") + \
+        f'prometheus.remote_write "second" {{\n\tendpoint {{\n\t\turl = "{backend.url + WRITE}"\n\t}}\n}}\n'
+    with running_agent(config, tmp_path, clock) as (agent, base):
+        assert client.send(app(agent), "metrics", client.gauge_request(RESOURCE, "queue_depth", 7.0))[0] == 200
+        scraped = scrape(base)
+    # queue_depth and target_info: fanout.go counts an Append once, not once per child
+    assert metric(scraped, "prometheus_forwarded_samples_total", component_id="otelcol.exporter.prometheus.default") \
+        == 2

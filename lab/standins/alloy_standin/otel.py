@@ -10,28 +10,37 @@ collector v0.158.0 that Alloy pins):
   send_batch_size items are there (in pieces of at most send_batch_max_size) or when the
   timer, reset after every send, fires (timeout, 200ms by default); the sender never waits for
   the next component's answer (its errors are logged, not returned);
-- otelcol.auth.basic: the credentials its handler gives otelcol.exporter.otlphttp;
+- otelcol.auth.basic: the credentials its handler gives otelcol.exporter.otlphttp, and the
+  htpasswd its server side gives a receiver's http.auth (file lines, inline, then the
+  deprecated username:password);
 - otelcol.exporter.otlphttp, otelcol.exporter.otlp (otel_export.py; gRPC not played);
 - otelcol.exporter.prometheus, otelcol.exporter.loki (otel_convert.py): converted samples and
   entries handed to the prometheus.remote_write / loki.write components in forward_to
   (through prometheus.relabel, loki.relabel and loki.process as telemetry.Producer follows
   them), whose queues deliver them.
 Every output block's `input` references route a signal to the next components (a fanout:
-errors joined, permanent when one is). Health as Alloy's scheduler reports it: "started
-scheduled components" for the receiver, processors, auth and otlp exporters, "started
-component" for the prometheus and loki exporters; only a receiver that cannot listen or an
-exporter that cannot build its TLS client exits. `alloy run` also refuses, as Alloy's
-Validate methods do when the arguments are evaluated, an otelcol.auth.basic without
-credentials (sys.env of an unset variable is "": "no credential source provided") or with a
-username and no password.
+errors joined, permanent when one is). Health as Alloy reports it: "started scheduled
+components" for the receiver, processors and otlp exporters; "started component" for
+otelcol.auth.basic (its extensions start in Update, so Run's health is the newest) and the
+prometheus and loki exporters; "component evaluated" for a healthy component a reload keeps
+(server.py). A receiver that cannot listen, an exporter that cannot build its TLS client and
+an otelcol.auth.basic whose htpasswd file cannot be opened fail as otel_receiver.Receiver.health,
+otel_export.Exporter.health and auth_health say (exited, or unhealthy while running). `alloy
+run` also refuses, as Alloy's Validate methods do when the arguments are evaluated, an
+otelcol.auth.basic without credentials (sys.env of an unset variable is "": "no credential
+source provided") or with a username and no password; a memory_limiter, sending_queue or
+retry_on_failure its Validate refuses; an otlphttp exporter whose build fails (no endpoint
+for a signal). Not played: a component exited at `alloy run` that a reload restarts (Alloy's
+scheduler runs it again; the stand-in keeps it exited unless its block changed).
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from lab_wire import otlp
 from lab_wire.otlp import Message
@@ -46,10 +55,12 @@ from .telemetry import (FAMILIES, LokiWrite, Producer, Registry, RemoteWrite, Sa
 Clock = Callable[[], float]
 Log = Callable[[str, str], None]
 SIGNALS = ("traces", "metrics", "logs")
+BUILD_FAILED = "Failed to build component: building component: "
 SCHEDULED = "started scheduled components"
+STARTED = "started component"
 EXPORTER_KINDS = {"otelcol.exporter.otlphttp": "otlp_http", "otelcol.exporter.otlp": "otlp_grpc"}
 PASS_THROUGH = frozenset({"otelcol.processor.memory_limiter"})
-SCHEDULED_ONLY = frozenset({"otelcol.processor.memory_limiter", "otelcol.processor.batch", "otelcol.auth.basic"})
+SCHEDULED_ONLY = frozenset({"otelcol.processor.memory_limiter", "otelcol.processor.batch"})
 
 FAMILIES.update({
     "prometheus_forwarded_samples_total": ("counter", "Total number of samples sent to downstream components."),
@@ -69,8 +80,91 @@ def _value(block: Optional[Block], name: str) -> object:
     return evaluate(attr(block, name)) if block is not None else None
 
 
+_BYTES = re.compile(r"(\d+(?:\.\d+)?)(EiB|PiB|TiB|GiB|MiB|KiB|EB|PB|TB|GB|MB|KB|B)")
+_BYTE_UNITS = {u: 1024 ** i for i, units in enumerate((("B",), ("KB", "KiB"), ("MB", "MiB"), ("GB", "GiB"),
+                                                      ("TB", "TiB"), ("PB", "PiB"), ("EB", "EiB"))) for u in units}
+
+
+def base2_bytes(value: object) -> Optional[int]:
+    """units.ParseBase2Bytes ("512MiB", "1GiB512MiB"; KB is 1024 too); None when it does not parse."""
+    if value is None:
+        return 0
+    text = str(value)
+    parts = _BYTES.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return int(sum(float(n) * _BYTE_UNITS[u] for n, u in parts))
+
+
+def memory_limiter_error(block: Block) -> str:
+    """memorylimiter.Arguments.Validate (Alloy; the collector's own Config.Validate is not
+    called). A limit_percentage alone is refused: spike_limit_percentage defaults to 0."""
+    if duration(_text(block, "check_interval"), 0.0) <= 0:
+        return "check_interval must be greater than zero"
+    limit, spike = base2_bytes(_value(block, "limit")), base2_bytes(_value(block, "spike_limit"))
+    if limit is None or spike is None:
+        return ""  # a decoding error of the stand-in's own: not played
+    percent, spike_percent = _number_attr(block, "limit_percentage", 0), _number_attr(block, "spike_limit_percentage", 0)
+    if limit > 0 and percent > 0:
+        return "either limit or limit_percentage must be set, but not both"
+    if limit > 0:
+        return "spike_limit must be less than limit" if spike >= limit else ""
+    if percent > 0:
+        if percent > 100 or spike_percent <= 0 or spike_percent > 100:
+            return "limit_percentage and spike_limit_percentage must be greater than 0 and and less or equal than 100"
+        return ""
+    return "either limit or limit_percentage must be set to greater than zero"
+
+
+def queue_error(queue: Optional[Block]) -> str:
+    """otelcol.QueueArguments.Validate (config_queue.go): only an enabled queue is checked."""
+    if queue is None or not _flag(queue, "enabled", True):
+        return ""
+    if _number_attr(queue, "queue_size", 1000) <= 0:
+        return "queue_size must be greater than zero"
+    sizer = _text(queue, "sizer", "requests")
+    return "" if sizer in ("bytes", "items", "requests") else f"invalid sizer: {sizer}"
+
+
+def retry_error(retry: Optional[Block]) -> str:
+    """otelcol.RetryArguments.Validate (config_retry.go): checked even when retries are off."""
+    if retry is None:
+        return ""
+    if _float_attr(retry, "multiplier", 1.5) <= 1:
+        return "multiplier must be greater than 1.0"
+    return "randomization_factor must be greater or equal to 0" if _float_attr(retry, "randomization_factor",
+                                                                             0.5) < 0 else ""
+
+
+def _float_attr(block: Block, name: str, default: float) -> float:
+    value = _value(block, name)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def otlphttp_errors(block: Block) -> List[str]:
+    """otelcol.exporter.otlphttp: its nested blocks' Validate, then its own, then what
+    Build refuses: the factory's composeSignalURL for traces, metrics and logs in turn."""
+    client = _first(block, "client")
+    for nested in sorted((b for b in block.body if isinstance(b, Block)), key=lambda b: (b.line, b.col)):
+        found = queue_error(nested) if nested.name == "sending_queue" else \
+            retry_error(nested) if nested.name == "retry_on_failure" else ""
+        if found:
+            return [found]
+    endpoint = _text(client, "endpoint") if client is not None else ""
+    if not endpoint and not any(_text(block, f"{s}_endpoint") for s in SIGNALS):
+        return ["at least one endpoint must be specified"]
+    encoding = _text(block, "encoding", "proto")
+    if encoding not in ("proto", "json"):
+        return [f"invalid encoding type {encoding}"]
+    missing = next((s for s in SIGNALS if not endpoint and not _text(block, f"{s}_endpoint")), None)
+    return [f"{BUILD_FAILED}either endpoint or {missing}_endpoint must be specified"] if missing else []
+
+
 def evaluation_errors(block: Block) -> List[str]:
-    """The Validate() errors of an otelcol component's evaluated arguments."""
+    """The Validate() errors of an otelcol component's evaluated arguments, and what building
+    it refuses (BUILD_FAILED: the loader's "Failed to build component: building component: ";
+    a reload changing an existing component would say "updating component: " instead, which
+    the stand-in does not tell apart)."""
     if block.name == "otelcol.auth.basic":
         user, password = _text(block, "username"), _text(block, "password")
         if not user and not password and _first(block, "htpasswd") is None and _first(block, "client_auth") is None:
@@ -78,22 +172,18 @@ def evaluation_errors(block: Block) -> List[str]:
         if user and not password:
             return ["no password provided"]
     elif block.name == "otelcol.processor.memory_limiter":
-        if duration(_text(block, "check_interval"), 0.0) <= 0:
-            return ["check_interval must be greater than zero"]
-        if _value(block, "limit") is None and not _number_attr(block, "limit_percentage", 0):
-            return ["either limit or limit_percentage must be set to greater than zero"]
+        found = memory_limiter_error(block)
+        return [found] if found else []
     elif block.name == "otelcol.processor.batch":
         size, largest = _number_attr(block, "send_batch_size", 2000), _number_attr(block, "send_batch_max_size", 3000)
         if 0 < largest < size:
             return ["send_batch_max_size must be greater or equal to send_batch_size when not 0"]
     elif block.name == "otelcol.exporter.otlphttp":
-        client = _first(block, "client")
-        if not any(_text(b, n) for b, n in ((client, "endpoint"), (block, "traces_endpoint"),
-                                             (block, "metrics_endpoint"), (block, "logs_endpoint")) if b):
-            return ["at least one endpoint must be specified"]
-        encoding = _text(block, "encoding", "proto")
-        if encoding not in ("proto", "json"):
-            return [f"invalid encoding type {encoding}"]
+        return otlphttp_errors(block)
+    elif block.name == "otelcol.exporter.otlp":
+        found = next((e for e in (queue_error(_first(block, "sending_queue")),
+                                  retry_error(_first(block, "retry_on_failure"))) if e), "")
+        return [found] if found else []
     elif block.name == "otelcol.receiver.otlp":
         http = _first(block, "http")
         for name in ("traces_url_path", "logs_url_path", "metrics_url_path"):
@@ -251,19 +341,32 @@ def prom_options(block: Block) -> PromOptions:
                                                                   False))
 
 
+def htpasswd_file_error(auth_block: Optional[Block]) -> str:
+    """basicauthextension's server Start: `open htpasswd file: open <path>: <reason>` when the
+    htpasswd file cannot be opened ("" when it can, or there is none)."""
+    htpasswd = _first(auth_block, "htpasswd") if auth_block is not None else None
+    path = _text(htpasswd, "file") if htpasswd is not None else ""
+    if not path:
+        return ""
+    try:
+        with open(path, "rb"):
+            return ""
+    except OSError as err:
+        return f"open htpasswd file: open {path}: {(err.strerror or str(err)).lower()}"
+
+
 def server_htpasswd(auth_block: Optional[Block]) -> Tuple[str, ...]:
-    """otelcol.auth.basic's ConvertServer: htpasswd inline and file lines, then the deprecated
-    username:password when both are set."""
+    """The htpasswd lines the server extension reads: the file's (basicauthextension reads it
+    first), then otelcol.auth.basic's ConvertServer inline text, to which the deprecated
+    username:password are appended when both are set."""
     if auth_block is None:
         return ()
     htpasswd = _first(auth_block, "htpasswd")
-    lines = _text(htpasswd, "inline").splitlines() if htpasswd is not None else []
     path = _text(htpasswd, "file") if htpasswd is not None else ""
-    if path:
-        try:
-            lines += Path(path).read_text(encoding="utf-8").splitlines()
-        except OSError:
-            pass
+    lines: List[str] = []
+    if path and not htpasswd_file_error(auth_block):
+        lines += Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    lines += _text(htpasswd, "inline").splitlines() if htpasswd is not None else []
     user, password = _text(auth_block, "username"), _text(auth_block, "password")
     if user and password:
         lines.append(f"{user}:{password}")
@@ -286,11 +389,21 @@ def receiver_config(block: Block, blocks: Dict[str, Block]) -> ReceiverConfig:
     algorithms = evaluate(attr(http, "compression_algorithms")) if http is not None else None
     auth_expr = attr(http, "auth") if http is not None else None
     auth_ref = chain_name(auth_expr) if auth_expr is not None else None
-    htpasswd = server_htpasswd(blocks.get(auth_ref.rsplit(".", 1)[0])) if auth_ref else None
+    auth_block = blocks.get(auth_ref.rsplit(".", 1)[0]) if auth_ref else None
+    htpasswd = server_htpasswd(auth_block) if auth_ref else None
     return ReceiverConfig(http=endpoint(http, "0.0.0.0:4318"), grpc=endpoint(_first(block, "grpc"), "0.0.0.0:4317"),
                           paths=paths, signals=signals,
                           algorithms=frozenset(str(a) for a in algorithms) if isinstance(algorithms, list)
-                          else DEFAULT_ALGORITHMS, htpasswd=htpasswd)
+                          else DEFAULT_ALGORITHMS, htpasswd=htpasswd,
+                          auth_broken=bool(htpasswd_file_error(auth_block)))
+
+
+def auth_health(block: Block) -> Tuple[str, str]:
+    """otelcol.auth.basic (auth.go, scheduler_auth.go): its extensions start in Update, before
+    the node's evaluation and Run, so the newest healthy message is Run's "started component";
+    a server extension that cannot open its htpasswd file leaves it unhealthy."""
+    failure = htpasswd_file_error(block)
+    return ("unhealthy", f"failed to create components: {failure}") if failure else ("healthy", STARTED)
 
 
 # ---- the engine ---------------------------------------------------------------------
@@ -335,13 +448,15 @@ class Engine:
 
     def _update_receivers(self, otel: Dict[str, Block]) -> None:
         wanted = {cid: receiver_config(b, otel) for cid, b in otel.items() if b.name == "otelcol.receiver.otlp"}
+        restarted: Set[str] = set()
         for cid, receiver in list(self.receivers.items()):
             if wanted.get(cid) != receiver.config:
                 receiver.close()
                 del self.receivers[cid]
+                restarted.add(cid)
         for cid, config in wanted.items():
             if cid not in self.receivers:
-                receiver = Receiver(cid, config, self._receiver_consumer(cid), self.log)
+                receiver = Receiver(cid, config, self._receiver_consumer(cid), self.log, scheduled=cid in restarted)
                 receiver.start()
                 if receiver.failure:
                     self.log("error", f"{cid}: failed to start scheduled component: {receiver.failure}")
@@ -385,6 +500,7 @@ class Engine:
         """(state, message) of the otelcol components whose health Alloy's scheduler reports."""
         with self._lock:
             out = {cid: ("healthy", SCHEDULED) for cid, b in self.blocks.items() if b.name in SCHEDULED_ONLY}
+            out.update({cid: auth_health(b) for cid, b in self.blocks.items() if b.name == "otelcol.auth.basic"})
             out.update({cid: r.health() for cid, r in self.receivers.items()})
             out.update({cid: e.health() for cid, e in self.exporters.items()})
             return out
@@ -441,6 +557,8 @@ class Engine:
 
     def _to_remote_write(self, block: Block, prom: PromExport, request: Message) -> None:
         samples = prom.converter.convert(request, int(self.wall() * 1000))
+        if references(attr(block, "forward_to")):  # fanout.go: once per Append a child took
+            prom.metrics.add("prometheus_forwarded_samples_total", {}, len(samples))
         producer, writers = Producer(self.blocks), self.telemetry.writers()
         by_sink: Dict[str, List[Series]] = {}
         for labels, value, stamp in samples:
@@ -450,7 +568,6 @@ class Engine:
             writer = writers.get(sink_id)
             if isinstance(writer, RemoteWrite):
                 writer.receive(series)
-                prom.metrics.add("prometheus_forwarded_samples_total", {}, len(series))
 
     def _to_loki(self, block: Block, loki: LokiExport, request: Message) -> None:
         entries, failed = log_entries(request, int(self.wall() * 1_000_000_000))

@@ -27,11 +27,18 @@ Alloy's wrapper:
   Unauthenticated, PermissionDenied, Unavailable, ...; `_OTHER` for no answer) and
   error_permanent; labels exporter="otlp_http/<component id>", server_address, server_port
   (when the URL has one), url_path, and otel_scope_* as otel-go's Prometheus exporter adds
-  them; otelcol_exporter_queue_size and _queue_capacity per data_type from the start.
+  them; otelcol_exporter_queue_size and _queue_capacity per data_type from the start (none
+  with sending_queue disabled). With the queue off the pipeline gets the final error: a status
+  answer reads `rpc error: code = <Code> desc = error exporting items, ...`, a permanent one
+  behind `Permanent error: `, both behind the retry sender's `not retryable error: ` / `no
+  more retries left: ` only when retry_on_failure is enabled.
 - Health (Alloy's internal/component/otelcol/internal/scheduler): "started scheduled
-  components" whatever the endpoint answers; only a client that cannot be built (a TLS file
-  that cannot be read) makes the component exit. A changed configuration starts a new
-  registry, so its counters start again from zero, as Alloy's exporter.Update does.
+  components" whatever the endpoint answers; a client that cannot be built (a TLS file that
+  cannot be read) makes the component exit at `alloy run` (what reaches it then gets
+  `context canceled`: its context is cancelled when Run returns), or, restarted by a reload,
+  leaves it running and "unhealthy" (what reaches it then is refused with a text of the
+  stand-in's own: the real unstarted exporter's answer is not played). A changed configuration
+  starts a new registry, so its counters start again from zero, as Alloy's exporter.Update does.
 
 otelcol.exporter.otlp is gRPC, which needs HTTP/2 and HPACK: Python's standard library has
 neither, and the stand-in does not pretend. It keeps the component healthy (as Alloy would
@@ -329,8 +336,10 @@ def classify(url: str, status: int, content_type: str, body: bytes, retry_after:
             detail = f", Message={st.get('message', '')}, Details=[]"
         except (ValueError, UnicodeDecodeError):
             detail = ""
-    message = f"error exporting items, request to {url} responded with HTTP Status Code {status}{detail}"
     code = GRPC_CODES.get(status, "Unknown")
+    # statusutil.NewStatusFromMsgAndHTTPCode(...).Err(): a gRPC status error's text
+    message = f"rpc error: code = {code} desc = error exporting items, request to {url} responded with HTTP " \
+              f"Status Code {status}{detail}"
     if status not in RETRYABLE:
         return Outcome(False, False, code, message)
     delay = _retry_after(retry_after) if status in (429, 503) else 0.0
@@ -391,7 +400,8 @@ class Exporter:
         self.lock = threading.Lock()
         self.queue: List[Pending] = []
         self.in_flight = 0
-        self.failure = ""  # why the client could not be built (the component exited)
+        self.failure = ""  # why the client could not be built (the component exited, or is unhealthy)
+        self.scheduled = False  # restarted by a reload's Update (Schedule), not by the component's Run
         self.metrics = Registry(component_id)
         self._start()
 
@@ -403,10 +413,9 @@ class Exporter:
                 client_context(self.settings.tls)
             except (OSError, ssl.SSLError) as err:
                 self.failure = str(err)
-        for signal in SIGNALS:
+        for signal in SIGNALS if self.settings.queue.enabled else ():  # no queue, no queue series
             labels = {"exporter": self.exporter_id, "data_type": signal, **EXPORTER_SCOPE}
-            self.metrics.add("otelcol_exporter_queue_capacity", labels,
-                             self.settings.queue.size if self.settings.queue.enabled else 0)
+            self.metrics.add("otelcol_exporter_queue_capacity", labels, self.settings.queue.size)
             self.metrics.add("otelcol_exporter_queue_size", labels, 0)
 
     @property
@@ -420,14 +429,20 @@ class Exporter:
             self.settings = s
             if changed:
                 self._start()
+                self.scheduled = True
                 for pending in self.queue:
                     self._queue_size(pending.signal, 1)
 
     def health(self) -> Tuple[str, str]:
-        if self.failure:  # the three signals' exporters failed alike; multierr joins them
-            errors = "; ".join([self.failure] * len(SIGNALS))
-            return "exited", f"component shut down with error: no components started successfully: {errors}"
-        return "healthy", "started scheduled components"
+        """The scheduler's health: the three signals' exporters (not shared) fail alike and
+        multierr joins their errors. At `alloy run` none started, so Run exits; restarted by a
+        reload's Update (Schedule while running) it stays running, unhealthy."""
+        if not self.failure:
+            return "healthy", "started scheduled components"
+        errors = "; ".join([self.failure] * len(SIGNALS))
+        if self.scheduled:
+            return "unhealthy", f"failed to create components: {errors}"
+        return "exited", f"component shut down with error: no components started successfully: {errors}"
 
     def _labels(self, signal: str) -> Labels:
         labels = {"exporter": self.exporter_id, **EXPORTER_SCOPE}
@@ -446,6 +461,8 @@ class Exporter:
         return labels
 
     def _queue_size(self, signal: str, delta: int) -> None:
+        if not self.settings.queue.enabled:
+            return
         labels = {"exporter": self.exporter_id, "data_type": signal, **EXPORTER_SCOPE}
         self.metrics.add("otelcol_exporter_queue_size", labels, delta)
 
@@ -454,8 +471,10 @@ class Exporter:
         (or, with the queue disabled, when it finally failed)."""
         count = otlp.item_count(signal, request)
         with self.lock:
+            if self.failure and not self.scheduled:  # Run returned: the component's context is cancelled
+                return "context canceled", False, ""
             if self.failure:
-                return f"{self.id}: the exporter is not running", False, ""
+                return f"{self.id}: the exporter is not running (stand-in's own text)", False, ""
             if self.settings.queue.enabled and len(self.queue) >= self.settings.queue.size:
                 self.metrics.add(f"otelcol_exporter_enqueue_failed_{UNIT[signal]}_total",
                                  {"exporter": self.exporter_id, **EXPORTER_SCOPE}, count)
@@ -478,8 +497,7 @@ class Exporter:
                         return None
                     code = pending.error_type if pending.error_type in GRPC_CODES.values() or \
                         pending.error_type == "Unknown" else ""
-                    prefix = "not retryable error: " if pending.permanent else "no more retries left: "
-                    return prefix + pending.error, pending.permanent, code
+                    return self._final_error(pending), pending.permanent, code
                 delay = pending.due - self.clock()
             if delay > 0:
                 time.sleep(delay)
@@ -489,6 +507,15 @@ class Exporter:
                 pending.busy = True
                 self.in_flight += 1
             self.attempt(pending)
+
+    def _final_error(self, pending: Pending) -> str:
+        """The error the pipeline gets with the queue off: consumererror.NewPermanent's
+        "Permanent error: " on a permanent one, wrapped by the retry sender (only there when
+        retry_on_failure is enabled) in "not retryable error: " or "no more retries left: "."""
+        error = f"Permanent error: {pending.error}" if pending.permanent else str(pending.error)
+        if not self.settings.retry.enabled:
+            return error
+        return ("not retryable error: " if pending.permanent else "no more retries left: ") + error
 
     def _claim(self, now: float) -> List[Pending]:
         free = max(0, self.settings.queue.consumers - self.in_flight)

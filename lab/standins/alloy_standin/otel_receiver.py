@@ -22,10 +22,15 @@ zstd, zlib, snappy, deflate, lz4):
 - otelcol_receiver_accepted_*, refused_* and failed_* counted per request that had items,
   labelled receiver="otlp/<component id>" and transport="http";
 - tls { cert_file key_file (or cert_pem key_pem), client_ca_file }: HTTPS, TLS 1.2 at least;
-- auth = otelcol.auth.basic.<x>.handler: basic auth against its htpasswd (inline or file; the
-  deprecated username/password are appended to it as Alloy does), checked before anything
-  else: 401 with an rpc Status (code 16) otherwise; bcrypt/crypt entries are not played and
-  never match.
+- auth = otelcol.auth.basic.<x>.handler: basic auth (contrib basicauth) against its htpasswd
+  as Alloy's ConvertServer builds it (the file's lines, then inline, then the deprecated
+  username:password; go-htpasswd keeps the last line per user), checked before anything
+  else: 401 with an rpc Status (code 16) and `no basic auth provided`, `invalid authorization
+  scheme prefix`, `invalid authorization format` or `invalid credentials`; plain and {SHA}
+  entries only, bcrypt/MD5/crypt entries are not played and never match. When the htpasswd
+  file cannot be opened the extension never started: a request whose header parses gets no
+  answer (the nil matchFunc panics and Go's net/http closes the connection);
+- a port that cannot be bound: see Receiver.health.
 
 gRPC (a `grpc` block) is NOT played: gRPC needs HTTP/2 with HPACK, which Python's standard
 library does not have. When a grpc block is given, the stand-in binds its endpoint (default
@@ -102,6 +107,7 @@ class ReceiverConfig:
     max_body: int = MAX_BODY
     # http.auth = otelcol.auth.basic...handler: its htpasswd lines (user:password); None: no auth
     htpasswd: Optional[Tuple[str, ...]] = None
+    auth_broken: bool = False  # that auth extension failed to start (htpasswd file unreadable)
 
 
 def split_address(address: str, default_port: int) -> Tuple[str, int]:
@@ -127,33 +133,60 @@ def server_context(tls: Dict[str, str]) -> ssl.SSLContext:
     return context
 
 
-def check_basic(header: Optional[str], htpasswd: Tuple[str, ...]) -> Optional[str]:
-    """basicauthextension's server side: None when the credentials match an htpasswd line,
-    else its error. Lines are `user:password` in plain text or `user:{SHA}base64(sha1)`;
-    bcrypt and crypt hashes are not played (no bcrypt in the standard library): they never
-    match."""
-    scheme, _, token = (header or "").partition(" ")
-    if not header:
-        return "missing or empty authorization header"
-    if scheme.lower() != "basic":
-        return "invalid authorization scheme"
+AUTH_PANICS = "auth extension not started"  # check_basic's answer when its matchFunc is nil
+
+
+def htpasswd_table(lines: Tuple[str, ...]) -> Dict[str, str]:
+    """go-htpasswd's table: lines trimmed, blank ones skipped, `user:secret` split at the
+    first colon; a later line for the same user replaces the earlier one."""
+    table: Dict[str, str] = {}
+    for raw in lines:
+        line = raw.strip()
+        name, sep, secret = line.partition(":")
+        if line and sep:
+            table[name] = secret
+    return table
+
+
+def parse_basic(header: str) -> Tuple[str, str]:
+    """basicauth.ParseBasicAuth: (user, password) or ValueError with its error text."""
+    prefix = "Basic "
+    if len(header) < len(prefix) or header[:len(prefix)].lower() != prefix.lower():
+        raise ValueError("invalid authorization scheme prefix")
     try:
-        user, sep, password = base64.b64decode(token.strip(), validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return "failed to decode base64 credentials"
+        decoded = base64.b64decode(header[len(prefix):], validate=True).decode("utf-8", "surrogateescape")
+    except (binascii.Error, ValueError):
+        raise ValueError("invalid authorization format") from None
+    user, sep, password = decoded.partition(":")
     if not sep:
-        return "invalid credentials"
-    for line in htpasswd:
-        name, _, secret = line.strip().partition(":")
-        if name != user:
-            continue
-        if secret.startswith("{SHA}"):
-            digest = base64.b64encode(hashlib.sha1(password.encode()).digest()).decode()
-            if hmac.compare_digest(secret[5:], digest):
-                return None
-        elif not secret.startswith("$") and hmac.compare_digest(secret, password):
-            return None
-    return "invalid credentials"
+        raise ValueError("invalid authorization format")
+    return user, password
+
+
+def _matches(secret: str, password: str) -> bool:
+    """Plain and {SHA} entries; bcrypt, MD5 and crypt hashes are not played (never match)."""
+    if secret.startswith("{SHA}"):
+        digest = base64.b64encode(hashlib.sha1(password.encode()).digest()).decode()
+        return hmac.compare_digest(secret[5:], digest)
+    return not secret.startswith("$") and hmac.compare_digest(secret.encode(), password.encode())
+
+
+def check_basic(header: Optional[str], htpasswd: Tuple[str, ...], broken: bool = False) -> Optional[str]:
+    """basicauth.Authenticate (contrib extension/internal/basicauth): None when the credentials
+    match, else its error: `no basic auth provided`, `invalid authorization scheme prefix`,
+    `invalid authorization format` (bad base64, no colon), `invalid credentials`. broken: the
+    server extension never started (its htpasswd file could not be opened), so its nil
+    matchFunc panics once a header parses: AUTH_PANICS."""
+    if not header:
+        return "no basic auth provided"
+    try:
+        user, password = parse_basic(header)
+    except ValueError as err:
+        return str(err)
+    if broken:
+        return AUTH_PANICS
+    secret = htpasswd_table(htpasswd).get(user)
+    return None if secret is not None and _matches(secret, password) else "invalid credentials"
 
 
 GRPC_CODE = {400: 3, 401: 16, 403: 7, 404: 12, 429: 8, 502: 14, 503: 14, 504: 14}
@@ -195,7 +228,10 @@ def make_handler(config: ReceiverConfig, consume: Consume, metrics: Registry,
         def _handle(self) -> None:
             raw = self._raw_body()
             if config.htpasswd is not None:  # the auth interceptor comes first
-                refused = check_basic(self.headers.get("Authorization"), config.htpasswd)
+                refused = check_basic(self.headers.get("Authorization"), config.htpasswd, config.auth_broken)
+                if refused == AUTH_PANICS:  # net/http recovers the handler's panic: no answer at all
+                    self.close_connection = True
+                    return
                 if refused is not None:
                     self._error_handler(refused, 401)
                     return
@@ -319,6 +355,7 @@ class Receiver:
     http: Optional[LabServer] = None
     grpc: Optional[GrpcRefuser] = None
     failure: str = ""
+    scheduled: bool = False  # started by a reload's Update (Schedule), not by the component's Run
 
     def __post_init__(self) -> None:
         self.metrics = Registry(self.id)
@@ -364,12 +401,17 @@ class Receiver:
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     def health(self) -> Tuple[str, str]:
-        """The scheduler's health: every signal's component failed to start with the shared
-        receiver's error (multierr joins them with "; "), so Run exits with it."""
-        if self.failure:
-            errors = "; ".join([self.failure] * max(1, len(self.config.signals)))
-            return "exited", f"component shut down with error: no components started successfully: {errors}"
-        return "healthy", "started scheduled components"
+        """The scheduler's health (Alloy internal/component/otelcol/internal/scheduler). The
+        collector's otlp receiver is one shared component (receiver/otlpreceiver factory.go,
+        internal/sharedcomponent): only the first signal's Start runs it and returns its error,
+        the others return nil. So at `alloy run`, with exactly one signal nothing started and
+        Run exits; with two or more the scheduler keeps running, unhealthy. Restarted by a
+        reload (Schedule while running), it never exits: unhealthy either way."""
+        if not self.failure:
+            return "healthy", "started scheduled components"
+        if len(self.config.signals) == 1 and not self.scheduled:
+            return "exited", f"component shut down with error: no components started successfully: {self.failure}"
+        return "unhealthy", f"failed to create components: {self.failure}"
 
     def close(self) -> None:
         if self.http is not None:

@@ -9,6 +9,8 @@ otelcol_receiver_*, labelled component_id), /api/v0/web/components and
 prometheus.remote_write and the otelcol exporters stay healthy ("started component", or
 "started scheduled components" for otelcol components) whatever their endpoints answer,
 refuse or time out: health never depends on a backend, delivery shows only in /metrics.
+After a reload every component the new configuration keeps reads "component evaluated" while
+healthy (its evaluation is then its newest health; a new one starts as at `alloy run`).
 The otelcol.* pipeline (receiver servers included) runs in otel.Engine. WAL directories are created under --storage.path like the real
 agent does. Telemetry (a mimic of the pipelines' data flow and of the writers' queues,
 retries and backoff) runs in telemetry.Telemetry.run.
@@ -34,6 +36,9 @@ from .otel import Engine
 from .syntax import Block
 from .telemetry import Telemetry, render
 from .validate import Loaded, LoadError, load
+
+
+EVALUATED = "component evaluated"
 
 
 def _now() -> str:
@@ -63,6 +68,16 @@ class Component:
             "dataFlowEdgesTo": [],
             "health": {"state": self.state, "message": self.message, "updatedTime": self.updated},
         }
+
+
+def _carry_over(old: Component, new: Component) -> None:
+    """A component kept by a reload is evaluated again: its evaluation health, "component
+    evaluated" (node_builtin_component.go Evaluate), is the newest of its healthy ones; an
+    exited or unhealthy health outranks it (component.LeastHealthy)."""
+    if old.state == "healthy":
+        new.state, new.message, new.updated = "healthy", EVALUATED, _now()
+    else:
+        new.state, new.message, new.updated = old.state, old.message, old.updated
 
 
 class Agent:
@@ -95,10 +110,9 @@ class Agent:
             return False, "\n".join(d.render() for d in loaded.errors)
         fresh = {b.id: Component(b) for _, b in loaded.components if b.name in COMPONENTS}
         with self.lock:
-            for cid, comp in fresh.items():
-                old = self.components.get(cid)
-                if old is not None:
-                    comp.state, comp.message, comp.updated = old.state, old.message, old.updated
+            kept = {cid for cid in fresh if cid in self.components}
+            for cid in kept:
+                _carry_over(self.components[cid], fresh[cid])
             self.components = fresh
             self.ready = True
         self._prepare_storage()
@@ -106,7 +120,7 @@ class Agent:
         self.otel.update({cid: comp.block for cid, comp in fresh.items()})
         for cid, (state, message) in self.otel.health().items():
             if cid in fresh:
-                fresh[cid].set_health(state, message)
+                fresh[cid].set_health(state, EVALUATED if cid in kept and state == "healthy" else message)
         return True, "config reloaded"
 
     def _prepare_storage(self) -> None:
