@@ -77,6 +77,12 @@ PRODUCT_BLOCKS = {
     "loki.write endpoint": ("loki.write", ["endpoint"]),
     "prometheus.remote_write endpoint": ("prometheus.remote_write", ["endpoint"]),
     "tls_config": ("loki.write", ["endpoint", "tls_config"]),
+    "otelcol.exporter.otlphttp client": ("otelcol.exporter.otlphttp", ["client"]),
+    "otelcol.exporter.otlp client": ("otelcol.exporter.otlp", ["client"]),
+    "otelcol client tls": ("otelcol.exporter.otlphttp", ["client", "tls"]),
+    "otelcol.receiver.otlp tls": ("otelcol.receiver.otlp", ["http", "tls"]),
+    "otelcol.processor.batch": ("otelcol.processor.batch", []),
+    "otelcol.processor.memory_limiter": ("otelcol.processor.memory_limiter", []),
 }
 PRODUCT_STAGES = ("static_labels", "labels", "label_drop", "label_keep", "json", "regex", "drop",
                   "timestamp", "output", "template", "logfmt", "replace", "match")

@@ -6,7 +6,7 @@ the lab's throwaway CA certificates, port 80),
 `loki` (the multi-tenant Loki stand-in, 3100: X-Scope-OrgID required), `prometheus` (real
 Prometheus, 9090, open) and `gateway` (the TLS gateway stand-in in front of both, with
 credentials: Loki shaped on 3100, Prometheus/Mimir shaped on 9090, Grafana Cloud shaped on
-443). Lab hosts are systemd containers named `fleet-alloy-lab-<platform>` (for example
+443) and `otlp` (the OTLP sink stand-in, 4318, TLS, basic auth and a tenant header). Lab hosts are systemd containers named `fleet-alloy-lab-<platform>` (for example
 fleet-alloy-lab-el9-emulated).
 
 up_services exports for the inventories and tests: ALLOY_LAB_KEY_FINGERPRINT,
@@ -54,12 +54,20 @@ GATEWAY_COMMAND = (
     "--cert", "/etc/lab-gateway/gateway.pem", "--key", "/etc/lab-gateway/gateway.key",
     "--loki-upstream", "http://loki:3100", "--prometheus-upstream", "http://prometheus:9090",
 )
+OTLP_COMMAND = (
+    "python3", "-m", "otlp_sink", "--listen", "0.0.0.0:4318",
+    "--credentials", "/build/standins/gateway_standin/lab_credentials.json", "--tenant-header", "X-Scope-OrgID",
+    "--cert", "/etc/lab-gateway/gateway.pem", "--key", "/etc/lab-gateway/gateway.key",
+)
 SERVICES = (
     Service("mirror", "services", (), 80, "/apt/dists/stable/InRelease"),
     Service("loki", "services", ("python3", "-m", "loki_standin", "--listen", "0.0.0.0:3100"), 3100, "/ready"),
     Service("prometheus", "prometheus", (), 9090, "/-/ready"),
     # /lab/health: answered by the gateway itself, without credentials, over TLS.
     Service("gateway", "services", GATEWAY_COMMAND, 3100, "/lab/health", tls=True),
+    # An OTLP backend behind basic auth and a tenant header, over TLS (the lab CA's certificate
+    # names otlp too).
+    Service("otlp", "services", OTLP_COMMAND, 4318, "/lab/health", tls=True),
 )
 # The gateway's throwaway credentials (one file for the gateway, the inventory and tests).
 CREDENTIALS = LAB / "standins" / "gateway_standin" / "lab_credentials.json"

@@ -357,7 +357,9 @@ def test_the_lab_credentials_file_has_the_agreed_shape() -> None:
         "prometheus": ["bearer_token", "password", "username"],
         "cloud_metrics": ["rw_token", "username", "write_only_token"],
         "cloud_logs": ["token", "username"],
+        "otlp": ["users"],   # the OTLP sink's (otlp_sink.load_users): Grafana Cloud's shape, an instance ID
     }
+    assert all(user.isdigit() for user in data["otlp"]["users"])
     assert data["loki"]["tenants"] == ["ops", "lab"]
     assert data["cloud_metrics"]["username"].isdigit() and data["cloud_logs"]["username"].isdigit()
 

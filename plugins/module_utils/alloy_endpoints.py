@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleet.alloy contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Loki and Prometheus endpoints as data: checks, secret extraction, Alloy shape.
+"""Loki, Prometheus and OTLP endpoints as data: checks, secret extraction, Alloy shape.
 
 An endpoint as users write it (see roles/alloy_config/meta/argument_specs.yml):
 url, name, tenant_id (Loki), headers, remote_timeout, batch_size / batch_wait (Loki),
@@ -9,6 +9,10 @@ queue_config (Prometheus), one of basic_auth {username, password | password_file
 bearer_token, bearer_token_file, and tls {ca_file, ca_pem, cert_file, key_file,
 insecure_skip_verify, server_name, min_version}; verify {backend, ready, ready_url,
 query, query_url} is for alloy_verify only (module_utils/backends.py) and never rendered.
+OTLP exporters (alloy_config_otlp_exporters) take url, name (required: it names the
+components), protocol (http or grpc), signals, headers, timeout, compression, basic_auth
+{username, password} and tls; they become an otelcol.exporter.otlphttp or .otlp with its
+client block, and an otelcol.auth.basic for the credentials.
 
 Secrets (basic_auth.password, bearer_token) never reach the configuration: they are
 replaced by sys.env("FLEET_ALLOY_<KIND>_<n>_<FIELD>") and returned separately for the
@@ -23,18 +27,26 @@ import re
 
 
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import (
-    env_ref, is_identifier)
+    env_ref, expr, is_identifier)
 from ansible_collections.fleet.alloy.plugins.module_utils.backends import flavor_problems
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import value_problem
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import has_credentials, shown
 
-KINDS = ("loki", "prometheus")
+KINDS = ("loki", "prometheus", "otlp")
+SIGNALS = ("traces", "metrics", "logs")
+PROTOCOLS = {"http": "otelcol.exporter.otlphttp", "grpc": "otelcol.exporter.otlp"}
+# The OTLP exporter's client block by protocol (alloy_schema.BLOCKS): otelcol.exporter.otlp has its
+# timeout beside the client block, otelcol.exporter.otlphttp inside it.
+CLIENT_BLOCKS = {"http": "otelcol.exporter.otlphttp client", "grpc": "otelcol.exporter.otlp client"}
+# configcompression's types (the OpenTelemetry Collector, as Alloy builds it); "none" sends plain.
+COMPRESSIONS = ("gzip", "zlib", "deflate", "snappy", "zstd", "lz4", "none")
 AUTH_KEYS = ("basic_auth", "bearer_token", "bearer_token_file")
 TLS_KEYS = ("ca_file", "ca_pem", "cert_file", "key_file", "insecure_skip_verify", "server_name",
             "min_version")
 ATTRIBUTES = {
     "loki": ("url", "name", "tenant_id", "headers", "remote_timeout", "batch_size", "batch_wait"),
     "prometheus": ("url", "name", "headers", "remote_timeout"),
+    "otlp": ("headers", "compression"),
 }
 MAPPINGS = ("basic_auth", "tls", "headers", "queue_config", "verify")
 # Headers that carry credentials (RFC 9110 Authorization, proxies, cookies, API keys).
@@ -106,15 +118,46 @@ def _one_endpoint_problems(endpoint, kind, where):
     basic = endpoint.get("basic_auth") or {}
     if basic and bool(basic.get("password")) == bool(basic.get("password_file")):
         problems.append("%s.basic_auth needs exactly one of password and password_file" % where)
-    problems.extend(_header_problems(endpoint.get("headers") or {}, where))
+    problems.extend(_header_problems(endpoint.get("headers") or {}, where,
+                                     "basic_auth" if kind == "otlp" else "basic_auth or bearer_token"))
     name = endpoint.get("name")
     if name and not is_identifier(str(name)):
         problems.append("%s.name must be an identifier (letters, digits, _), got %r" % (where, name))
     if kind != "loki" and (_present(endpoint, "tenant_id") or _present(endpoint, "batch_size")):
         problems.append("%s: tenant_id and batch_size are Loki options" % where)
-    if kind == "loki" and _present(endpoint, "queue_config"):
+    if kind != "prometheus" and _present(endpoint, "queue_config"):
         problems.append("%s: queue_config is a Prometheus option" % where)
+    if kind == "otlp":
+        return problems + _otlp_problems(endpoint, where)
     return problems + flavor_problems(kind, endpoint, where)
+
+
+def _otlp_problems(endpoint, where):
+    """What an OTLP exporter needs beyond an endpoint's common rules."""
+    problems = []
+    if not _present(endpoint, "name"):
+        problems.append("%s.name is required: it names the exporter's components (an identifier)" % where)
+    for key in ("bearer_token", "bearer_token_file", "verify"):
+        if _present(endpoint, key):
+            problems.append("%s.%s is not an option of an OTLP exporter (basic_auth, headers)" % (where, key))
+    if (endpoint.get("basic_auth") or {}).get("password_file"):
+        problems.append("%s.basic_auth.password_file: otelcol.auth.basic reads a password file only from Alloy "
+                        "1.13 on (its client_auth block), which the role does not write yet: give password "
+                        "(it reaches Alloy through the env file)" % where)
+    protocol = endpoint.get("protocol", "http")
+    if protocol not in PROTOCOLS:
+        problems.append("%s.protocol must be http or grpc, got %r" % (where, protocol))
+    elif protocol == "grpc" and isinstance(endpoint.get("url"), str) and \
+            endpoint["url"].partition("://")[2].partition("/")[2]:
+        problems.append("%s.url: a gRPC exporter dials host:port only, got a path (%s); the OTLP/HTTP exporter "
+                        "(protocol http) takes a URL with a path" % (where, shown(endpoint["url"])))
+    if _present(endpoint, "compression") and endpoint["compression"] not in COMPRESSIONS:
+        problems.append("%s.compression must be one of %s, got %r"
+                        % (where, ", ".join(COMPRESSIONS), endpoint["compression"]))
+    signals = endpoint.get("signals", list(SIGNALS))
+    if not isinstance(signals, list) or not signals or not set(signals) <= set(SIGNALS):
+        problems.append("%s.signals must be a non-empty list of %s, got %r" % (where, ", ".join(SIGNALS), signals))
+    return problems
 
 
 def _shape_problems(endpoint, where):
@@ -132,14 +175,14 @@ def _url_problems(url, where):
     return []
 
 
-def _header_problems(headers, where):
+def _header_problems(headers, where, auth):
     problems = []
     for header, value in headers.items():
         if not _HEADER_NAME.match(str(header)):
             problems.append("%s.headers: %r is not a valid HTTP header name" % (where, header))
         elif str(header).lower() in CREDENTIAL_HEADERS:
             problems.append("%s.headers.%s carries credentials, which would be written to the configuration "
-                            "file: use basic_auth or bearer_token (written to the env file only)" % (where, header))
+                            "file: use %s (written to the env file only)" % (where, header, auth))
         elif not isinstance(value, str) or _CONTROL.search(value):
             problems.append("%s.headers.%s must be a one-line string" % (where, header))
     return problems
@@ -191,7 +234,39 @@ def _blocks(endpoint, kind, index):
 
 
 def alloy_endpoint(endpoint, kind, index):
-    """{attributes: {...}, blocks: {name: {...}}} ready for the endpoint macro."""
+    """{attributes: {...}, blocks: {name: {...}}} ready for the endpoint macro; for an OTLP
+    exporter also name, component, signals and auth (otlp_exporter)."""
     if kind not in KINDS:
         raise ValueError("kind must be one of %s" % ", ".join(KINDS))
+    if kind == "otlp":
+        return otlp_exporter(endpoint, index)
     return {"attributes": _attributes(endpoint, kind, index), "blocks": _blocks(endpoint, kind, index)}
+
+
+def otlp_exporter(endpoint, index):
+    """An OTLP exporter: its component, its own attributes (gRPC's timeout), the attributes and
+    tls block of its client, and the attributes of its otelcol.auth.basic (None without
+    basic_auth). gRPC takes host:port; an http:// URL means a connection without TLS there
+    (tls.insecure)."""
+    protocol = endpoint.get("protocol", "http")
+    name = str(endpoint["name"])
+    tls = dict((key, value) for key, value in (endpoint.get("tls") or {}).items()
+               if key in TLS_KEYS and value not in (None, ""))
+    url = endpoint["url"]
+    if protocol == "grpc":
+        scheme, dummy, address = url.partition("://")
+        url = address.rstrip("/")
+        if scheme == "http":
+            tls["insecure"] = True
+    client = {"endpoint": url}
+    client.update((key, endpoint[key]) for key in ATTRIBUTES["otlp"] if _present(endpoint, key))
+    own = {}
+    if _present(endpoint, "timeout"):
+        (own if protocol == "grpc" else client)["timeout"] = endpoint["timeout"]
+    auth = None
+    basic = endpoint.get("basic_auth") or {}
+    if basic:
+        auth = {"username": basic.get("username", ""), "password": env_ref(secret_env_name("otlp", index, "password"))}
+        client["auth"] = expr("otelcol.auth.basic.%s.handler" % name)
+    return {"name": name, "component": PROTOCOLS[protocol], "signals": list(endpoint.get("signals", SIGNALS)),
+            "own": own, "attributes": client, "blocks": {"tls": tls} if tls else {}, "auth": auth}

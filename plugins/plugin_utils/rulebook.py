@@ -20,7 +20,7 @@ import math
 import re
 from urllib.parse import urlsplit
 
-from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import endpoint_problems
+from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import CLIENT_BLOCKS, endpoint_problems
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import EXPR_KEY
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import value_problem
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import has_credentials
@@ -42,6 +42,9 @@ FLAG = r"--[a-z0-9.-]+(?:=[^\s]+)?"
 IMAGE = (r"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9][a-z0-9._/-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
          r"(?:@sha256:[0-9a-f]{64})?")
 FINGERPRINT = r"[0-9A-F]{40}|[0-9A-F]{64}"
+LISTEN = (r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*):(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}"
+          r"|655[0-2][0-9]|6553[0-5])")
+LISTEN_DOC = "host:port or [ipv6]:port with a port from 1 to 65535"
 _URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")   # RFC 3986
 
 
@@ -230,13 +233,26 @@ def _alloy_value(alloy_type):
         return duration()
     if alloy_type == "bool":
         return boolean()
-    if alloy_type in ("int", "uint64"):
+    if alloy_type in ("int", "uint32", "uint64"):
         return integer(0)
     if alloy_type == "list(string)":
         return list_of(text(None, "a string", empty=True))
     if alloy_type == "map(string,string)":
         return mapping(text(None, "a string", multiline=True), text(None, "a string", empty=True, multiline=True))
-    raise Problem("an attribute of Alloy type %s cannot be set from a variable" % alloy_type)
+    return _unsettable(alloy_type)
+
+
+def _unsettable(alloy_type):
+    """Secrets and types the roles do not write: refused without showing the value (a key_pem)."""
+    def check(value):
+        raise Problem("an attribute of Alloy type %s cannot be set from a variable%s" % (
+            alloy_type, " (a secret would be written to the configuration file: give a file path, such as "
+                        "key_file)" if alloy_type == "secret" else ""))
+    return Rule(check, "not settable (Alloy type %s)" % alloy_type, secret=True)
+
+
+def _settable(attributes):
+    return sorted(key for key, kind in attributes.items() if not _alloy_value(kind).secret)
 
 
 def alloy_block(name):
@@ -256,7 +272,7 @@ def alloy_block(name):
             elif item is not None:
                 out[key] = _at("." + key, _alloy_value(attributes[key]), item)
         return out
-    return Rule(check, "a mapping of %s attributes (%s)" % (name, ", ".join(sorted(attributes))))
+    return Rule(check, "a mapping of %s attributes (%s)" % (name, ", ".join(_settable(attributes))))
 
 
 def stages():
@@ -379,7 +395,16 @@ _QUEUE = alloy_block("prometheus.remote_write queue_config")
 
 
 _COMPONENT = {"loki": "loki.write endpoint", "prometheus": "prometheus.remote_write endpoint"}
-_CHECKED_ELSEWHERE = ("url", "name", "headers", "bearer_token")   # endpoint_problems has their rules
+_CHECKED_ELSEWHERE = ("url", "name", "headers", "bearer_token", "compression")   # endpoint_problems has their rules
+
+
+def _endpoint_schemas(kind, endpoint):
+    """(the attributes of the block an endpoint becomes, those of its TLS block)."""
+    if kind != "otlp":
+        return BLOCKS[_COMPONENT[kind]], BLOCKS["tls_config"]
+    client = dict(BLOCKS[CLIENT_BLOCKS[endpoint.get("protocol", "http")]])
+    client["timeout"] = "duration"      # gRPC's is the exporter's own attribute: the same rule
+    return client, BLOCKS["otelcol client tls"]
 
 
 def _typed(values, schema, keys, where):
@@ -397,15 +422,14 @@ def convert_endpoints(value, kind, varname):
     if problems:
         return value, problems
     out = []
-    schema = BLOCKS[_COMPONENT[kind]]
     for index, endpoint in enumerate(value):
         where = "%s[%d]" % (varname, index)
+        schema, tls = _endpoint_schemas(kind, endpoint)
         try:
             endpoint = _typed(endpoint, schema, [k for k in schema if k in endpoint and k not in _CHECKED_ELSEWHERE], "")
             if endpoint.get("queue_config"):
                 endpoint = dict(endpoint, queue_config=_at(".queue_config", _QUEUE, endpoint["queue_config"]))
             if endpoint.get("tls"):
-                tls = BLOCKS["tls_config"]
                 endpoint = dict(endpoint, tls=_typed(endpoint["tls"], tls, [k for k in endpoint["tls"] if k in tls],
                                                      ".tls"))
         except _Nested as err:
@@ -421,8 +445,9 @@ def endpoints(kind):
         if problems:
             raise _Full(problems)
         return converted
-    rule = Rule(None, "a list of %s endpoints (url, name, auth, tls ... as the role documents them; "
-                      "credentials only in basic_auth or bearer_token)" % kind, secret=True)
+    rule = Rule(None, "a list of %s %s (url, name, auth, tls ... as the role documents them; credentials only "
+                      "in %s)" % (kind, "exporters" if kind == "otlp" else "endpoints",
+                                  "basic_auth" if kind == "otlp" else "basic_auth or bearer_token"), secret=True)
     rule.check_named = check_named
     return rule
 
@@ -506,9 +531,7 @@ RULES = {
         "alloy_install_group": text(UNIX_NAME, "a group name such as alloy"),
         "alloy_install_user_groups": list_of(text(UNIX_NAME, "a group name such as adm")),
         "alloy_install_config_path": path(),
-        "alloy_install_listen_address": text(
-            r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*):(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}"
-            r"|655[0-2][0-9]|6553[0-5])", "host:port or [ipv6]:port with a port from 1 to 65535"),
+        "alloy_install_listen_address": text(LISTEN, LISTEN_DOC),
         "alloy_install_stability_level": choice("generally-available", "public-preview", "experimental"),
         "alloy_install_disable_reporting": boolean(),
         "alloy_install_extra_args": list_of(text(FLAG, "one flag such as --cluster.enabled=true (no spaces)")),
@@ -552,6 +575,15 @@ RULES = {
         "alloy_config_prometheus_external_labels": LABELS,
         "alloy_config_prometheus_remote_write_name": text(NAME, "an identifier ([A-Za-z_][A-Za-z0-9_]*)"),
         "alloy_config_prometheus_wal": alloy_block("prometheus.remote_write wal"),
+        "alloy_config_otlp_enabled": boolean(),
+        "alloy_config_otlp_grpc_listen": text(LISTEN, LISTEN_DOC, empty=True),
+        "alloy_config_otlp_http_listen": text(LISTEN, LISTEN_DOC, empty=True),
+        "alloy_config_otlp_receiver_tls": alloy_block("otelcol.receiver.otlp tls"),
+        "alloy_config_otlp_memory_limiter": alloy_block("otelcol.processor.memory_limiter"),
+        "alloy_config_otlp_batch": alloy_block("otelcol.processor.batch"),
+        "alloy_config_otlp_exporters": endpoints("otlp"),
+        "alloy_config_otlp_metrics_to_prometheus": boolean(),
+        "alloy_config_otlp_logs_to_loki": boolean(),
     },
     "alloy_docker": {
         "alloy_docker_state": choice("present", "absent"),
@@ -621,16 +653,26 @@ def _flag(values, name, default):
         return True     # its own rule reports it; judge what depends on it as if it were on
 
 
+def _otlp_into(values, switch):
+    """OTLP is on and converts a signal into the Prometheus or Loki pipeline."""
+    return _flag(values, "alloy_config_otlp_enabled", False) and _flag(values, "alloy_config_otlp_" + switch, False)
+
+
 # Variables the role reads only in some setups, and the test of that setup (on the raw values).
 UNUSED_UNLESS = {
     "alloy_config_loki_endpoints": lambda values: (_flag(values, "alloy_config_journal_enabled", True)
-                                                   or bool(values.get("alloy_config_log_files"))),
+                                                   or bool(values.get("alloy_config_log_files"))
+                                                   or _otlp_into(values, "logs_to_loki")),
     "alloy_config_prometheus_endpoints": lambda values: (_flag(values, "alloy_config_unix_enabled", True)
-                                                         or _flag(values, "alloy_config_self_metrics", False)),
+                                                         or _flag(values, "alloy_config_self_metrics", False)
+                                                         or _otlp_into(values, "metrics_to_prometheus")),
     "alloy_install_key_content": lambda values: values.get("alloy_install_state", "present") == "present",
     "alloy_docker_storage_path": lambda values: values.get("alloy_docker_storage_type", "bind") == "bind",
     "alloy_docker_storage_volume": lambda values: values.get("alloy_docker_storage_type", "bind") == "volume",
 }
+UNUSED_UNLESS.update(("alloy_config_otlp_" + name, lambda values: _flag(values, "alloy_config_otlp_enabled", False))
+                     for name in ("grpc_listen", "http_listen", "receiver_tls", "memory_limiter", "batch", "exporters",
+                                  "metrics_to_prometheus", "logs_to_loki"))
 UNUSED_UNLESS.update(("alloy_install_package_" + name,
                       lambda values: values.get("alloy_install_package_source") == "controller")
                      for name in ("location", "checksums", "cache_dir"))
@@ -743,6 +785,71 @@ def _site_cross(values, context):
     return []
 
 
+def _otlp_cross(values):
+    """An OTLP pipeline needs a way in (a listen address) and a way out (an exporter or a conversion)."""
+    if values.get("alloy_config_otlp_enabled") is not True:
+        return []
+    problems = []
+    if "alloy_config_otlp_grpc_listen" in values and not (values["alloy_config_otlp_grpc_listen"]
+                                                          or values.get("alloy_config_otlp_http_listen")):
+        problems.append("alloy_config_otlp_enabled needs a listen address: alloy_config_otlp_grpc_listen or "
+                        "alloy_config_otlp_http_listen")
+    if "alloy_config_otlp_exporters" in values and not (
+            values["alloy_config_otlp_exporters"] or values.get("alloy_config_otlp_metrics_to_prometheus")
+            or values.get("alloy_config_otlp_logs_to_loki")):
+        problems.append("alloy_config_otlp_enabled needs somewhere to send: alloy_config_otlp_exporters, "
+                        "alloy_config_otlp_metrics_to_prometheus or alloy_config_otlp_logs_to_loki")
+    for switch, endpoints_name in (("metrics_to_prometheus", "alloy_config_prometheus_endpoints"),
+                                   ("logs_to_loki", "alloy_config_loki_endpoints")):
+        if values.get("alloy_config_otlp_" + switch) and endpoints_name in values and not values[endpoints_name]:
+            problems.append("alloy_config_otlp_%s needs %s" % (switch, endpoints_name))
+    names = [str(e.get("name")) for e in values.get("alloy_config_otlp_exporters") or [] if isinstance(e, dict)]
+    problems.extend("alloy_config_otlp_exporters: the name %s is given twice (it names components)" % name
+                    for name in sorted(set(n for n in names if names.count(n) > 1)))
+    return problems + _memory_limiter_problems(values.get("alloy_config_otlp_memory_limiter")) \
+        + _batch_problems(values.get("alloy_config_otlp_batch"))
+
+
+def _seconds(value):
+    """A Go duration in seconds (the rule book's duration rule has checked it)."""
+    units = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    return sum(float(number) * units[unit] for number, unit in
+               re.findall(r"([0-9]*\.?[0-9]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)", str(value)))
+
+
+def _memory_limiter_problems(limiter):
+    """memorylimiter.Arguments.Validate, which Alloy runs when it loads the component (not in
+    `alloy validate`): refused at a restart, it would stop every pipeline."""
+    if not isinstance(limiter, dict):
+        return []
+    where = "alloy_config_otlp_memory_limiter"
+    if _seconds(limiter.get("check_interval", 0)) <= 0:
+        return ["%s needs check_interval greater than zero, such as 1s (the role's default is replaced, not "
+                "merged)" % where]
+    limit, percent = limiter.get("limit") not in (None, "", "0", 0), limiter.get("limit_percentage") or 0
+    if limit and percent:
+        return ["%s sets limit and limit_percentage: Alloy takes either, not both" % where]
+    if not limit and not percent:
+        return ["%s needs limit (such as 1GiB) or limit_percentage (with spike_limit_percentage)" % where]
+    spike = limiter.get("spike_limit_percentage") or 0
+    if percent and not (0 < percent <= 100 and 0 < spike <= 100):
+        return ["%s: limit_percentage and spike_limit_percentage must both be from 1 to 100 (Alloy refuses a "
+                "limit_percentage without spike_limit_percentage)" % where]
+    return []
+
+
+def _batch_problems(batch):
+    """batch.Arguments.Validate: the largest batch is not smaller than the batch (defaults 2000
+    and 3000 in Alloy; 0 means no largest)."""
+    if not isinstance(batch, dict):
+        return []
+    size, largest = batch.get("send_batch_size", 2000), batch.get("send_batch_max_size", 3000)
+    if isinstance(size, int) and isinstance(largest, int) and 0 < largest < size:
+        return ["alloy_config_otlp_batch: send_batch_max_size (%d%s) must be at least send_batch_size (%d), or 0"
+                % (largest, "" if "send_batch_max_size" in batch else ", Alloy's default", size)]
+    return []
+
+
 def _config_cross(values, context):
     """alloy_config writes into the runtime that alloy_install or alloy_docker described."""
     try:
@@ -755,6 +862,7 @@ def _config_cross(values, context):
                    else "alloy_install_config_path to a directory (its default, /etc/alloy/conf.d)")
         problems.append("alloy_config writes its pipelines into a directory, and Alloy loads the file %s here: set %s"
                         % (found["config_dir"], setting))
+    problems.extend(_otlp_cross(values))
     if found["kind"] == "compose" and values.get("alloy_config_log_files") and \
             (found.get("host_paths") or {}).get("rootfs") == "/":
         problems.append("alloy_config_log_files: Alloy runs in a container here without the host's root mounted "

@@ -11,7 +11,7 @@ import pytest
 
 SECRETS = ["lab-loki-password-9f3a", "lab-prometheus-token-5d1e", "lab-loki-password-rotated-77c1"]
 FILES = ["fleet_00_logging.alloy", "fleet_files.alloy", "fleet_journal.alloy", "fleet_loki.alloy",
-         "fleet_prometheus.alloy", "fleet_unix.alloy"]
+         "fleet_otlp.alloy", "fleet_prometheus.alloy", "fleet_unix.alloy"]
 
 
 def _env_path(host) -> str:
@@ -70,7 +70,9 @@ def test_alloy_runs_our_pipelines_and_they_are_healthy(host) -> None:
     for cid in ("loki.source.journal.read", "loki.relabel.journal", "loki.write.endpoint",
                 "local.file_match.files", "loki.source.file.files",
                 "prometheus.exporter.unix.default", "prometheus.scrape.unix", "prometheus.relabel.instance",
-                "prometheus.remote_write.default"):
+                "prometheus.remote_write.default", "otelcol.receiver.otlp.default",
+                "otelcol.processor.memory_limiter.default", "otelcol.processor.batch.default",
+                "otelcol.auth.basic.lab", "otelcol.exporter.otlphttp.lab", "otelcol.exporter.prometheus.default"):
         assert states.get(cid) == "healthy", (cid, states)
     assert "prometheus.scrape.alloy" not in states  # side_effect's change was reverted by a reload
 
@@ -141,3 +143,51 @@ def test_positions_are_kept_under_the_storage_path(host) -> None:
     positions = host.file("/var/lib/alloy/data/loki.source.file.files/positions.yml")
     assert positions.user == "alloy"
     assert "/var/log/fleet-lab/app.log" in positions.content_string
+
+
+# ---- OTLP from an application -> Alloy -> the lab's OTLP backend and Prometheus ----
+
+def _otlp_send(host, instance: str) -> None:
+    """The application side: one span, one gauge and one log record over OTLP/HTTP to the agent."""
+    host.run_expect([0], "PYTHONPATH=/opt/fleet-lab/standins python3 -m otlp_sink.client "
+                         "--endpoint http://127.0.0.1:4318 --signal all --service-name fleet-lab-app "
+                         "--service-instance-id %s --name fleet_lab_otlp_gauge --value 7" % instance)
+
+
+def _received(host, instance: str) -> List[Dict[str, Any]]:
+    """What the lab's OTLP backend accepted for this instance (its lab-only view, read from the host)."""
+    out = json.loads(host.check_output("curl -fsS -k https://otlp:4318/lab/received"))
+    return [r for r in out["requests"] if instance in json.dumps(r["resources"])]
+
+
+def test_otlp_from_an_application_reaches_the_backend_with_the_configured_auth(host) -> None:
+    instance = "%s-%d" % (host.check_output("hostname -s"), time.time_ns())
+    _otlp_send(host, instance)
+    deadline = time.monotonic() + 60
+    while {r["signal"] for r in _received(host, instance)} != {"traces", "metrics", "logs"}:
+        assert time.monotonic() < deadline, _received(host, instance)
+        time.sleep(1)
+    for record in _received(host, instance):
+        assert (record["user"], record["tenant"], record["path"]) == ("300001", "lab", "/v1/" + record["signal"])
+        assert "fleet-lab-app" in json.dumps(record["resources"])
+
+
+def test_otlp_metrics_are_converted_into_prometheus(host) -> None:
+    instance = "%s-prom-%d" % (host.check_output("hostname -s"), time.time_ns())
+    _otlp_send(host, instance)
+    query = 'fleet_lab_otlp_gauge{job="fleet-lab-app",instance="%s"}' % instance
+    deadline = time.monotonic() + 90
+    while True:
+        out = json.loads(host.check_output("curl -fsS -G --data-urlencode %s http://prometheus:9090/api/v1/query"
+                                           % shlex.quote("query=" + query)))
+        if out["data"]["result"] or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert [float(r["value"][1]) for r in out["data"]["result"]] == [7.0]
+
+
+def test_the_otlp_password_is_only_in_the_env_file(host) -> None:
+    otlp = host.file("/etc/alloy/conf.d/fleet_otlp.alloy").content_string
+    assert 'password = sys.env("FLEET_ALLOY_OTLP_0_PASSWORD")' in otlp
+    assert "FLEET_ALLOY_OTLP_0_PASSWORD=" in host.file(_env_path(host)).content_string
+    assert host.run("grep -rl -- lab-throwaway-glc-otlp /etc/alloy").rc == 1

@@ -26,7 +26,8 @@ from local_http import LocalServer
 REPO = Path(__file__).resolve().parents[3]
 STANDINS = REPO / "lab" / "standins"
 PLAYBOOK = Path(__file__).resolve().parents[1] / "data" / "render_alloy_config.yml"
-SECRETS = {"loki_pw": "s3cr3t-l0ki-\"pass'", "loki_token": "tok-loki-$HOME", "prom_pw": "prom`pw\\x"}
+SECRETS = {"loki_pw": "s3cr3t-l0ki-\"pass'", "loki_token": "tok-loki-$HOME", "prom_pw": "prom`pw\\x",
+           "otlp_pw": "glc_otlp$tok\"en'", "tls_key": "-----BEGIN PRIVATE KEY-----\nMIIEsecret"}
 EXPR = "__alloy_expr__"
 STANDIN = ["env", "ALLOY_STANDIN_VERSION=1.10.0", sys.executable, "-m", "alloy_standin"]
 OLD_STANDIN = ["env", "ALLOY_STANDIN_VERSION=1.8.3", sys.executable, "-m", "alloy_standin"]
@@ -120,6 +121,44 @@ CASES: Dict[str, Dict[str, Any]] = {
         ],
     },
     "bad_log_files": {"alloy_config_log_files": [{"paths": ["var/log/*.log"], "labels": {"job": "x"}}]},
+    # OTLP from applications: two exporters (HTTP with basic auth and TLS; gRPC without TLS, traces
+    # only), metrics converted into the Prometheus pipeline; logs only to the first exporter.
+    "otlp": {
+        "alloy_config_journal_enabled": False, "alloy_config_unix_enabled": False,
+        "alloy_config_otlp_enabled": "yes", "alloy_config_otlp_grpc_listen": "",
+        "alloy_config_otlp_http_listen": "0.0.0.0:4318",
+        "alloy_config_otlp_receiver_tls": {"cert_file": "/etc/alloy/otlp.pem", "key_file": "/etc/alloy/otlp.key"},
+        "alloy_config_otlp_batch": {"timeout": "1s", "send_batch_size": "512"},
+        "alloy_config_otlp_metrics_to_prometheus": True,
+        "alloy_config_prometheus_endpoints": [{"url": "http://prometheus.example:9090/api/v1/write"}],
+        "alloy_config_otlp_exporters": [
+            {"name": "cloud", "url": "https://otlp-gateway.example.net/otlp",
+             "basic_auth": {"username": "123456", "password": SECRETS["otlp_pw"]},
+             "headers": {"X-Scope-OrgID": "team-a"}, "tls": {"ca_file": "/etc/ssl/lab-ca.pem"}, "timeout": "10s"},
+            {"name": "tempo", "protocol": "grpc", "url": "http://tempo.example:4317", "signals": ["traces"],
+             "timeout": "5s", "compression": "zstd"},
+        ],
+    },
+    "otlp_nowhere": {"alloy_config_otlp_enabled": True},
+    "otlp_bad_exporter": {"alloy_config_otlp_enabled": True, "alloy_config_otlp_exporters": [
+        {"name": "a b", "url": "https://x.example", "basic_auth": {"username": "u", "password": "p"}},
+        {"name": "c", "url": "grpc://x.example:4317", "protocol": "grpc"}]},
+    "otlp_password_file": {"alloy_config_otlp_enabled": True, "alloy_config_otlp_exporters": [
+        {"name": "a", "url": "https://x.example", "basic_auth": {"username": "u", "password_file": "/p"}}]},
+    "otlp_grpc_path": {"alloy_config_otlp_enabled": True, "alloy_config_otlp_exporters": [
+        {"name": "a", "url": "https://x.example:4317/otlp/", "protocol": "grpc"}]},
+    # Rules Alloy checks only when it loads the component (a restart would stop every pipeline).
+    "otlp_processors": {"alloy_config_otlp_enabled": True, "alloy_config_otlp_metrics_to_prometheus": True,
+                        "alloy_config_otlp_memory_limiter": {"limit_percentage": 80, "check_interval": "1s"},
+                        "alloy_config_otlp_batch": {"send_batch_size": 5000}},
+    "otlp_limiter_interval": {"alloy_config_otlp_enabled": True, "alloy_config_otlp_metrics_to_prometheus": True,
+                              "alloy_config_otlp_memory_limiter": {"limit": "1GiB"}},
+    # A secret-typed attribute is refused, and its value never shown.
+    "otlp_secret_tls": {"alloy_config_otlp_enabled": True, "alloy_config_otlp_metrics_to_prometheus": True,
+                        "alloy_config_otlp_receiver_tls": {"cert_file": "/etc/alloy/otlp.pem",
+                                                           "key_pem": SECRETS["tls_key"]}},
+    "otlp_unknown_key": {"alloy_config_otlp_enabled": True, "alloy_config_otlp_exporters": [
+        {"name": "a", "url": "https://x.example", "bearer_token": "t"}]},
     # The runtime contract of 0.2.0: a variable it replaced, and a host no runtime role described.
     "removed_variable": {},
     "no_runtime": {},
@@ -155,6 +194,23 @@ REFUSED = {
     "bad_stage": "alloy_config: alloy_config_journal_stages[0]: unknown stage type 'nonsense' (one of static_labels, "
                  "labels, label_drop, label_keep, json, regex, drop, timestamp, output, template, logfmt, replace, "
                  "match), got {'nonsense': {}}",
+    "otlp_nowhere": "alloy_config: alloy_config_otlp_enabled needs somewhere to send: alloy_config_otlp_exporters, "
+                    "alloy_config_otlp_metrics_to_prometheus or alloy_config_otlp_logs_to_loki",
+    "otlp_bad_exporter": "alloy_config: alloy_config_otlp_exporters[0].name must be an identifier (letters, digits, "
+                         "_), got 'a b'; alloy_config_otlp_exporters[1].url must be an http:// or https:// URL, got "
+                         "'grpc://x.example:4317'",
+    "otlp_grpc_path": "alloy_config: alloy_config_otlp_exporters[0].url: a gRPC exporter dials host:port only, got a "
+                      "path (https://x.example:4317/otlp/); the OTLP/HTTP exporter (protocol http) takes a URL with a "
+                      "path",
+    "otlp_processors": "alloy_config: alloy_config_otlp_memory_limiter: limit_percentage and spike_limit_percentage "
+                       "must both be from 1 to 100 (Alloy refuses a limit_percentage without spike_limit_percentage); "
+                       "alloy_config_otlp_batch: send_batch_max_size (3000, Alloy's default) must be at least "
+                       "send_batch_size (5000), or 0",
+    "otlp_limiter_interval": "alloy_config: alloy_config_otlp_memory_limiter needs check_interval greater than zero, "
+                             "such as 1s (the role's default is replaced, not merged)",
+    "otlp_secret_tls": "alloy_config: alloy_config_otlp_receiver_tls.key_pem: an attribute of Alloy type secret cannot "
+                       "be set from a variable (a secret would be written to the configuration file: give a file "
+                       "path, such as key_file)",
     "bad_log_files": "alloy_config: alloy_config_log_files[0].paths[0]: expected an absolute path or glob such as "
                      "/var/log/nginx/*.log, got 'var/log/*.log'",
     "removed_variable": "alloy_config: alloy_config_dir is no longer read (the runtime contract of 0.2.0): set "
@@ -176,6 +232,9 @@ def _runtime_missing(kept: bool = False) -> str:
 # Refused by the argument specs or by Alloy: a part of the message (the rest holds temporary paths).
 FAILING = dict(REFUSED, **{
     "typo_in_endpoint": "alloy_config_loki_endpoints.tenant. Supported parameters include",
+    "otlp_unknown_key": "alloy_config_otlp_exporters.bearer_token. Supported parameters include",
+    "otlp_password_file": "alloy_config_otlp_exporters.basic_auth.password_file. Supported parameters include: "
+                          "password, username",
     "invalid_snippet": "fleet_snippet_broken.alloy:3:1",
     "unknown_reference": "loki.write.nowhere",
     "old_alloy_syntax_error": "alloy fmt refused the new configuration",
@@ -250,6 +309,17 @@ def test_no_secret_in_the_verbose_diff_output(rendered: Dict[str, Dict[str, Any]
         assert secret not in printed and json.dumps(secret)[1:-1] not in printed
 
 
+def _env_file(result: Dict[str, Any]) -> Dict[str, str]:
+    """The pipeline secrets as the service reads them (the env file sourced by a shell)."""
+    env = result["dir"] / "alloy.env"
+    if not env.exists():
+        return {}
+    out = subprocess.run(["sh", "-c", f"set -a; . {env}; env -0"], capture_output=True, text=True, check=True,
+                         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    pairs = (item.split("=", 1) for item in out.stdout.split("\0") if item.startswith("FLEET_ALLOY_"))
+    return {name: value for name, value in pairs}
+
+
 def _files(result: Dict[str, Any]) -> Dict[str, str]:
     conf = result["dir"] / "conf.d"
     return {p.name: p.read_text() for p in sorted(conf.glob("*.alloy"))}
@@ -277,11 +347,14 @@ BUG = pytest.mark.xfail(strict=True, reason="product bug")
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=BUG) if c in KNOWN_BUGS else c
                                   for c in CASES if c not in FAILING])
-def test_good_cases_render_files_alloy_accepts(rendered: Dict[str, Dict[str, Any]], case: str) -> None:
+def test_good_cases_render_files_alloy_accepts(rendered: Dict[str, Dict[str, Any]], case: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     result = rendered[case]
     assert result["failed"] == []
     files = _files(result)
     assert files, "nothing rendered"
+    for name, value in _env_file(result).items():   # `alloy run` evaluates sys.env with the env file loaded
+        monkeypatch.setenv(name, value)
     if case != "old_alloy_fmt_only":
         loaded = load(result["dir"] / "conf.d")
         assert [d.render() for d in loaded.diagnostics] == []
@@ -441,7 +514,7 @@ def _nulls(node: Any, where: str) -> List[str]:
     return []
 
 
-@pytest.mark.parametrize("case", ["seed002", "seed000", "everything", "old_alloy_fmt_only", "log_files"])
+@pytest.mark.parametrize("case", ["seed002", "seed000", "everything", "old_alloy_fmt_only", "log_files", "otlp"])
 def test_no_attribute_is_rendered_as_null(rendered: Dict[str, Dict[str, Any]], case: str) -> None:
     for name, text in _files(rendered[case]).items():
         assert _nulls(parse(text), name) == [], name
@@ -714,3 +787,61 @@ def test_no_secret_in_the_output_of_the_rounds(rounds: List[Dict[str, Any]]) -> 
         assert "FLEET_ALLOY_LOKI_0_PASSWORD=********" in run["printed"]  # the env file's diff, masked
         for secret in (SECRET, ROTATED):
             assert secret not in run["printed"] and json.dumps(secret)[1:-1] not in run["printed"]
+
+
+def _refs(block: Block, name: str) -> List[str]:
+    return [chain_name(item) for item in _attrs(block)[name].items]
+
+
+def test_otlp_runs_receiver_limiter_batch_then_the_exporters(rendered: Dict[str, Dict[str, Any]]) -> None:
+    files = _files(rendered["otlp"])
+    assert set(files) == {"fleet_00_logging.alloy", "fleet_prometheus.alloy", "fleet_otlp.alloy"}
+    blocks = _blocks(files["fleet_otlp.alloy"])
+    assert list(blocks) == ["otelcol.receiver.otlp.default", "otelcol.processor.memory_limiter.default",
+                            "otelcol.processor.batch.default", "otelcol.auth.basic.cloud",
+                            "otelcol.exporter.otlphttp.cloud", "otelcol.exporter.otlp.tempo",
+                            "otelcol.exporter.prometheus.default"]
+    receiver = blocks["otelcol.receiver.otlp.default"]
+    assert _children(receiver, "grpc") == []     # "" turns gRPC off
+    http = _children(receiver, "http")[0]
+    assert _value(http, "endpoint") == "0.0.0.0:4318"
+    assert _attrs(_children(http, "tls")[0]) and _value(_children(http, "tls")[0], "cert_file") == "/etc/alloy/otlp.pem"
+    limiter = "otelcol.processor.memory_limiter.default.input"
+    for signal in ("metrics", "logs", "traces"):
+        assert _refs(_children(receiver, "output")[0], signal) == [limiter]
+    limiter_block = blocks["otelcol.processor.memory_limiter.default"]
+    assert (_value(limiter_block, "check_interval"), _value(limiter_block, "limit_percentage"),
+            _value(limiter_block, "spike_limit_percentage")) == ("1s", 80, 20)
+    assert _refs(_children(limiter_block, "output")[0], "traces") == ["otelcol.processor.batch.default.input"]
+    batch = blocks["otelcol.processor.batch.default"]
+    assert (_value(batch, "timeout"), _value(batch, "send_batch_size")) == ("1s", 512)   # a survey's string, as a number
+    out = _children(batch, "output")[0]
+    assert _refs(out, "metrics") == ["otelcol.exporter.otlphttp.cloud.input", "otelcol.exporter.prometheus.default.input"]
+    assert _refs(out, "logs") == ["otelcol.exporter.otlphttp.cloud.input"]
+    assert _refs(out, "traces") == ["otelcol.exporter.otlphttp.cloud.input", "otelcol.exporter.otlp.tempo.input"]
+
+
+def test_otlp_exporters_take_their_credentials_from_the_env_file(rendered: Dict[str, Dict[str, Any]]) -> None:
+    result = rendered["otlp"]
+    blocks = _blocks(_files(result)["fleet_otlp.alloy"])
+    assert _value(blocks["otelcol.auth.basic.cloud"], "username") == "123456"
+    assert 'sys.env("FLEET_ALLOY_OTLP_0_PASSWORD")' in _files(result)["fleet_otlp.alloy"]
+    for text in _files(result).values():
+        assert SECRETS["otlp_pw"] not in text
+    out = subprocess.run(["sh", "-c", f". {result['dir'] / 'alloy.env'}; printf '%s' \"$FLEET_ALLOY_OTLP_0_PASSWORD\""],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout == SECRETS["otlp_pw"]
+    client = _children(blocks["otelcol.exporter.otlphttp.cloud"], "client")[0]
+    assert _value(client, "endpoint") == "https://otlp-gateway.example.net/otlp"
+    assert chain_name(_attrs(client)["auth"]) == "otelcol.auth.basic.cloud.handler"
+    assert _value(client, "headers") == {"X-Scope-OrgID": "team-a"}
+    assert _value(_children(client, "tls")[0], "ca_file") == "/etc/ssl/lab-ca.pem"
+    # gRPC takes host:port; http:// means no TLS on that connection.
+    grpc = _children(blocks["otelcol.exporter.otlp.tempo"], "client")[0]
+    assert _value(grpc, "endpoint") == "tempo.example:4317" and "auth" not in _attrs(grpc)
+    # The timeout where each exporter has it: gRPC's beside its client, HTTP's in it.
+    assert _value(blocks["otelcol.exporter.otlp.tempo"], "timeout") == "5s" and "timeout" not in _attrs(grpc)
+    assert _value(grpc, "compression") == "zstd" and _value(client, "timeout") == "10s"
+    assert _value(_children(grpc, "tls")[0], "insecure") is True
+    converted = blocks["otelcol.exporter.prometheus.default"]
+    assert _refs(converted, "forward_to") == ["prometheus.remote_write.default.receiver"]

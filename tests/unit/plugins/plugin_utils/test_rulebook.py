@@ -699,3 +699,93 @@ def test_the_runtime_problem_comes_after_the_variables_own() -> None:
     assert rb.check_values("alloy_config", {"alloy_config_validate": "yes"})[1][0] == \
         "alloy_config_validate: expected one of auto, validate, fmt, none, got 'yes'"
     assert len(rb.check_values("alloy_config", {"alloy_config_validate": "yes"})[1]) == 2
+
+
+# ---- OTLP (alloy_config_otlp_*): a way in, a way out, names that name components ----
+
+def _otlp(**values: Any) -> List[str]:
+    base = {"alloy_config_otlp_enabled": True, "alloy_config_otlp_grpc_listen": "127.0.0.1:4317",
+            "alloy_config_otlp_http_listen": "127.0.0.1:4318", "alloy_config_otlp_metrics_to_prometheus": False,
+            "alloy_config_otlp_logs_to_loki": False,
+            "alloy_config_otlp_exporters": [{"name": "cloud", "url": "https://otlp.example/otlp"}]}
+    return rb.check_values("alloy_config", dict(base, **values), {"facts": {"alloy_runtime": RUNTIME}})[1]
+
+
+def test_an_otlp_pipeline_with_a_way_in_and_out_passes() -> None:
+    assert _otlp() == []
+    assert _otlp(alloy_config_otlp_grpc_listen="") == []
+    assert _otlp(alloy_config_otlp_exporters=[], alloy_config_otlp_logs_to_loki="yes",
+                 alloy_config_loki_endpoints=[{"url": "http://loki:3100/loki/api/v1/push"}]) == []
+
+
+def test_an_otlp_pipeline_without_a_listen_address_or_a_destination_is_refused() -> None:
+    assert _otlp(alloy_config_otlp_grpc_listen="", alloy_config_otlp_http_listen="") == [
+        "alloy_config_otlp_enabled needs a listen address: alloy_config_otlp_grpc_listen or "
+        "alloy_config_otlp_http_listen"]
+    assert _otlp(alloy_config_otlp_exporters=[]) == [
+        "alloy_config_otlp_enabled needs somewhere to send: alloy_config_otlp_exporters, "
+        "alloy_config_otlp_metrics_to_prometheus or alloy_config_otlp_logs_to_loki"]
+
+
+def test_otlp_conversions_need_the_pipeline_they_feed() -> None:
+    assert _otlp(alloy_config_otlp_metrics_to_prometheus=True, alloy_config_prometheus_endpoints=[]) == [
+        "alloy_config_otlp_metrics_to_prometheus needs alloy_config_prometheus_endpoints"]
+    assert _otlp(alloy_config_otlp_logs_to_loki=True, alloy_config_loki_endpoints=[]) == [
+        "alloy_config_otlp_logs_to_loki needs alloy_config_loki_endpoints"]
+
+
+def test_otlp_exporter_names_are_unique_identifiers() -> None:
+    twice = [{"name": "a", "url": "https://x.example"}, {"name": "a", "url": "https://y.example"}]
+    assert _otlp(alloy_config_otlp_exporters=twice) == [
+        "alloy_config_otlp_exporters: the name a is given twice (it names components)"]
+    assert _otlp(alloy_config_otlp_exporters=[{"url": "https://x.example"}]) == [
+        "alloy_config_otlp_exporters[0].name is required: it names the exporter's components (an identifier)"]
+
+
+def test_otlp_variables_are_not_read_while_otlp_is_off() -> None:
+    assert rb.check_values("alloy_config", {"alloy_config_otlp_enabled": False, "alloy_config_otlp_http_listen": "x",
+                                            "alloy_config_otlp_exporters": "nonsense"},
+                           {"facts": {"alloy_runtime": RUNTIME}})[1] == []
+
+
+def test_otlp_exporter_options_are_checked_per_protocol() -> None:
+    grpc = {"name": "t", "url": "https://tempo.example:4317/otlp/", "protocol": "grpc", "compression": "brotli"}
+    assert _otlp(alloy_config_otlp_exporters=[grpc]) == [
+        "alloy_config_otlp_exporters[0].url: a gRPC exporter dials host:port only, got a path "
+        "(https://tempo.example:4317/otlp/); the OTLP/HTTP exporter (protocol http) takes a URL with a path; "
+        "alloy_config_otlp_exporters[0].compression must be one of gzip, zlib, deflate, snappy, zstd, lz4, none, "
+        "got 'brotli'"]
+    # gRPC's timeout is the exporter's own attribute, still a duration.
+    assert _otlp(alloy_config_otlp_exporters=[dict(grpc, url="https://tempo.example:4317", compression="zstd",
+                                                   timeout="5s")]) == []
+    assert _otlp(alloy_config_otlp_exporters=[dict(grpc, url="https://tempo.example:4317", compression="zstd",
+                                                   timeout="soon")])[0].startswith(
+        "alloy_config_otlp_exporters[0].timeout: expected an Alloy duration")
+    password_file = {"name": "c", "url": "https://x.example", "basic_auth": {"username": "u", "password_file": "/p"}}
+    assert _otlp(alloy_config_otlp_exporters=[password_file]) == [
+        "alloy_config_otlp_exporters[0].basic_auth.password_file: otelcol.auth.basic reads a password file only from "
+        "Alloy 1.13 on (its client_auth block), which the role does not write yet: give password (it reaches Alloy "
+        "through the env file)"]
+
+
+def test_otlp_processors_are_checked_as_alloy_checks_them_when_it_loads_them() -> None:
+    limiter = "alloy_config_otlp_memory_limiter"
+    assert _otlp(**{limiter: {"check_interval": "1s", "limit": "1GiB"}}) == []
+    assert _otlp(**{limiter: {"check_interval": "0s", "limit": "1GiB"}}) == [
+        limiter + " needs check_interval greater than zero, such as 1s (the role's default is replaced, not merged)"]
+    assert _otlp(**{limiter: {"check_interval": "1s", "limit": "1GiB", "limit_percentage": 80}}) == [
+        limiter + " sets limit and limit_percentage: Alloy takes either, not both"]
+    assert _otlp(**{limiter: {"check_interval": "1s"}}) == [
+        limiter + " needs limit (such as 1GiB) or limit_percentage (with spike_limit_percentage)"]
+    assert _otlp(**{limiter: {"check_interval": "500ms", "limit_percentage": 80, "spike_limit_percentage": 20}}) == []
+    assert _otlp(alloy_config_otlp_batch={"send_batch_size": 3000}) == []
+    assert _otlp(alloy_config_otlp_batch={"send_batch_size": 5000, "send_batch_max_size": 0}) == []
+    assert _otlp(alloy_config_otlp_batch={"send_batch_size": 5000, "send_batch_max_size": 4000}) == [
+        "alloy_config_otlp_batch: send_batch_max_size (4000) must be at least send_batch_size (5000), or 0"]
+
+
+def test_a_secret_typed_block_attribute_is_refused_without_its_value() -> None:
+    with pytest.raises(rb.Problem) as err:
+        rb.check_value("alloy_config_otlp_receiver_tls", {"key_pem": "-----BEGIN PRIVATE KEY-----\nMIIEsecret"})
+    assert "MIIEsecret" not in str(err.value) and "key_pem" in str(err.value)
+    assert "key_pem" not in rb.RULES["alloy_config"]["alloy_config_otlp_receiver_tls"].doc
