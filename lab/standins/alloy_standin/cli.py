@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from . import fmt
+from .cluster_flags import CLUSTER_FLAGS, ClusterError, build, cluster_options
 from .diag import go_quote, print_diagnostics
 from .syntax import AlloySyntaxError, parse
 from .validate import STABILITY_LEVELS, LoadError, load
@@ -36,7 +37,7 @@ RUN_FLAGS: Dict[str, Optional[str]] = {
     "feature.community-components.enabled": None,
     "server.http.ui-path-prefix": "/",
     "server.http.enable-pprof": None,
-    "cluster.enabled": None,
+    **CLUSTER_FLAGS,
 }
 VALIDATE_FLAGS: Dict[str, Optional[str]] = {
     "config.format": "alloy",
@@ -154,15 +155,21 @@ def cmd_validate(args: List[str]) -> int:
 def cmd_run(args: List[str]) -> int:
     try:
         flags, paths = parse_flags(args)
-    except ValueError as exc:
+        cluster = cluster_options(flags)  # pflag checks the values as it parses
+    except (ValueError, ClusterError) as exc:
         return err(str(exc))
     if len(paths) != 1:
         return err("run expects exactly one path to a config file or directory")
     if flags["stability.level"] not in STABILITY:
         return err(bad_stability(flags["stability.level"]))
+    try:
+        setup = build(cluster, flags["server.http.listen-addr"])  # before the initial load, as Alloy
+    except ClusterError as exc:
+        return err(str(exc))
     from .server import serve  # noqa: PLC0415 - only run needs the server
 
-    return serve(Path(paths[0]), flags["server.http.listen-addr"], Path(flags["storage.path"]), VERSION)
+    return serve(Path(paths[0]), flags["server.http.listen-addr"], Path(flags["storage.path"]), VERSION,
+                 cluster=setup)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

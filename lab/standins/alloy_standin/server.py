@@ -22,7 +22,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,8 +30,11 @@ from urllib.parse import urlsplit
 
 from lab_wire.handler import TextHandler
 
+from .cluster import ClusterNode, attach
+from .cluster_flags import Setup
 from .components import COMPONENTS
 from .otel import Engine
+from .remotecfg import RemoteCfg, seed_uid
 from .syntax import Block
 from .telemetry import Telemetry, render
 from .validate import Loaded, LoadError, load
@@ -94,6 +96,8 @@ class Agent:
         self.telemetry = telemetry or Telemetry(storage, version)
         self.otel = otel or Engine(self.telemetry, version, clock=self.telemetry.clock, wall=self.telemetry.wall,
                                    log=log)
+        self.remotecfg = RemoteCfg(storage, version, log)
+        self.cluster: Optional[ClusterNode] = None  # cluster.attach sets it for `alloy run`
 
     def load(self) -> Tuple[bool, str]:
         try:
@@ -108,6 +112,9 @@ class Agent:
                 log("warn", diag.render())
         if loaded.errors:
             return False, "\n".join(d.render() for d in loaded.errors)
+        failed = self.remotecfg.update(next((b for _, b in loaded.components if b.id == "remotecfg"), None))
+        if failed:
+            return False, failed
         fresh = {b.id: Component(b) for _, b in loaded.components if b.name in COMPONENTS}
         with self.lock:
             kept = {cid for cid in fresh if cid in self.components}
@@ -117,6 +124,8 @@ class Agent:
             self.ready = True
         self._prepare_storage()
         self.telemetry.update({cid: comp.block for cid, comp in fresh.items()})
+        if self.cluster is not None:
+            self.cluster.loaded({cid: comp.block for cid, comp in fresh.items()})
         self.otel.update({cid: comp.block for cid, comp in fresh.items()})
         for cid, (state, message) in self.otel.health().items():
             if cid in fresh:
@@ -125,10 +134,7 @@ class Agent:
 
     def _prepare_storage(self) -> None:
         self.storage.mkdir(parents=True, exist_ok=True)
-        seed = self.storage / "alloy_seed.json"
-        if not seed.exists():
-            seed.write_text(json.dumps({"UID": f"standin-{int(time.time())}", "created_at": _now(),
-                                        "version": self.version}))
+        seed_uid(self.storage, self.version)
         for comp in self.snapshot():
             if comp.block.name == "prometheus.remote_write":
                 wal = self.storage / comp.block.id / "wal"
@@ -159,6 +165,8 @@ def make_handler(agent: Agent) -> Type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802 - http.server API
             path = urlsplit(self.path).path
+            if agent.cluster is not None and agent.cluster.serve(self):
+                return
             if path == "/-/ready":
                 ok = agent.ready
                 self._send(200 if ok else 503, "Alloy is ready.\n" if ok else "Alloy is not ready.\n")
@@ -174,10 +182,14 @@ def make_handler(agent: Agent) -> Type[BaseHTTPRequestHandler]:
                 self._send(200, json.dumps([c.as_json() for c in agent.snapshot()]), "application/json")
             elif path.startswith("/api/v0/web/components/"):
                 self._component(path.rsplit("/", 1)[1])
+            elif path.startswith("/api/v0/web/remotecfg/"):
+                self._send(*agent.remotecfg.api(path))
             else:
                 self._send(404, "404 page not found\n")
 
         def do_POST(self) -> None:  # noqa: N802 - http.server API
+            if agent.cluster is not None and agent.cluster.serve(self):
+                return
             if urlsplit(self.path).path == "/-/reload":
                 self._reload()
             else:
@@ -213,15 +225,17 @@ def metrics(agent: Agent) -> str:
     for state in ("healthy", "unhealthy"):
         count = sum(1 for c in agent.snapshot() if c.state == state)
         lines.append(f'alloy_component_controller_running_components{{health_type="{state}"}} {count}')
-    return "\n".join(lines) + "\n" + agent.telemetry.render() + render(agent.otel.samples())
+    return ("\n".join(lines) + "\n" + agent.telemetry.render() + render(agent.otel.samples())
+            + agent.remotecfg.render() + (agent.cluster.render() if agent.cluster else ""))
 
 
 class _V6Server(ThreadingHTTPServer):
     address_family = socket.AF_INET6
 
 
-def serve(config_path: Path, listen: str, storage: Path, version: str) -> int:
+def serve(config_path: Path, listen: str, storage: Path, version: str, cluster: Optional[Setup] = None) -> int:
     agent = Agent(config_path, storage, version)
+    node = attach(agent, cluster) if cluster else None
     ok, message = agent.load()
     if not ok:
         print(message, file=sys.stderr)
@@ -244,9 +258,16 @@ def serve(config_path: Path, listen: str, storage: Path, version: str) -> int:
     signal.signal(signal.SIGINT, on_term)
     threading.Thread(target=agent.telemetry.run, args=(log,), daemon=True).start()
     threading.Thread(target=agent.otel.run, args=(log,), daemon=True).start()
+    agent.remotecfg.runtime.start(log)
+    threading.Thread(target=agent.remotecfg.run, args=(threading.Event(),), daemon=True).start()
     log("info", f"now listening for http traffic service=http addr={listen}")
+    if node is not None:
+        threading.Thread(target=node.run, daemon=True).start()
     server.serve_forever()
+    if node is not None:
+        node.stop()
     agent.otel.close()
+    agent.remotecfg.shutdown()
     log("info", "exiting")
     return 0
 

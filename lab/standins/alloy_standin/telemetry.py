@@ -2,7 +2,8 @@
 
 A mimic of the two pipelines' data flow, enough for a lab to see data arrive:
 - every prometheus.scrape produces `up`, `node_load1` (the real load average) and
-  `node_time_seconds` with job and instance labels, follows forward_to through
+  `node_time_seconds` with job and instance labels (one set per owned target when it uses
+  clustering: cluster.py), follows forward_to through
   prometheus.relabel rules (replace/keep/drop with regex) to prometheus.remote_write,
   which adds its external_labels, appends the samples to its WAL and queues them for
   every endpoint;
@@ -59,6 +60,8 @@ Series = Tuple[Labels, float, int]  # labels (with __name__), value, timestamp i
 Entry = Tuple[Labels, int, str]  # stream labels, timestamp in ns, line
 Clock = Callable[[], float]
 Log = Callable[[str, str], None]  # (level, message)
+# A clustered prometheus.scrape's own targets (cluster.ClusterNode.scrape_targets); None: not clustered.
+ScrapeTargets = Callable[[Block, Dict[str, Block]], Optional[List[Dict[str, str]]]]
 
 TICK_SECONDS = 0.5
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -156,8 +159,9 @@ def _first(block: Block, name: str) -> Optional[Block]:
 class Producer:
     """One round of the pipelines' data: what each writer receives from its sources."""
 
-    def __init__(self, blocks: Dict[str, Block]) -> None:
+    def __init__(self, blocks: Dict[str, Block], scrape_targets: Optional[ScrapeTargets] = None) -> None:
         self.blocks = blocks
+        self.scrape_targets = scrape_targets
 
     def interval(self) -> float:
         scrapes = [b for b in self.blocks.values() if b.name == "prometheus.scrape"]
@@ -195,14 +199,18 @@ class Producer:
 
     def _scrape(self, scrape: Block, now_ms: int) -> Iterator[Tuple[str, List[Series]]]:
         job = _text(scrape, "job_name", scrape.id)
-        base = {"job": job, "instance": "127.0.0.1:12345"}
+        owned = self.scrape_targets(scrape, self.blocks) if self.scrape_targets else None
+        bases = [{"job": job, "instance": "127.0.0.1:12345"}] if owned is None else [
+            {"job": job, "instance": t.get("__address__", ""), **{k: v for k, v in t.items() if not k.startswith("__")}}
+            for t in owned]  # a clustered scrape: one series set per target it owns (target labels win)
         values = [("up", 1.0), ("node_load1", os.getloadavg()[0]), ("node_time_seconds", now_ms / 1000)]
-        for sink, labels in self._follow(scrape, base):
-            if sink.name != "prometheus.remote_write":
-                continue
-            # External labels never override a series' own labels (Prometheus processExternalLabels).
-            external = _string_map(evaluate(attr(sink, "external_labels")))
-            yield sink.id, [({**external, **labels, "__name__": name}, value, now_ms) for name, value in values]
+        for base in bases:
+            for sink, labels in self._follow(scrape, base):
+                if sink.name != "prometheus.remote_write":
+                    continue
+                # External labels never override a series' own labels (Prometheus processExternalLabels).
+                external = _string_map(evaluate(attr(sink, "external_labels")))
+                yield sink.id, [({**external, **labels, "__name__": name}, value, now_ms) for name, value in values]
 
     def _journal(self, source: Block, now_ms: int) -> Iterator[Tuple[str, Entry]]:
         fields = {"__journal__systemd_unit": "alloy.service", "__journal__hostname": socket.gethostname(),
@@ -1481,6 +1489,7 @@ class Telemetry:
         self._writers: Dict[str, Writer] = {}
         self._sources: Dict[str, FileSource] = {}
         self._matched: Dict[str, Tuple[float, List[Labels]]] = {}  # glob owner -> (next match, targets)
+        self.scrape_targets: Optional[ScrapeTargets] = None  # set by cluster.attach
 
     def update(self, blocks: Dict[str, Block]) -> None:
         """The components of a (re)loaded configuration; writers and file sources that stay keep
@@ -1511,7 +1520,7 @@ class Telemetry:
     def produce(self) -> None:
         """One scrape round: samples to remote_write (and its WAL), one heartbeat to loki.write."""
         with self._lock:
-            producer, writers = Producer(self._blocks), dict(self._writers)
+            producer, writers = Producer(self._blocks, self.scrape_targets), dict(self._writers)
         now_ms = int(self.wall() * 1000)
         for sink_id, series in producer.samples(now_ms):
             writer = writers.get(sink_id)

@@ -105,18 +105,10 @@ def load(path: Union[str, Path], run: bool = True, min_stability: str = "general
     files: List[Tuple[str, List[Statement]]] = []
     for name in sorted(sources):
         ensure_utf8(str(path), sources[name])
-        try:
-            body = parse(sources[name], name)
-        except AlloySyntaxError as err:
-            result.diagnostics += [make("Error", name, (d.line, d.col), d.message, d.end) for d in err.diagnostics]
-            continue
-        attribute = next((s for s in body if isinstance(s, Attribute)), None)
-        if attribute is not None:
-            end = (attribute.line, attribute.col + len(attribute.name.encode()) - 1)
-            result.diagnostics.append(make("Error", name, (attribute.line, attribute.col),
-                                           f"unrecognized attribute {attribute.name}", end))
-            continue
-        files.append((name, body))
+        body, diags = parse_source(name, sources[name])
+        result.diagnostics += diags
+        if not diags:
+            files.append((name, body))
     if result.diagnostics:
         return result
     result.components = [(name, stmt) for name, body in files for stmt in body if isinstance(stmt, Block)]
@@ -124,6 +116,21 @@ def load(path: Union[str, Path], run: bool = True, min_stability: str = "general
     if run and not result.errors:
         result.diagnostics += evaluation_diagnostics([block for _, block in result.components])
     return result
+
+
+def parse_source(name: str, data: bytes) -> Tuple[List[Statement], List[Diagnostic]]:
+    """ParseSource of one file: its statements, or its syntax errors, or the error for a
+    top-level attribute."""
+    try:
+        body = parse(data, name)
+    except AlloySyntaxError as err:
+        return [], [make("Error", name, (d.line, d.col), d.message, d.end) for d in err.diagnostics]
+    attribute = next((s for s in body if isinstance(s, Attribute)), None)
+    if attribute is not None:
+        end = (attribute.line, attribute.col + len(attribute.name.encode()) - 1)
+        message = f"unrecognized attribute {attribute.name}"
+        return [], [make("Error", name, (attribute.line, attribute.col), message, end)]
+    return body, []
 
 
 def evaluation_diagnostics(blocks: List[Block]) -> List[Diagnostic]:

@@ -24,8 +24,9 @@ that select the collector, in name order, each as a module in one config text:
 `declare "<name>" { argument "attributes" { optional = true } <contents> }` followed by
 `<name> "default" { attributes = {...} }`, so that `argument.attributes.value["env"]` works
 as Fleet Management documents it; `hash` is the SHA-256 of that text, and a request carrying
-that hash gets {"notModified": true} and nothing else. GetConfig is served to a collector that
-has not registered yet (Alloy's first GetConfig comes before its RegisterCollector).
+that hash gets {"notModified": true} and nothing else. GetConfig is also served to a collector that
+has not registered (Alloy registers first, while it loads its configuration, then asks for the
+config: remotecfg.go; a collector that lost its registration still gets its pipelines).
 
 What is recorded per collector (GET /lab/collectors): id, name, local and remote attributes,
 registered (UnregisterCollector turns it false; an unknown or unregistered ID is not_found),
