@@ -84,6 +84,8 @@ PRODUCT_BLOCKS = {
     "otelcol.processor.batch": ("otelcol.processor.batch", []),
     "otelcol.processor.memory_limiter": ("otelcol.processor.memory_limiter", []),
 }
+# Top-level configuration blocks (alloy-components.json's "blocks") that role variables write.
+PRODUCT_TOP_BLOCKS = ("remotecfg",)
 PRODUCT_STAGES = ("static_labels", "labels", "label_drop", "label_keep", "json", "regex", "drop",
                   "timestamp", "output", "template", "logfmt", "replace", "match")
 PRODUCT_HEADER = '''# -*- coding: utf-8 -*-
@@ -120,6 +122,7 @@ def render_product(raw: bytes) -> str:
     blocks = {name: _attributes(_body(components, *where)) for name, where in PRODUCT_BLOCKS.items()}
     stages = _body(components, "loki.process", ["stage"])
     blocks.update({"loki.process stage." + kind: _attributes(stages[kind]["body"]) for kind in PRODUCT_STAGES})
+    blocks.update({name: _attributes(data["blocks"][name]["arguments"]) for name in PRODUCT_TOP_BLOCKS})
     text = PRODUCT_HEADER.format(digest=hashlib.sha256(raw).hexdigest(),
                                  commit=data.get("alloy", {}).get("commit", "unknown"))
     text += "STAGES = (\n%s)\n\n" % "".join("    %r,\n" % kind for kind in PRODUCT_STAGES)

@@ -16,6 +16,7 @@ from ansible.utils.vars import combine_vars
 from ansible.vars.clean import clean_facts, namespace_facts
 
 from ansible_collections.fleet.alloy.plugins.plugin_utils import runtime as alloy_runtime
+from ansible_collections.fleet.alloy.plugins.plugin_utils import cluster
 from ansible_collections.fleet.alloy.plugins.plugin_utils.rulebook import RULES, check_values, moved_problems
 
 
@@ -62,7 +63,7 @@ class ActionModule(ActionBase):
         for table in sorted(tables, key=lambda name: name in _RUNTIME_READERS):
             if table in _RUNTIME_READERS and problems and runtime is None and roles.keys() & set(_RUNTIME_ROLES):
                 continue   # the runtime role's own problems come first; this table reads what it would describe
-            context = {"facts": task_vars.get("ansible_facts") or {}, "groups": task_vars.get("group_names") or []}
+            context = self._context(task_vars)
             checked, found = self._check(table, task_vars, context)
             if found:
                 problems.append("%s: %s" % (table, "; ".join(found)))
@@ -107,14 +108,30 @@ class ActionModule(ActionBase):
         self._templar.available_variables = task_vars
         return task_vars
 
+    def _context(self, task_vars):
+        """What the cross checks read besides the variables: the host's facts and groups, and for
+        clustering the inventory's groups and the hosts' inventory variables."""
+        hostvars = task_vars.get("hostvars") or {}
+
+        def peer_vars(host):
+            try:
+                return hostvars[host]
+            except KeyError:
+                return {}
+        return {"facts": task_vars.get("ansible_facts") or {}, "groups": task_vars.get("group_names") or [],
+                "host": task_vars.get("inventory_hostname", ""), "peer_vars": peer_vars,
+                "inventory_groups": task_vars.get("groups") or {}}
+
     def _runtime(self, table, checked, task_vars):
         """The runtime contract of the role that runs Alloy (plugin_utils/runtime.py); None
         without the role's variables (a play that checks them outside the role)."""
         try:
             if table == "alloy_docker":
                 return alloy_runtime.compose(checked)
+            context = self._context(task_vars)
+            described = cluster.describe(checked, context["host"], context["inventory_groups"], context["peer_vars"])
             return alloy_runtime.systemd(checked, task_vars.get("ansible_facts") or {},
-                                         task_vars.get("inventory_hostname", ""))
+                                         task_vars.get("inventory_hostname", ""), described)
         except KeyError:
             return None
 

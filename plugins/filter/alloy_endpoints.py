@@ -1,14 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleet.alloy contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filter fleet.alloy.alloy_endpoints: Loki, Prometheus or OTLP endpoints checked and split."""
+"""Filter fleet.alloy.alloy_endpoints: Loki, Prometheus, OTLP or Fleet Management endpoints checked and split."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: alloy_endpoints
-short_description: Check Loki, Prometheus or OTLP endpoints and separate their secrets
+short_description: Check Loki, Prometheus, OTLP or Fleet Management endpoints and separate their secrets
 version_added: 0.1.0
 description:
   - Takes endpoints as the alloy_config role documents them (queue_config and
@@ -24,7 +24,7 @@ options:
   kind:
     description: Which component the endpoints belong to.
     type: str
-    choices: [loki, prometheus, otlp]
+    choices: [loki, prometheus, otlp, fleet]
     required: true
   varname:
     description: The variable name used in problem messages.

@@ -49,7 +49,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleet.alloy.plugins.plugin_utils.runtime import KEYS, RuntimeMissing, from_facts
+from ansible_collections.fleet.alloy.plugins.plugin_utils.runtime import ALONE, KEYS, OPTIONAL, RuntimeMissing, from_facts
 
 
 def alloy_runtime(facts, key=None, kept=True):
@@ -59,8 +59,10 @@ def alloy_runtime(facts, key=None, kept=True):
         raise AnsibleFilterError(str(err))
     if key is None:
         return runtime
-    if key not in KEYS:
-        raise AnsibleFilterError("alloy_runtime: no key %r; the keys are %s" % (key, ", ".join(sorted(KEYS))))
+    if key not in KEYS and key not in OPTIONAL:
+        raise AnsibleFilterError("alloy_runtime: no key %r; the keys are %s" % (key, ", ".join(sorted(set(KEYS) | set(OPTIONAL)))))
+    if key == "cluster" and key not in runtime:
+        return dict(ALONE)    # a runtime kept by a release before clustering
     return runtime[key]
 
 

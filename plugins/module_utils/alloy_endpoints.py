@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleet.alloy contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Loki, Prometheus and OTLP endpoints as data: checks, secret extraction, Alloy shape.
+"""Loki, Prometheus, OTLP and Fleet Management endpoints as data: checks, secret extraction, Alloy shape.
 
 An endpoint as users write it (see roles/alloy_config/meta/argument_specs.yml):
 url, name, tenant_id (Loki), headers, remote_timeout, batch_size / batch_wait (Loki),
@@ -12,7 +12,9 @@ query, query_url} is for alloy_verify only (module_utils/backends.py) and never 
 OTLP exporters (alloy_config_otlp_exporters) take url, name (required: it names the
 components), protocol (http or grpc), signals, headers, timeout, compression, basic_auth
 {username, password} and tls; they become an otelcol.exporter.otlphttp or .otlp with its
-client block, and an otelcol.auth.basic for the credentials.
+client block, and an otelcol.auth.basic for the credentials. The Fleet Management connection
+(alloy_config_fleet_management_endpoint) takes url, basic_auth, bearer_token(_file) and tls and
+becomes the HTTP client part of the remotecfg block.
 
 Secrets (basic_auth.password, bearer_token) never reach the configuration: they are
 replaced by sys.env("FLEET_ALLOY_<KIND>_<n>_<FIELD>") and returned separately for the
@@ -32,7 +34,7 @@ from ansible_collections.fleet.alloy.plugins.module_utils.backends import flavor
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import value_problem
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import has_credentials, shown
 
-KINDS = ("loki", "prometheus", "otlp")
+KINDS = ("loki", "prometheus", "otlp", "fleet")
 SIGNALS = ("traces", "metrics", "logs")
 PROTOCOLS = {"http": "otelcol.exporter.otlphttp", "grpc": "otelcol.exporter.otlp"}
 # The OTLP exporter's client block by protocol (alloy_schema.BLOCKS): otelcol.exporter.otlp has its
@@ -47,8 +49,10 @@ ATTRIBUTES = {
     "loki": ("url", "name", "tenant_id", "headers", "remote_timeout", "batch_size", "batch_wait"),
     "prometheus": ("url", "name", "headers", "remote_timeout"),
     "otlp": ("headers", "compression"),
+    "fleet": ("url",),
 }
 MAPPINGS = ("basic_auth", "tls", "headers", "queue_config", "verify")
+FLEET_KEYS = ("url", "basic_auth", "bearer_token", "bearer_token_file", "tls")
 # Headers that carry credentials (RFC 9110 Authorization, proxies, cookies, API keys).
 CREDENTIAL_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie", "x-api-key", "api-key",
                                 "x-auth-token", "private-token"))
@@ -129,6 +133,10 @@ def _one_endpoint_problems(endpoint, kind, where):
         problems.append("%s: queue_config is a Prometheus option" % where)
     if kind == "otlp":
         return problems + _otlp_problems(endpoint, where)
+    if kind == "fleet":
+        return problems + ["%s.%s is not an option of the Fleet Management connection (%s)"
+                           % (where, key, ", ".join(FLEET_KEYS))
+                           for key in sorted(endpoint) if key not in FLEET_KEYS and _present(endpoint, key)]
     return problems + flavor_problems(kind, endpoint, where)
 
 

@@ -11,11 +11,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import calendar
 import json
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from ansible_collections.fleet.alloy.plugins.module_utils import alloy_metrics
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import request
@@ -85,16 +87,27 @@ def alloy_endpoint_check(name, url, timeout, tls=None):
     return lambda: _timed(name, run)
 
 
+def _json_answer(url, timeout, tls=None, named=False):
+    """(value, "") of a JSON answer of Alloy's API, or (None, why not in one line; named:
+    with the URL)."""
+    answer = request(url, timeout=timeout, tls=tls)
+    if answer.status != 200:
+        return None, _with_url(url, answer) if named else answer.describe()
+    try:
+        return json.loads(answer.body), ""
+    except ValueError as err:
+        return None, "invalid JSON from %s: %s" % (url, err)
+
+
 def components_check(url, wanted, timeout, tls=None):
     """Every component healthy, or each wanted component ID present and healthy."""
     def run():
-        answer = request(url, timeout=timeout, tls=tls)
-        if answer.status != 200:
-            return False, answer.describe()
+        items, error = _json_answer(url, timeout, tls)
+        if error:
+            return False, error
         try:
-            items = json.loads(answer.body)
             states = dict((c["localID"], c["health"]["state"]) for c in items)
-        except (ValueError, KeyError, TypeError) as err:
+        except (KeyError, TypeError) as err:
             return False, "invalid JSON from %s: %s" % (url, err)
         ids = wanted or sorted(states)
         missing = [c for c in ids if c not in states]
@@ -122,11 +135,11 @@ def _writer_ids(base, kind, timeout):
         return None, "invalid JSON from %s/api/v0/web/components: %s" % (base, err)
 
 
-def _metrics(base, timeout):
+def _metrics(base, timeout, prefixes=None):
     answer = request(base + "/metrics", timeout=timeout, max_body=None)
     if answer.status != 200:
         raise ValueError("%s/metrics: %s" % (base, answer.describe()))
-    return alloy_metrics.parse(answer.body)
+    return alloy_metrics.parse(answer.body, prefixes) if prefixes else alloy_metrics.parse(answer.body)
 
 
 def _watch(read, judge, window, poll, sleep, clock):
@@ -177,6 +190,291 @@ def delivery_check(base, kind, endpoints, window, max_lag, timeout, sleep=time.s
             return alloy_metrics.delivery(kind, before, after, ids, elapsed, max_lag, wanted, moved_only=not final)
         return _watch(lambda: _metrics(base, timeout), judge, window, poll, sleep, clock)
     return lambda: _timed("delivery %s" % kind, run)
+
+
+# --- Fleet Management (the remotecfg block) -------------------------------------------
+
+REMOTECFG_API = "/api/v0/web/remotecfg"
+REMOTECFG_ROOT = "remotecfg"  # the module ID of the remote configuration's root
+_MAX_REMOTE_MODULES = 500
+# What Alloy logs (internal/service/remotecfg) when a fetch or a load fails, and when one loads.
+REMOTECFG_REFUSED = "failed to parse and load new remote configuration"
+_REMOTECFG_FETCH_FAILURES = ("failed to fetch remote config", "failed to get configuration from remote server",
+                             "failed to register collector")
+_REMOTECFG_FAILURES = (REMOTECFG_REFUSED,) + _REMOTECFG_FETCH_FAILURES
+_REMOTECFG_LOADED = "successfully loaded remote configuration"
+_LOG_ERR = re.compile(r'\berr=(?:"((?:[^"\\]|\\.)*)"|(.*))')
+_LOG_TS = re.compile(r'(?:^|\s)ts="?(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?')
+_USERINFO = re.compile(r"://[^/@\s]+@")
+# Seconds between the start of a fetch (remotecfg_last_load_success_timestamp_seconds) and the
+# refusal Alloy logs once the content fails to load: a later fetch is poll_frequency (10 s at least) away.
+_REFUSAL_SLACK = 2.0
+
+
+def alloy_log(runner, mode, name, lines=1000):
+    """Alloy's newest log lines - its unit's journal (mode systemd) or its container's log
+    (mode container) - or [] when there is none or it cannot be read."""
+    if mode == "systemd":
+        argv = ["journalctl", "-u", name, "-o", "cat", "--no-pager", "-n", str(lines)]
+    elif mode == "container":
+        argv = ["docker", "logs", "--tail", str(lines), name]
+    else:
+        return []
+    try:
+        rc, out, err = runner(argv)
+    except Exception:  # the log only names an error: never fail a check for it
+        return []
+    return [] if rc != 0 else ("%s\n%s" % (out or "", err or "")).splitlines()
+
+
+def _clean(text):
+    return _USERINFO.sub("://", text)[:400]
+
+
+def _log_error(line):
+    """The err= value of a logfmt line (quoted or not), without URL credentials."""
+    match = _LOG_ERR.search(line)
+    if not match:
+        return ""
+    text = match.group(1) if match.group(1) is not None else match.group(2).rstrip()
+    if match.group(1) is None and text.endswith('"'):
+        text = text[:-1]  # the end of a quoted msg that carries the err
+    return _clean(text.replace('\\"', '"').replace("\\\\", "\\"))
+
+
+def _log_time(text):
+    """Seconds since the epoch of an RFC 3339 time (Alloy's ts), or None."""
+    match = _LOG_TS.search(" ts=" + text if text and text[0].isdigit() else text or "")
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    zone = match.group(8) or "Z"
+    offset = 0 if zone == "Z" else (1 if zone[0] == "+" else -1) * (
+        int(zone[1:3]) * 3600 + int(zone[-2:]) * 60)
+    return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) + \
+        float(match.group(7) or 0) - offset
+
+
+def _log_entry(line):
+    """(msg text, err, ts) of one line of Alloy's log, logfmt or JSON (--log.format / logging
+    format "json": {"ts": ..., "level": ..., "msg": ..., "err": ...})."""
+    stripped = line.strip()
+    if stripped.startswith("{"):
+        try:
+            record = json.loads(stripped)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            return (str(record.get("msg") or ""), _clean(str(record.get("err") or "")),
+                    _log_time(str(record.get("ts") or "")))
+    return line, _log_error(line), _log_time(line)
+
+
+def remotecfg_log_failures(lines):
+    """[(message, error, ts)] of the remotecfg failures in Alloy's log that no successful load
+    followed, newest first; ts is None when the line has no time."""
+    failures = []
+    for line in reversed(lines):
+        if _REMOTECFG_LOADED not in line and not any(m in line for m in _REMOTECFG_FAILURES):
+            continue
+        text, error, ts = _log_entry(line)
+        if _REMOTECFG_LOADED in text:
+            break
+        failures += [(m, error, ts) for m in _REMOTECFG_FAILURES if m in text][:1]
+    return failures
+
+
+def remotecfg_log_failure(lines, messages=_REMOTECFG_FAILURES):
+    """(message, error) of the newest remotecfg failure (one of messages) in Alloy's log that
+    no successful load followed, or ("", ""). A refused configuration is also logged as a failed
+    fetch with the same error: then the message is the refusal's."""
+    failures = [(m, e) for m, e, dummy_ts in remotecfg_log_failures(lines) if m in messages]
+    if not failures:
+        return "", ""
+    newest = failures[0][1]
+    return (REMOTECFG_REFUSED if (REMOTECFG_REFUSED, newest) in failures else failures[0][0]), newest
+
+
+def _said(lines, messages=_REMOTECFG_FAILURES):
+    message, error = remotecfg_log_failure(lines, messages)
+    return ": %s%s" % (message, ": " + error if error else "") if message else ""
+
+
+def _total(reads, name):
+    return sum(v for dummy_labels, v in reads.get(name, []))
+
+
+def judge_remotecfg(before, after, elapsed, final, log=None):
+    """(ok, detail) of Fleet Management from two reads of Alloy's remotecfg metrics, elapsed
+    seconds apart. log() gives Alloy's log lines, read only to name an error.
+
+    remotecfg_last_load_successful is not the judgement: Alloy sets it to 0 at a failed fetch
+    and only a new configuration loaded sets it to 1 again (not-modified and same-hash answers
+    leave it), so one network blip would fail a host that has run well since. Instead:
+    - a remote configuration loaded: a remotecfg_hash series at 1 (Alloy keeps one per hash it
+      ever loaded, from the server or its cache);
+    - no fetch failed in the window: remotecfg_load_failures_total did not increase;
+    - the configuration Alloy received last is not one it refused: a refused configuration
+      leaves the counters and, when Alloy goes back to the one it ran, the gauge as they were;
+      it is current when the newest refusal in Alloy's log is not older than the last fetch
+      that received a configuration (remotecfg_last_load_success_timestamp_seconds).
+    The window passes early at the first read that saw a fetch succeed."""
+    cache = []
+
+    def lines():  # Alloy's log, read once, and only when an error is to be named
+        if not cache:
+            cache.append((log() if log else None) or [])
+        return cache[0]
+    if "remotecfg_load_attempts_total" not in after:
+        return False, "no remotecfg metrics (an Alloy without Fleet Management support?)"
+    attempts, failures = _total(after, "remotecfg_load_attempts_total"), _total(after, "remotecfg_load_failures_total")
+    if not attempts:
+        return False, ("no remote configuration fetched since Alloy started (no remotecfg block, its url is "
+                       "empty, or the service is still starting)")
+    old_attempts, old_failures = (_total(before, "remotecfg_load_attempts_total"),
+                                  _total(before, "remotecfg_load_failures_total"))
+    if attempts < old_attempts or failures < old_failures:  # Alloy restarted in the window
+        old_attempts = old_failures = 0.0
+    fetched, failed = attempts - old_attempts, failures - old_failures
+    span = alloy_metrics._span(elapsed)
+    counts = "%d fetches, %d failed, since start" % (attempts, failures)
+    loaded = sorted(labels.get("hash") for labels, v in after.get("remotecfg_hash", []) if v and labels.get("hash"))
+    running = ("Alloy runs the remote configuration it loaded before" if loaded
+               else "no remote configuration is loaded")
+    if failed:
+        return False, "%d of %d fetches %s failed%s; %s (%s)" % (
+            failed, fetched, span, _said(lines(), _REMOTECFG_FETCH_FAILURES), running, counts)
+    if not loaded:
+        return False, "no remote configuration is loaded%s (%s)" % (_said(lines()), counts)
+    if not final and not fetched:
+        return False, "no fetch seen yet %s" % span
+    received = _total(after, "remotecfg_last_load_success_timestamp_seconds")
+    refusals = [(e, ts) for m, e, ts in remotecfg_log_failures(lines()) if m == REMOTECFG_REFUSED]
+    if refusals and refusals[0][1] is not None and received and received <= refusals[0][1] + _REFUSAL_SLACK:
+        return False, ("Fleet Management serves a configuration Alloy refused: %s; it runs the one it loaded "
+                       "before (%s)" % (refusals[0][0] or "no error logged", counts))
+    hashes = "hash %s" % loaded[0] if len(loaded) == 1 else "%d hashes loaded since start" % len(loaded)
+    seen = ("%d fetches %s, none failed" % (fetched, span) if fetched
+            else "no fetch %s (poll_frequency is longer)" % span)
+    stale = "" if _total(after, "remotecfg_last_load_successful") == 1 else (
+        "; remotecfg_last_load_successful 0 is left from an earlier failure (Alloy resets it only when a new "
+        "configuration loads)")
+    return True, "remote configuration loaded (%s); %s (%s)%s" % (hashes, seen, counts, stale)
+
+
+def fleet_management_check(base, timeout, log=None, window=0.0, sleep=time.sleep, poll=0.5, clock=time.monotonic):
+    """Fleet Management judged on Alloy's remotecfg metrics read at the start of a window and
+    again every poll seconds, at most window seconds (the delivery window; see _watch and
+    judge_remotecfg). log() gives Alloy's log lines, read to name the error of a failure."""
+    def run():
+        def read():
+            return _metrics(base, timeout, ("remotecfg_",))
+
+        def judge(before, after, elapsed, final):
+            if not after:
+                return False, ("no remotecfg metrics at %s/metrics (an Alloy without Fleet Management "
+                               "support?)" % base)
+            return judge_remotecfg(before, after, elapsed, final, log)
+        return _watch(read, judge, window, poll, sleep, clock)
+    return lambda: _timed("fleet management", run)
+
+
+def _component_list(url, timeout):
+    items, error = _json_answer(url, timeout, named=True)
+    if error:
+        raise ValueError(error)
+    if items is None:  # Go marshals a module without components as null
+        return []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ValueError("invalid JSON from %s: expected a list of components" % url)
+    return items
+
+
+def remote_components(base, timeout):
+    """(roots, every component) of the remote configuration as Alloy's API serves them: the
+    root module's (one custom component per Fleet Management pipeline, plus any built-in
+    ones), then, breadth first, those of each module a component created (createdModuleIDs).
+    ValueError with a one-line text when Alloy does not serve them."""
+    roots = _component_list(base + REMOTECFG_API + "/components", timeout)
+    found, queue, seen = list(roots), list(roots), set()
+    while queue:
+        for module in queue.pop(0).get("createdModuleIDs") or []:
+            if module in seen or len(seen) >= _MAX_REMOTE_MODULES:
+                continue
+            seen.add(module)
+            inner = _component_list("%s%s/modules/%s/components" % (base, REMOTECFG_API, quote(module, safe="/")),
+                                    timeout)
+            found += inner
+            queue += inner
+    return roots, found
+
+
+def _remote_id(component):
+    """'prod_logs.default/loki.write.w': a remote component's ID without the remote root."""
+    module = str(component.get("moduleID") or "")
+    module = "" if module == REMOTECFG_ROOT else module[len(REMOTECFG_ROOT) + 1:] \
+        if module.startswith(REMOTECFG_ROOT + "/") else module
+    return "/".join(p for p in (module, str(component.get("localID"))) if p)
+
+
+def fleet_pipelines_check(base, timeout):
+    """Every component of the remote pipelines healthy. No pipeline at all passes, said so:
+    for Alloy a collector that no pipeline selects is not an error, and a first rollout of
+    Fleet Management usually comes before its pipelines are written."""
+    def run():
+        try:
+            roots, every = remote_components(base, timeout)
+        except ValueError as err:
+            return False, str(err)
+        if not roots:
+            return True, ("no remote pipeline selected for this collector: no Fleet Management pipeline's matchers "
+                          "match its attributes (usual before the pipelines are written), so none runs here; "
+                          "not an error")
+        pipelines = sorted(str(c.get("name")) for c in roots if c.get("createdModuleIDs"))
+        bad = []
+        for component in every:
+            health = component.get("health") if isinstance(component.get("health"), dict) else {}
+            if health.get("state") != "healthy":
+                bad.append("%s is %s%s" % (_remote_id(component), health.get("state") or "without health",
+                                           ": %s" % health["message"] if health.get("message") else ""))
+        if bad:
+            return False, "; ".join(bad)
+        return True, "%s: %d components healthy" % (
+            "pipelines " + ", ".join(pipelines) if pipelines else "no pipeline module", len(every))
+    return lambda: _timed("fleet pipelines", run)
+
+
+# --- clustering -----------------------------------------------------------------------
+
+def judge_peers(expected, peers):
+    """(ok, detail) of the peers a node sees ({name: state}) against the expected names:
+    each expected one seen and a participant; others are named, and do not fail."""
+    wanted = sorted(set(expected))
+    missing = [name for name in wanted if name not in peers]
+    problems = ["%s missing (seen %s)" % (", ".join(missing), ", ".join(sorted(peers)) or "none")] if missing else []
+    problems += ["%s is %s" % (name, peers[name]) for name in wanted if peers.get(name, "participant") != "participant"]
+    extra = ["%s%s" % (name, "" if peers[name] == "participant" else " (%s)" % peers[name])
+             for name in sorted(peers) if name not in wanted]
+    notes = ["not expected: %s" % ", ".join(extra)] if extra else []
+    if problems:
+        return False, "; ".join(problems + notes)
+    return True, "; ".join(["%d expected peers participating" % len(wanted)] + notes)
+
+
+def cluster_check(base, expected, timeout):
+    """The peers Alloy's cluster shows this node (GET /api/v0/web/peers), judged by judge_peers."""
+    url = base + "/api/v0/web/peers"
+
+    def run():
+        items, error = _json_answer(url, timeout, named=True)
+        if error:
+            return False, error
+        try:
+            peers = dict((str(p["name"]), str(p.get("state") or "")) for p in items or [])
+        except (KeyError, TypeError, AttributeError) as err:
+            return False, "invalid JSON from %s: %s" % (url, err)
+        return judge_peers(expected, peers)
+    return lambda: _timed("cluster", run)
 
 
 # --- backends (module_utils/backends.py: where and how) -----------------------------

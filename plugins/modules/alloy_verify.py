@@ -38,6 +38,9 @@ description:
   - Returns RV(healthy), every check with its detail and time, and a one-line RV(summary).
     Fails (unless O(fail_on_unhealthy=false)) with a message naming the host (its inventory
     name, as in C(web-1 is not healthy) followed by the count) and each failed check.
+  - With O(fleet_management), also that Alloy loaded its remote configuration from Grafana Fleet
+    Management (its C(remotecfg) block) and that every component of the remote pipelines is healthy;
+    with O(cluster_peers), that Alloy's cluster holds the expected nodes.
   - With O(wait), failed checks are retried until they pass or O(wait_timeout) passes.
   - Read-only; it never reports a change. Secrets of the endpoints are never returned.
 author: fleet.alloy maintainers (@fleet-alloy)
@@ -92,6 +95,43 @@ options:
       - Prometheus remote_write endpoints in the shape of C(alloy_config_prometheus_endpoints).
     type: list
     elements: dict
+    default: []
+  fleet_management:
+    description:
+      - Alloy is expected to be a Grafana Fleet Management collector (a C(remotecfg) block in its
+        configuration). Needs O(alloy_url). Adds two checks.
+      - C(fleet management) reads Alloy's C(remotecfg_*) metrics on C(/metrics) over the delivery window
+        (O(delivery_window), read every half second, ending early at the first read that saw a fetch
+        succeed) and passes when a remote configuration is loaded (a C(remotecfg_hash) series), no fetch
+        failed in the window (C(remotecfg_load_failures_total) did not rise) and the configuration Alloy
+        received last is not one it refused. It fails when Alloy does not answer or has never fetched.
+        C(remotecfg_last_load_successful) is not used to judge - Alloy leaves it at 0 after any failed
+        fetch until a new configuration loads, even once the server answers again. Alloy fetches every
+        C(poll_frequency) (1 m by default); a window that sees no fetch judges what is loaded.
+      - Alloy's log (the unit's journal or the container's log, logfmt or JSON; not read with
+        O(mode=none)) names the error of a failure the metrics show, e.g. the server's refusal
+        (C(unauthenticated)) or the load error of a pipeline. A refusal in the log counts only while
+        C(remotecfg_last_load_success_timestamp_seconds) shows no later configuration received, as Alloy
+        restores the one it ran and leaves the other metrics unchanged.
+      - C(fleet pipelines) reads the remote modules' components as Alloy's API serves them
+        (C(/api/v0/web/remotecfg/components), then C(/api/v0/web/remotecfg/modules/<id>/components)
+        for each module a component created) and fails naming each one not healthy, with its message.
+        A collector that no pipeline selects passes, the detail saying so (for Alloy it is not an error,
+        and a first rollout usually comes before the pipelines are written).
+    type: bool
+    default: false
+  cluster_peers:
+    description:
+      - The node names (C(--cluster.node-name), by default the host name) expected in Alloy's cluster;
+        empty does not check clustering. Needs O(alloy_url).
+      - The C(cluster) check reads C(/api/v0/web/peers) (the peers this node sees) and fails when an
+        expected name is missing, naming it and the names seen, or when an expected peer is not a
+        C(participant) (one C(terminating) is leaving). Other names seen are reported and do not fail.
+      - A node that has just (re)started is not listed until it joins; with O(wait) the check is retried
+        like the others until O(wait_timeout). A node stopped cleanly leaves at once; one that crashed
+        stays listed until memberlist declares it dead (about 30 s).
+    type: list
+    elements: str
     default: []
   delivery:
     description:
@@ -185,6 +225,13 @@ EXAMPLES = r"""
         verify:
           query: false
 
+- name: A Fleet Management collector in a three-node cluster, given time to join after a restart
+  fleet.alloy.alloy_verify:
+    fleet_management: true
+    cluster_peers: [web-01, web-02, web-03]
+    wait: true
+    wait_timeout: 120
+
 - name: A container deployment, report only
   fleet.alloy.alloy_verify:
     mode: container
@@ -244,7 +291,11 @@ report:
   returned: with O(report)
   type: list
   elements: str
-  sample: ["alloy ready | ok | HTTP 200: Alloy is ready.", "components | ok | 7 components healthy"]
+  sample: ["alloy ready | ok | HTTP 200: Alloy is ready.", "components | ok | 7 components healthy",
+           "fleet management | ok | remote configuration loaded (hash 5ad3d8d0); 1 fetches in 0.5 s, none failed
+             (3 fetches, 0 failed, since start)",
+           "fleet pipelines | ok | pipelines prod_logs: 3 components healthy",
+           "cluster | FAIL | web-03 missing (seen web-01, web-02)"]
 """
 
 import re
@@ -256,8 +307,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import endpoint_problems
 from ansible_collections.fleet.alloy.plugins.module_utils.backends import Backend
 from ansible_collections.fleet.alloy.plugins.module_utils.verify_checks import (
-    alloy_endpoint_check, backend_ready_check, components_check, container_check, delivery_check, loki_data_check,
-    prometheus_data_check, run_all, summary, systemd_check)
+    alloy_endpoint_check, alloy_log, backend_ready_check, cluster_check, components_check, container_check,
+    delivery_check, fleet_management_check, fleet_pipelines_check, loki_data_check, prometheus_data_check, run_all,
+    summary, systemd_check)
 
 ARGUMENT_SPEC = dict(
     runtime=dict(type="dict"),
@@ -267,6 +319,8 @@ ARGUMENT_SPEC = dict(
     container=dict(type="str", default="alloy"),
     alloy_url=dict(type="str", default="http://127.0.0.1:12345"),
     components=dict(type="list", elements="str", default=[]),
+    fleet_management=dict(type="bool", default=False),
+    cluster_peers=dict(type="list", elements="str", default=[]),
     loki_endpoints=dict(type="list", elements="dict", default=[]),
     prometheus_endpoints=dict(type="list", elements="dict", default=[]),
     delivery=dict(type="bool", default=True),
@@ -352,7 +406,13 @@ def _service_checks(params, runner):
     return []
 
 
-def _alloy_checks(params, base):
+def _alloy_log(params, runner):
+    """Alloy's log lines, read by the fleet management check when it has to name an error."""
+    name = params["service"] if params["mode"] == "systemd" else params["container"]
+    return lambda: alloy_log(runner, params["mode"], name)
+
+
+def _alloy_checks(params, base, runner):
     timeout = params["timeout"]
     checks = [alloy_endpoint_check("alloy ready", base + "/-/ready", timeout),
               alloy_endpoint_check("alloy healthy", base + "/-/healthy", timeout),
@@ -363,6 +423,12 @@ def _alloy_checks(params, base):
             endpoints = params["%s_endpoints" % kind] if given else None
             checks.append(delivery_check(base, kind, endpoints, params["delivery_window"], params["max_age"],
                                          timeout))
+    if params["fleet_management"]:
+        checks += [fleet_management_check(base, timeout, _alloy_log(params, runner),
+                                          params["delivery_window"]),
+                   fleet_pipelines_check(base, timeout)]
+    if params["cluster_peers"]:
+        checks.append(cluster_check(base, params["cluster_peers"], timeout))
     return checks
 
 
@@ -386,7 +452,7 @@ def build_checks(params, runner):
     checks = _service_checks(params, runner)
     base = (params["alloy_url"] or "").rstrip("/")
     if base:
-        checks += _alloy_checks(params, base)
+        checks += _alloy_checks(params, base, runner)
     backends = [Backend(kind, endpoint) for kind in KINDS for endpoint in params["%s_endpoints" % kind]]
     return checks + _backend_checks(params, backends)
 

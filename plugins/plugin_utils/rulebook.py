@@ -24,7 +24,7 @@ from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import EXPR_KEY
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import value_problem
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import has_credentials
-from ansible_collections.fleet.alloy.plugins.plugin_utils import packages, runtime
+from ansible_collections.fleet.alloy.plugins.plugin_utils import cluster, packages, runtime
 from ansible_collections.fleet.alloy.plugins.plugin_utils.openpgp import OpenPGPError, fingerprints
 from ansible_collections.fleet.alloy.plugins.plugin_utils.alloy_schema import BLOCKS, STAGES
 
@@ -400,6 +400,8 @@ _CHECKED_ELSEWHERE = ("url", "name", "headers", "bearer_token", "compression")  
 
 def _endpoint_schemas(kind, endpoint):
     """(the attributes of the block an endpoint becomes, those of its TLS block)."""
+    if kind == "fleet":
+        return BLOCKS["remotecfg"], BLOCKS["tls_config"]
     if kind != "otlp":
         return BLOCKS[_COMPONENT[kind]], BLOCKS["tls_config"]
     client = dict(BLOCKS[CLIENT_BLOCKS[endpoint.get("protocol", "http")]])
@@ -450,6 +452,35 @@ def endpoints(kind):
                                   "basic_auth" if kind == "otlp" else "basic_auth or bearer_token"), secret=True)
     rule.check_named = check_named
     return rule
+
+
+def fleet_endpoint():
+    """alloy_config_fleet_management_endpoint: the connection of the remotecfg block, one endpoint
+    ({} turns Fleet Management off); module_utils/alloy_endpoints.py has its rules."""
+    def check_named(value, varname):
+        if value in (None, "", {}):
+            return {}
+        converted, problems = convert_endpoints([value], "fleet", varname)
+        if problems:
+            raise _Full([problem.replace(varname + "[0]", varname, 1) for problem in problems])
+        return converted[0]
+    rule = Rule(None, "{} (off), or the connection to Fleet Management: url, then basic_auth {username, password "
+                      "or password_file}, bearer_token or bearer_token_file, and tls", secret=True)
+    rule.check_named = check_named
+    return rule
+
+
+def poll_frequency():
+    """remotecfg's poll_frequency: Alloy refuses less than 10s ("poll_frequency must be at least "10s"")."""
+    base = duration()
+
+    def check(value):
+        value = base.check(value)
+        if _seconds(value) < 10:
+            raise Problem('expected an Alloy duration of at least 10s (Alloy refuses less: poll_frequency must be '
+                          'at least "10s")')
+        return value
+    return Rule(check, "an Alloy duration of at least 10s, such as 1m")
 
 
 def openpgp_key():
@@ -542,6 +573,12 @@ RULES = {
         "alloy_install_package_checksums": sha256_list(),
         "alloy_install_package_cache_dir": text(r"(?:/|~).*", "an absolute directory on the controller (~ for home)"),
         "alloy_install_systemd_override": text(None, "systemd unit text (a drop-in)", True, multiline=True),
+        "alloy_install_cluster_enabled": boolean(),
+        "alloy_install_cluster_group": text(r"[A-Za-z_][A-Za-z0-9_-]*", "an inventory group name", True),
+        "alloy_install_cluster_name": text(r"[A-Za-z0-9_.-]+", "a cluster name (letters, digits, _, . and -)", True),
+        "alloy_install_cluster_advertise_address": text(LISTEN, LISTEN_DOC, True),
+        "alloy_install_cluster_wait_for_size": integer(0),
+        "alloy_install_cluster_wait_timeout": duration(),
         "alloy_install_remove_data": boolean(),
     },
     "alloy_config": {
@@ -584,6 +621,17 @@ RULES = {
         "alloy_config_otlp_exporters": endpoints("otlp"),
         "alloy_config_otlp_metrics_to_prometheus": boolean(),
         "alloy_config_otlp_logs_to_loki": boolean(),
+        "alloy_config_fleet_management_endpoint": fleet_endpoint(),
+        "alloy_config_fleet_management_id": text(r"\S+", "a collector ID without spaces, such as the inventory name"),
+        "alloy_config_fleet_management_name": text(None, "a name shown in Fleet Management", empty=True),
+        "alloy_config_fleet_management_attributes": mapping(
+            text(r'(?!collector\.)[^\s"\\]+',
+                 "an attribute name without spaces, quotes or backslashes, outside collector. (Alloy's own "
+                 "namespace, which it refuses)"),
+            text(None, "a string", empty=True),
+            doc="a mapping of attribute names (not collector.*) to strings"),
+        "alloy_config_fleet_management_os_attributes": boolean(),
+        "alloy_config_fleet_management_poll_frequency": poll_frequency(),
     },
     "alloy_docker": {
         "alloy_docker_state": choice("present", "absent"),
@@ -673,6 +721,12 @@ UNUSED_UNLESS = {
 UNUSED_UNLESS.update(("alloy_config_otlp_" + name, lambda values: _flag(values, "alloy_config_otlp_enabled", False))
                      for name in ("grpc_listen", "http_listen", "receiver_tls", "memory_limiter", "batch", "exporters",
                                   "metrics_to_prometheus", "logs_to_loki"))
+UNUSED_UNLESS.update(("alloy_config_fleet_management_" + name,
+                      lambda values: values.get("alloy_config_fleet_management_endpoint") not in (None, "", {}))
+                     for name in ("id", "name", "attributes", "os_attributes", "poll_frequency"))
+UNUSED_UNLESS.update(("alloy_install_cluster_" + name,
+                      lambda values: _flag(values, "alloy_install_cluster_enabled", False))
+                     for name in ("group", "name", "advertise_address", "wait_for_size", "wait_timeout"))
 UNUSED_UNLESS.update(("alloy_install_package_" + name,
                       lambda values: values.get("alloy_install_package_source") == "controller")
                      for name in ("location", "checksums", "cache_dir"))
@@ -754,6 +808,9 @@ def _install_cross(values, context):
         problems.append("alloy_install_hold cannot be true with alloy_install_state absent")
     if values.get("alloy_install_package_source") == "controller" and values.get("alloy_install_state") != "absent":
         problems.extend(_controller_package_problems(values, facts))
+    if values.get("alloy_install_cluster_enabled") is True and "peer_vars" in context:
+        checked = dict((name[len("alloy_install_"):], value) for name, value in values.items())
+        problems.extend(cluster.problems(checked, context["host"], context["inventory_groups"], context["peer_vars"]))
     return problems
 
 

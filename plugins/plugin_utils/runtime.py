@@ -27,10 +27,16 @@ KEYS = {
     "instance": "the name Alloy's host goes by (the default instance label)",
     "host_paths": "where Alloy sees the host's procfs, sysfs, root and udev data",
 }
+# Keys a runtime kept by an earlier release may lack, and what they mean then.
+OPTIONAL = {
+    "cluster": "Alloy's cluster (plugin_utils/cluster.py): enabled, name, node_name, members, join_addresses and "
+               "the --cluster.* flags; enabled false when Alloy runs alone",
+}
 _HOST_PATHS = {"procfs": "/proc", "sysfs": "/sys", "rootfs": "/", "udev_data": "/run/udev/data"}
 _CONTAINER_PATHS = {"procfs": "/host/proc", "sysfs": "/host/sys", "rootfs": "/host/root",
                     "udev_data": "/run/udev/data"}
 _WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+ALONE = {"enabled": False, "name": "", "node_name": "", "members": [], "join_addresses": [], "flags": []}
 
 
 class RuntimeMissing(Exception):
@@ -56,8 +62,9 @@ def host_name(facts, inventory_hostname):
     return facts.get("hostname") or inventory_hostname
 
 
-def systemd(checked, facts, inventory_hostname):
-    """The runtime of alloy_install (its checked variables, without the role's prefix)."""
+def systemd(checked, facts, inventory_hostname, cluster=None):
+    """The runtime of alloy_install (its checked variables, without the role's prefix; cluster:
+    plugin_utils/cluster.describe)."""
     debian = facts.get("os_family") == "Debian"
     return {
         "kind": "systemd",
@@ -69,6 +76,7 @@ def systemd(checked, facts, inventory_hostname):
         "api_url": local_url(checked["listen_address"]),
         "instance": host_name(facts, inventory_hostname),
         "host_paths": dict(_HOST_PATHS),
+        "cluster": dict(cluster or ALONE),
     }
 
 
@@ -89,6 +97,7 @@ def compose(checked):
         "instance": checked["hostname"],
         # Without alloy_docker_host_metrics nothing of the host is mounted: Alloy sees its container's own.
         "host_paths": dict(_CONTAINER_PATHS if checked.get("host_metrics", True) else _HOST_PATHS),
+        "cluster": dict(ALONE),   # clustering a Compose service: not yet (docs/clustering.md)
     }
 
 

@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parents[3]
 STANDINS = REPO / "lab" / "standins"
 PLAYBOOK = Path(__file__).resolve().parents[1] / "data" / "render_alloy_config.yml"
 SECRETS = {"loki_pw": "s3cr3t-l0ki-\"pass'", "loki_token": "tok-loki-$HOME", "prom_pw": "prom`pw\\x",
-           "otlp_pw": "glc_otlp$tok\"en'", "tls_key": "-----BEGIN PRIVATE KEY-----\nMIIEsecret"}
+           "otlp_pw": "glc_otlp$tok\"en'", "tls_key": "-----BEGIN PRIVATE KEY-----\nMIIEsecret",
+           "fleet_pw": "glc_fleet$tok'en\"x"}
 EXPR = "__alloy_expr__"
 STANDIN = ["env", "ALLOY_STANDIN_VERSION=1.10.0", sys.executable, "-m", "alloy_standin"]
 OLD_STANDIN = ["env", "ALLOY_STANDIN_VERSION=1.8.3", sys.executable, "-m", "alloy_standin"]
@@ -159,6 +160,23 @@ CASES: Dict[str, Dict[str, Any]] = {
                                                            "key_pem": SECRETS["tls_key"]}},
     "otlp_unknown_key": {"alloy_config_otlp_enabled": True, "alloy_config_otlp_exporters": [
         {"name": "a", "url": "https://x.example", "bearer_token": "t"}]},
+    # Grafana Fleet Management only (a collector whose pipelines all come from the server), Grafana
+    # Cloud's shape: instance ID and token, the host's OS from its facts beside the user's attributes.
+    "fleet": {
+        "alloy_config_journal_enabled": False, "alloy_config_unix_enabled": False, "fleet_test_gather": True,
+        "alloy_config_fleet_management_endpoint": {
+            "url": "https://fleet-management-prod-011.grafana.net",
+            "basic_auth": {"username": "400001", "password": SECRETS["fleet_pw"]},
+            "tls": {"ca_file": "/etc/ssl/lab-ca.pem"}},
+        "alloy_config_fleet_management_attributes": {"env": "prod", "role": "web", "os": "custom"},
+        "alloy_config_fleet_management_poll_frequency": "30s",
+    },
+    "fleet_bad": {
+        "alloy_config_fleet_management_endpoint": {"url": "https://fm.example", "bearer_token": "t",
+                                                   "basic_auth": {"username": "1", "password": "p"}},
+        "alloy_config_fleet_management_attributes": {"collector.os": "linux"},
+        "alloy_config_fleet_management_poll_frequency": "5s",
+    },
     # The runtime contract of 0.2.0: a variable it replaced, and a host no runtime role described.
     "removed_variable": {},
     "no_runtime": {},
@@ -213,6 +231,12 @@ REFUSED = {
                        "path, such as key_file)",
     "bad_log_files": "alloy_config: alloy_config_log_files[0].paths[0]: expected an absolute path or glob such as "
                      "/var/log/nginx/*.log, got 'var/log/*.log'",
+    "fleet_bad": "alloy_config: alloy_config_fleet_management_endpoint sets basic_auth and bearer_token: use only one "
+                 "authentication method; alloy_config_fleet_management_attributes: a key: expected an attribute name "
+                 "without spaces, quotes or backslashes, outside collector. (Alloy's own namespace, which it refuses), got "
+                 "'collector.os'; "
+                 "alloy_config_fleet_management_poll_frequency: expected an Alloy duration of at least 10s (Alloy "
+                 "refuses less: poll_frequency must be at least \"10s\"), got '5s'",
     "removed_variable": "alloy_config: alloy_config_dir is no longer read (the runtime contract of 0.2.0): set "
                         "alloy_install_config_path (systemd) or alloy_docker_config_dir (Compose)",
 }
@@ -845,3 +869,23 @@ def test_otlp_exporters_take_their_credentials_from_the_env_file(rendered: Dict[
     assert _value(_children(grpc, "tls")[0], "insecure") is True
     converted = blocks["otelcol.exporter.prometheus.default"]
     assert _refs(converted, "forward_to") == ["prometheus.remote_write.default.receiver"]
+
+
+def test_fleet_management_registers_the_host_with_its_attributes(rendered: Dict[str, Dict[str, Any]]) -> None:
+    result = rendered["fleet"]
+    files = _files(result)
+    assert set(files) == {"fleet_00_logging.alloy", "fleet_remotecfg.alloy"}
+    block = _blocks(files["fleet_remotecfg.alloy"])["remotecfg"]
+    assert _value(block, "url") == "https://fleet-management-prod-011.grafana.net"
+    # The inventory name, stable across runs; the user's os wins over the facts', os_version from them.
+    assert _value(block, "id") == "fleet" and _value(block, "name") == "fleet"
+    attributes = _value(block, "attributes")
+    assert attributes["env"] == "prod" and attributes["role"] == "web" and attributes["os"] == "custom"
+    assert attributes["os_version"].isdigit()
+    assert _value(block, "poll_frequency") == "30s"
+    basic = _children(block, "basic_auth")[0]
+    assert _value(basic, "username") == "400001"
+    assert 'sys.env("FLEET_ALLOY_FLEET_0_PASSWORD")' in files["fleet_remotecfg.alloy"]
+    assert SECRETS["fleet_pw"] not in files["fleet_remotecfg.alloy"]
+    assert _env_file(result)["FLEET_ALLOY_FLEET_0_PASSWORD"] == SECRETS["fleet_pw"]
+    assert _value(_children(block, "tls_config")[0], "ca_file") == "/etc/ssl/lab-ca.pem"

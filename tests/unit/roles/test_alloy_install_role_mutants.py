@@ -33,6 +33,12 @@ PREFLIGHT: Dict[str, Any] = {
                     "alloy_install_listen_address": "[::1]:12345", "alloy_install_proxy": "http://proxy:3128",
                     "alloy_install_extra_args": ["--cluster.enabled=true"], "alloy_install_env": {"GOMAXPROCS": 2},
                     "alloy_install_rpm_key_url": "https://mirror.example/gpg.key"}, ""),
+    # Clustering: the members reach each other over Alloy's HTTP server, never on the loopback.
+    "cluster_on": ({"alloy_install_cluster_enabled": True, "alloy_install_listen_address": "0.0.0.0:12345"}, ""),
+    "cluster_loopback": ({"alloy_install_cluster_enabled": "yes"},
+                         "alloy_install: alloy_install_cluster_enabled needs alloy_install_listen_address on an address "
+                         "the other members reach (peers talk over Alloy's HTTP server), not the loopback "
+                         "127.0.0.1:12345: for example 0.0.0.0:12345, with a firewall that lets only the members in"),
     "debian_version_rule_is_for_el": ({"major": "7", "alloy_install_version": "1.9.0-rc.1"}, ""),
     "absent_without_hold": ({"alloy_install_state": "absent", "alloy_install_key_content": "inline",
                              "alloy_install_apt_key_url": ""}, ""),

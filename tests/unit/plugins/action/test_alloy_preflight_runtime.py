@@ -73,7 +73,7 @@ HOST_PATHS = {"procfs": "/proc", "sysfs": "/sys", "rootfs": "/", "udev_data": "/
 # What alloy_install's defaults describe on DEBIAN.
 SYSTEMD = {"kind": "systemd", "service": "alloy.service", "config_dir": "/etc/alloy/conf.d", "config_group": "alloy",
            "env_file": "/etc/default/alloy", "alloy_command": ["/usr/bin/alloy"], "api_url": "http://127.0.0.1:12345",
-           "instance": "web-01", "host_paths": HOST_PATHS}
+           "instance": "web-01", "host_paths": HOST_PATHS, "cluster": runtime.ALONE}
 # A runtime described earlier, on another host name (published earlier in the play, or kept on the host).
 KEPT = dict(SYSTEMD, instance="kept-name")
 SITE = {"rules": "alloy_install", "roles": ["alloy_install", "alloy_config"]}
@@ -215,7 +215,7 @@ def test_alloy_docker_publishes_a_compose_runtime(results: Dict[str, Dict[str, A
                           "--volume={staging}:{staging}:ro", "grafana/alloy:v1.10.0"],
         "api_url": "http://127.0.0.1:12345", "instance": "box-7",
         "host_paths": {"procfs": "/host/proc", "sysfs": "/host/sys", "rootfs": "/host/root",
-                       "udev_data": "/run/udev/data"}}}
+                       "udev_data": "/run/udev/data"}, "cluster": runtime.ALONE}}
     assert result["roles"]["alloy_config"]["instance"] == "box-7"
 
 

@@ -789,3 +789,41 @@ def test_a_secret_typed_block_attribute_is_refused_without_its_value() -> None:
         rb.check_value("alloy_config_otlp_receiver_tls", {"key_pem": "-----BEGIN PRIVATE KEY-----\nMIIEsecret"})
     assert "MIIEsecret" not in str(err.value) and "key_pem" in str(err.value)
     assert "key_pem" not in rb.RULES["alloy_config"]["alloy_config_otlp_receiver_tls"].doc
+
+
+# ---- Fleet Management (alloy_config_fleet_management_*): one connection, attributes, poll ----
+
+def _fleet(**values: Any) -> List[str]:
+    base = {"alloy_config_fleet_management_endpoint": {"url": "https://fm.example", "basic_auth": {
+        "username": "400001", "password": "tok"}}, "alloy_config_fleet_management_id": "web-01",
+        "alloy_config_fleet_management_attributes": {"env": "prod"},
+        "alloy_config_fleet_management_poll_frequency": "1m"}
+    return rb.check_values("alloy_config", dict(base, **values), {"facts": {"alloy_runtime": RUNTIME}})[1]
+
+
+def test_a_fleet_management_connection_passes_and_is_named_without_an_index() -> None:
+    assert _fleet() == []
+    assert _fleet(alloy_config_fleet_management_poll_frequency="10s") == []
+    assert _fleet(alloy_config_fleet_management_endpoint={"url": "ftp://fm"}) == [
+        "alloy_config_fleet_management_endpoint.url must be an http:// or https:// URL, got 'ftp://fm'"]
+    assert _fleet(alloy_config_fleet_management_endpoint={"url": "https://fm", "headers": {"X-A": "b"}}) == [
+        "alloy_config_fleet_management_endpoint.headers is not an option of the Fleet Management connection (url, "
+        "basic_auth, bearer_token, bearer_token_file, tls)"]
+
+
+def test_fleet_management_ids_attributes_and_poll_frequency_follow_alloy() -> None:
+    assert _fleet(alloy_config_fleet_management_id="web 01")[0].startswith(
+        "alloy_config_fleet_management_id: expected a collector ID without spaces")
+    assert _fleet(alloy_config_fleet_management_attributes={"collector.version": "1"})[0].startswith(
+        "alloy_config_fleet_management_attributes: a key: expected an attribute name without spaces, quotes or "
+        "backslashes, outside collector.")
+    assert _fleet(alloy_config_fleet_management_poll_frequency="9s")[0].startswith(
+        "alloy_config_fleet_management_poll_frequency: expected an Alloy duration of at least 10s")
+    # Off ({}): the other variables are not read, so not checked.
+    assert _fleet(alloy_config_fleet_management_endpoint={}, alloy_config_fleet_management_poll_frequency="1s") == []
+
+
+def test_options_the_remotecfg_block_does_not_have_are_refused() -> None:
+    assert _fleet(alloy_config_fleet_management_endpoint={"url": "https://fm", "remote_timeout": "5s"}) == [
+        "alloy_config_fleet_management_endpoint.remote_timeout is not an option of the Fleet Management connection "
+        "(url, basic_auth, bearer_token, bearer_token_file, tls)"]

@@ -71,7 +71,7 @@ def test_systemd_on_debian() -> None:
     assert runtime.systemd(INSTALL, DEBIAN, "inventory-name") == {
         "kind": "systemd", "service": "alloy.service", "config_dir": "/etc/alloy/conf.d", "config_group": "alloy",
         "env_file": "/etc/default/alloy", "alloy_command": ["/usr/bin/alloy"], "api_url": "http://127.0.0.1:12345",
-        "instance": "web-01", "host_paths": HOST_PATHS}
+        "instance": "web-01", "host_paths": HOST_PATHS, "cluster": runtime.ALONE}
 
 
 def test_systemd_on_redhat_reads_sysconfig() -> None:
@@ -117,7 +117,8 @@ def test_compose() -> None:
         "env_file": "/opt/alloy/alloy.env",
         "alloy_command": ["docker", "run", "--rm", "--pull=missing", "--network=none", "--entrypoint=/bin/alloy",
                           "--volume={staging}:{staging}:ro", "grafana/alloy:v1.10.0"],
-        "api_url": "http://127.0.0.1:12345", "instance": "web-01", "host_paths": CONTAINER_PATHS}
+        "api_url": "http://127.0.0.1:12345", "instance": "web-01", "host_paths": CONTAINER_PATHS,
+        "cluster": runtime.ALONE}
 
 
 def test_compose_without_host_mounts_sees_the_containers_own_paths() -> None:
@@ -155,8 +156,8 @@ def test_compose_follows_the_checked_variables() -> None:
 
 
 def test_every_description_has_exactly_the_keys_of_the_contract() -> None:
-    assert set(runtime.systemd(INSTALL, DEBIAN, "x")) == set(runtime.KEYS)
-    assert set(runtime.compose(DOCKER)) == set(runtime.KEYS)
+    assert set(runtime.systemd(INSTALL, DEBIAN, "x")) == set(runtime.KEYS) | set(runtime.OPTIONAL)
+    assert set(runtime.compose(DOCKER)) == set(runtime.KEYS) | set(runtime.OPTIONAL)
 
 
 # ---- from_facts
@@ -231,11 +232,17 @@ def test_the_filter_gives_the_description_or_one_key() -> None:
     assert alloy_runtime(facts, "instance") == "web-01"
     with pytest.raises(AnsibleFilterError) as err:
         alloy_runtime(facts, "reload_url")
-    assert str(err.value) == ("alloy_runtime: no key 'reload_url'; the keys are alloy_command, api_url, config_dir, "
-                              "config_group, env_file, host_paths, instance, kind, service")
+    assert str(err.value) == ("alloy_runtime: no key 'reload_url'; the keys are alloy_command, api_url, cluster, "
+                              "config_dir, config_group, env_file, host_paths, instance, kind, service")
 
 
 def test_the_filter_fails_with_the_message_of_from_facts() -> None:
     with pytest.raises(AnsibleFilterError) as err:
         alloy_runtime({}, "instance")
     assert str(err.value).startswith("no Alloy runtime is described for this host (the fact alloy_runtime)")
+
+
+def test_a_runtime_kept_before_clustering_reads_as_alone() -> None:
+    kept = runtime.systemd(INSTALL, DEBIAN, "x")
+    del kept["cluster"]
+    assert alloy_runtime({"ansible_local": {"alloy_runtime": kept}}, "cluster") == runtime.ALONE
