@@ -76,13 +76,15 @@ PLATFORMS: Dict[str, Platform] = {p.name: p for p in (
     Platform("debian13-docker", ("alloy_docker",), DOCKER_ENGINE, host="debian13"),
 )}
 SYSTEMD_HOSTS = ("debian11", "debian12", "debian13", "el8-emulated", "el9-emulated")
-# scenario: (host name prefix, its platforms)
+# scenario: (host name prefix, its platforms); a platform listed n > 1 times gives n hosts,
+# numbered: <prefix>-<host>-1 ... <prefix>-<host>-n.
 SCENARIOS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
     "alloy_install": ("install", SYSTEMD_HOSTS),
     "alloy_config": ("config", ("debian12", "el9-emulated")),
     "alloy_docker": ("docker", ("debian13-docker",)),
     "lab": ("lab", SYSTEMD_HOSTS),
     "alloy_install_offline": ("offline", ("debian12", "el9-emulated")),
+    "alloy_cluster": ("cluster", ("debian12",) * 3),
 }
 # Scenarios whose hosts have no network at all (air-gapped: only the controller reaches
 # anything, through the docker connection).
@@ -97,9 +99,10 @@ def image_variable(name: str) -> str:
     return "ALLOY_TEST_IMAGE_" + re.sub(r"[-.]", "_", name.upper())
 
 
-def molecule_platform(prefix: str, name: str) -> Dict[str, Any]:
+def molecule_platform(prefix: str, name: str, number: int = 0) -> Dict[str, Any]:
+    """One host of a scenario; number > 0: the number-th of several hosts of that platform."""
     platform = PLATFORMS[name]
-    entry: Dict[str, Any] = {"name": "%s-%s" % (prefix, platform.host or name),
+    entry: Dict[str, Any] = {"name": "%s-%s%s" % (prefix, platform.host or name, "-%d" % number if number else ""),
                              "image": "${%s:-fleet-alloy-lab/%s:lab}" % (image_variable(name), name)}
     entry.update(platform.run.molecule())
     if platform.run is DOCKER_ENGINE:
@@ -110,7 +113,8 @@ def molecule_platform(prefix: str, name: str) -> Dict[str, Any]:
 
 def molecule_platforms(scenario: str) -> List[Dict[str, Any]]:
     prefix, names = SCENARIOS[scenario]
-    entries = [molecule_platform(prefix, name) for name in names]
+    entries = [molecule_platform(prefix, name, names[:index + 1].count(name) if names.count(name) > 1 else 0)
+               for index, name in enumerate(names)]
     if scenario in AIRGAPPED:
         for entry in entries:
             del entry["networks"]

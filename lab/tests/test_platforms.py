@@ -69,3 +69,9 @@ def test_a_docker_host_has_its_engine_s_capability_and_volume() -> None:
     assert "NET_ADMIN" in entry["capabilities"] and "/var/lib/docker" in entry["volumes"]
     assert entry["keep_volumes"] is False and platforms.ALLOY_IMAGES_VOLUME in entry["volumes"]
     assert "keep_volumes" not in platforms.molecule_platforms("alloy_config")[0]
+
+
+def test_a_platform_listed_several_times_gives_numbered_hosts() -> None:
+    names = [e["name"] for e in platforms.molecule_platforms("alloy_cluster")]
+    assert names == ["cluster-debian12-1", "cluster-debian12-2", "cluster-debian12-3"]
+    assert [e["name"] for e in platforms.molecule_platforms("alloy_config")] == ["config-debian12", "config-el9-emulated"]
