@@ -6,13 +6,15 @@ the lab's throwaway CA certificates, port 80),
 `loki` (the multi-tenant Loki stand-in, 3100: X-Scope-OrgID required), `prometheus` (real
 Prometheus, 9090, open) and `gateway` (the TLS gateway stand-in in front of both, with
 credentials: Loki shaped on 3100, Prometheus/Mimir shaped on 9090, Grafana Cloud shaped on
-443) and `otlp` (the OTLP sink stand-in, 4318, TLS, basic auth and a tenant header). Lab hosts are systemd containers named `fleet-alloy-lab-<platform>` (for example
+443), `otlp` (the OTLP sink stand-in, 4318, TLS, basic auth and a tenant header) and `fleet`
+(the Fleet Management stand-in, 443, TLS, basic auth with an instance ID; lab only, without
+credentials: /lab/collectors, /lab/down). Lab hosts are systemd containers named `fleet-alloy-lab-<platform>` (for example
 fleet-alloy-lab-el9-emulated).
 
 up_services exports for the inventories and tests: ALLOY_LAB_KEY_FINGERPRINT,
 ALLOY_LAB_OTHER_KEY_FINGERPRINT, ALLOY_LAB_CA_FILE and ALLOY_LAB_OTHER_CA_FILE (the lab CA
-and an unrelated one, PEM files in the cache), ALLOY_LAB_CREDENTIALS (the gateway's
-throwaway credentials, JSON) and ALLOY_LAB_RELEASES_URL (the mirror's releases/, as the
+and an unrelated one, PEM files in the cache), ALLOY_LAB_CREDENTIALS (the gateway's,
+the OTLP sink's and the Fleet Management stand-in's throwaway credentials, JSON) and ALLOY_LAB_RELEASES_URL (the mirror's releases/, as the
 controller reaches it: packages taken from the controller).
 """
 from __future__ import annotations
@@ -59,6 +61,15 @@ OTLP_COMMAND = (
     "--credentials", "/build/standins/gateway_standin/lab_credentials.json", "--tenant-header", "X-Scope-OrgID",
     "--cert", "/etc/lab-gateway/gateway.pem", "--key", "/etc/lab-gateway/gateway.key",
 )
+# Grafana Fleet Management's collector API (a stand-in), over TLS on 443 as Grafana Cloud serves it
+# (https://fleet-management-prod-<n>.grafana.net), basic auth with an instance ID; the pipelines
+# shipped in the services image (one per role: molecule/alloy_fleet).
+FLEET_COMMAND = (
+    "python3", "-m", "fleet_standin", "--listen", "0.0.0.0:443",
+    "--credentials", "/build/standins/gateway_standin/lab_credentials.json",
+    "--pipelines", "/build/standins/fleet_standin/lab_pipelines",
+    "--cert", "/etc/lab-gateway/gateway.pem", "--key", "/etc/lab-gateway/gateway.key",
+)
 SERVICES = (
     Service("mirror", "services", (), 80, "/apt/dists/stable/InRelease"),
     Service("loki", "services", ("python3", "-m", "loki_standin", "--listen", "0.0.0.0:3100"), 3100, "/ready"),
@@ -68,6 +79,9 @@ SERVICES = (
     # An OTLP backend behind basic auth and a tenant header, over TLS (the lab CA's certificate
     # names otlp too).
     Service("otlp", "services", OTLP_COMMAND, 4318, "/lab/health", tls=True),
+    # Fleet Management (remotecfg's server): /lab/health needs no credentials; the certificate
+    # names fleet too.
+    Service("fleet", "services", FLEET_COMMAND, 443, "/lab/health", tls=True),
 )
 # The gateway's throwaway credentials (one file for the gateway, the inventory and tests).
 CREDENTIALS = LAB / "standins" / "gateway_standin" / "lab_credentials.json"

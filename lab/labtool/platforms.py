@@ -84,6 +84,7 @@ SCENARIOS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
     "alloy_docker": ("docker", ("debian13-docker",)),
     "lab": ("lab", SYSTEMD_HOSTS),
     "alloy_install_offline": ("offline", ("debian12", "el9-emulated")),
+    "alloy_fleet": ("fleet", ("debian12", "el9-emulated")),
     "alloy_cluster": ("cluster", ("debian12",) * 3),
 }
 # Scenarios whose hosts have no network at all (air-gapped: only the controller reaches

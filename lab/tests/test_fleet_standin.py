@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Dict, Iterator, Optional, Tuple
 
+import fleet_standin
 import pytest
 from fleet_standin import proto
 from fleet_standin.client import Client
@@ -257,6 +258,52 @@ def test_down_switch_answers_unavailable_until_it_ends(fleet_url) -> None:
     post_json(url + "/lab/down", {"seconds": 30})
     post_json(url + "/lab/up", {})
     assert alloy.register("c", {}) == {}
+
+
+def test_down_switch_can_cover_getconfig_only(fleet_url) -> None:
+    """A server that answers the registration but not the request for pipelines (the case in
+    which Alloy runs its cached remote configuration: molecule/alloy_fleet)."""
+    url, fleet, clock = fleet_url
+    alloy = client(url)
+    status, body = post_json(url + "/lab/down", {"seconds": 30, "procedures": ["GetConfig"]})
+    assert (status, body["procedures"]) == (200, ["GetConfig"])
+    assert alloy.register("c", {}) == {}
+    with pytest.raises(ConnectError) as err:
+        alloy.get_config("c", {})
+    assert err.value.code == "unavailable"
+    assert fleet.snapshot()["down_procedures"] == ["GetConfig"]
+    clock.advance(31)
+    assert "hash" in alloy.get_config("c", {})
+    assert post_json(url + "/lab/down", {"seconds": 5, "procedures": ["Nope"]})[0] == 400
+    assert post_json(url + "/lab/down", {"seconds": 5, "procedures": []})[0] == 400
+    post_json(url + "/lab/down", {"seconds": 30, "procedures": ["GetConfig"]})
+    post_json(url + "/lab/up", {})
+    assert "hash" in alloy.get_config("c", {}) and fleet.snapshot()["down_procedures"] is None
+
+
+def test_lab_pipelines_select_by_role_and_load_in_the_standin_alloy() -> None:
+    """The pipelines the lab's `fleet` service ships (lab_pipelines/, molecule/alloy_fleet): one per
+    role, each a module the stand-in Alloy loads, remote-writing with labels naming the pipeline,
+    the collector's role and the host."""
+    from alloy_standin import modules
+    from alloy_standin.telemetry import Producer, attr, evaluate
+    from fleet_standin.fleet import render
+    pipelines = load_pipelines(Path(fleet_standin.__file__).parent / "lab_pipelines")
+    assert sorted(pipelines) == ["db", "web"]
+    for role in pipelines:
+        attributes = {"role": role, "os": "debian", "os_version": "12", "collector.os": "linux",
+                      "collector.ID": "fleet-debian12"}
+        assert [name for name, p in sorted(pipelines.items()) if p.selects(attributes)] == [role]
+        loaded = modules.load(render(pipelines[role], attributes))
+        blocks = {cid: entry.block for cid, entry in loaded[f"remotecfg/{role}.default"].items()}
+        assert sorted(blocks) == [f"prometheus.exporter.self.fleet_{role}", f"prometheus.remote_write.fleet_{role}",
+                                  f"prometheus.scrape.fleet_{role}"]
+        labels = evaluate(attr(blocks[f"prometheus.remote_write.fleet_{role}"], "external_labels"))
+        assert isinstance(labels, dict) and (labels["fleet_pipeline"], labels["fleet_role"]) == (role, role)
+        sink, series = next(Producer(blocks).samples(1000))
+        assert sink == f"prometheus.remote_write.fleet_{role}"
+        assert series[0][0]["job"] == f"fleet-lab-{role}" and series[0][0]["fleet_pipeline"] == role
+    assert not any(p.selects({"role": "cache"}) for p in pipelines.values())
 
 
 def test_lab_refuses_a_bad_pipeline(fleet_url) -> None:

@@ -358,8 +358,10 @@ def test_the_lab_credentials_file_has_the_agreed_shape() -> None:
         "cloud_metrics": ["rw_token", "username", "write_only_token"],
         "cloud_logs": ["token", "username"],
         "otlp": ["users"],   # the OTLP sink's (otlp_sink.load_users): Grafana Cloud's shape, an instance ID
+        "fleet": ["users"],  # the Fleet Management stand-in's (fleet_standin.server.load_users), the same shape
     }
     assert all(user.isdigit() for user in data["otlp"]["users"])
+    assert all(user.isdigit() for user in data["fleet"]["users"])
     assert data["loki"]["tenants"] == ["ops", "lab"]
     assert data["cloud_metrics"]["username"].isdigit() and data["cloud_logs"]["username"].isdigit()
 

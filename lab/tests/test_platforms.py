@@ -74,4 +74,4 @@ def test_a_docker_host_has_its_engine_s_capability_and_volume() -> None:
 def test_a_platform_listed_several_times_gives_numbered_hosts() -> None:
     names = [e["name"] for e in platforms.molecule_platforms("alloy_cluster")]
     assert names == ["cluster-debian12-1", "cluster-debian12-2", "cluster-debian12-3"]
-    assert [e["name"] for e in platforms.molecule_platforms("alloy_config")] == ["config-debian12", "config-el9-emulated"]
+    assert [e["name"] for e in platforms.molecule_platforms("alloy_fleet")] == ["fleet-debian12", "fleet-el9-emulated"]

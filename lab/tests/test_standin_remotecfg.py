@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
@@ -202,6 +203,51 @@ def test_broken_pipeline_is_reported_failed_and_local_config_keeps_running(tmp_p
         seen = collector(fleet)
         assert seen["get_config_calls"] == calls + 1
         assert seen["remote_config_status"]["status"] == "RemoteConfigStatuses_FAILED"
+
+
+TS = "remotecfg_last_load_success_timestamp_seconds"
+BROKEN = 'prometheus.scrapez "x" { }\n'
+
+
+def remotecfg_lines(capsys: pytest.CaptureFixture[str]) -> List[str]:
+    return [line for line in capsys.readouterr().err.splitlines() if "service=remotecfg" in line]
+
+
+def logged_at(line: str) -> float:
+    found = re.search(r"\bts=(\S+)", line)
+    assert found, line
+    return datetime.fromisoformat(found.group(1).replace("Z", "+00:00")).timestamp()
+
+
+def test_the_fetch_time_orders_a_refusal_as_in_alloy(tmp_path: Path, clock: FakeClock,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """What alloy_verify reads a refusal by (config_manager.go fetchLoadRemoteConfig): the time
+    of the last answer that carried a configuration, with all its digits, set before that
+    configuration is refused, kept by not-modified answers (the server still serving it), moved
+    by the next answer, even one with the configuration loaded already (logged at debug only)."""
+    fleet = Fleet(pipelines())
+    with fleet_server(fleet) as url, running_agent(config(url, "prod"), tmp_path, clock) as (agent, base):
+        agent.remotecfg.begin()
+        loaded = metric(get(base + "/metrics")[1], TS)
+        good = fleet.pipelines["prod_logs"]
+        fleet.put_pipeline(Pipeline("prod_logs", BROKEN, ['env="prod"']))
+        remotecfg_lines(capsys)
+        agent.remotecfg.fetch_load(allow_cache=False)
+        refusal = [line for line in remotecfg_lines(capsys) if "failed to parse and load new remote" in line]
+        assert len(refusal) == 1
+        received = metric(get(base + "/metrics")[1], TS)
+        assert loaded < received <= logged_at(refusal[0]) < time.time()
+        agent.remotecfg.fetch_load(allow_cache=False)  # still served: not modified, nothing logged
+        text = get(base + "/metrics")[1]
+        assert (metric(text, TS), metric(text, "remotecfg_last_load_not_modified")) == (received, 1)
+        fleet.put_pipeline(good)
+        agent.remotecfg.fetch_load(allow_cache=False)  # the loaded one again: nothing logged either
+        assert remotecfg_lines(capsys) == []
+        text = get(base + "/metrics")[1]
+        assert metric(text, TS) > logged_at(refusal[0])
+        assert (metric(text, "remotecfg_last_load_not_modified"), metric(text, "remotecfg_load_attempts_total"),
+                metric(text, "remotecfg_load_failures_total")) == (0, 4, 0)
+        assert collector(fleet)["remote_config_status"]["status"] == "RemoteConfigStatuses_APPLIED"
 
 
 def test_not_modified_keeps_the_loaded_config(tmp_path: Path, clock: FakeClock) -> None:

@@ -206,9 +206,6 @@ _REMOTECFG_LOADED = "successfully loaded remote configuration"
 _LOG_ERR = re.compile(r'\berr=(?:"((?:[^"\\]|\\.)*)"|(.*))')
 _LOG_TS = re.compile(r'(?:^|\s)ts="?(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?')
 _USERINFO = re.compile(r"://[^/@\s]+@")
-# Seconds between the start of a fetch (remotecfg_last_load_success_timestamp_seconds) and the
-# refusal Alloy logs once the content fails to load: a later fetch is poll_frequency (10 s at least) away.
-_REFUSAL_SLACK = 2.0
 
 
 def alloy_log(runner, mode, name, lines=1000):
@@ -304,24 +301,47 @@ def _total(reads, name):
     return sum(v for dummy_labels, v in reads.get(name, []))
 
 
+def _served_refusal(after, lines):
+    """(error,) of the newest refusal in Alloy's log while it is the configuration Alloy received
+    last, or None. Alloy (internal/service/remotecfg/config_manager.go, fetchLoadRemoteConfig)
+    sets remotecfg_last_load_success_timestamp_seconds when a GetConfig answer carries a
+    configuration, before loading it, and logs the refusal after the load failed: both on its
+    own clock, the ts of the line in RFC 3339 with nanoseconds. So the refused answer's time is
+    never later than the refusal's ts, and any answer received since, even the configuration
+    Alloy runs again (logged at debug only), is later. Not-modified answers, failed fetches and
+    status reports leave the timestamp. 0 (no answer since Alloy started): the refusal is an
+    older process's."""
+    received = _total(after, "remotecfg_last_load_success_timestamp_seconds")
+    for message, error, ts in remotecfg_log_failures(lines):
+        if message == REMOTECFG_REFUSED:
+            return (error,) if ts is not None and 0 < received <= ts else None
+    return None
+
+
 def judge_remotecfg(before, after, elapsed, final, log=None):
     """(ok, detail) of Fleet Management from two reads of Alloy's remotecfg metrics, elapsed
-    seconds apart. log() gives Alloy's log lines, read only to name an error.
+    seconds apart. log() gives Alloy's log lines, read only to name an error and to see a refusal.
 
     remotecfg_last_load_successful is not the judgement: Alloy sets it to 0 at a failed fetch
-    and only a new configuration loaded sets it to 1 again (not-modified and same-hash answers
-    leave it), so one network blip would fail a host that has run well since. Instead:
+    and only a load sets it to 1 again (a new configuration, or the cached one restored after a
+    refusal; not-modified and same-hash answers leave it), so one network blip would fail a host
+    that has run well since. Instead:
     - a remote configuration loaded: a remotecfg_hash series at 1 (Alloy keeps one per hash it
       ever loaded, from the server or its cache);
-    - no fetch failed in the window: remotecfg_load_failures_total did not increase;
-    - the configuration Alloy received last is not one it refused: a refused configuration
-      leaves the counters and, when Alloy goes back to the one it ran, the gauge as they were;
-      it is current when the newest refusal in Alloy's log is not older than the last fetch
-      that received a configuration (remotecfg_last_load_success_timestamp_seconds).
+    - no fetch failed in the window: remotecfg_load_failures_total did not increase (it counts
+      failed fetches only, not refused configurations);
+    - the configuration Alloy received last is not one it refused: a refusal counts as a fetch,
+      not a failure, Alloy restores the one it ran when it had one (remotecfg_last_load_successful
+      back to 1), and a server that keeps serving the refused one answers not_modified to the
+      hash Alloy sends (that of the refused answer), logged at debug only. The newest refusal in Alloy's log is current while
+      remotecfg_last_load_success_timestamp_seconds, the time of the last answer that carried a
+      configuration, is not later than the refusal's own ts (see _served_refusal). No slack: the
+      order is that of Alloy's own steps on its own clock, whenever the log and metrics are read.
+      Without the log (mode none) a refusal after which Alloy restored its cache is not seen.
     The window passes early at the first read that saw a fetch succeed."""
     cache = []
 
-    def lines():  # Alloy's log, read once, and only when an error is to be named
+    def lines():  # Alloy's log, read once, and only when an error is to be named or a refusal seen
         if not cache:
             cache.append((log() if log else None) or [])
         return cache[0]
@@ -348,11 +368,10 @@ def judge_remotecfg(before, after, elapsed, final, log=None):
         return False, "no remote configuration is loaded%s (%s)" % (_said(lines()), counts)
     if not final and not fetched:
         return False, "no fetch seen yet %s" % span
-    received = _total(after, "remotecfg_last_load_success_timestamp_seconds")
-    refusals = [(e, ts) for m, e, ts in remotecfg_log_failures(lines()) if m == REMOTECFG_REFUSED]
-    if refusals and refusals[0][1] is not None and received and received <= refusals[0][1] + _REFUSAL_SLACK:
+    refused = _served_refusal(after, lines())
+    if refused is not None:
         return False, ("Fleet Management serves a configuration Alloy refused: %s; it runs the one it loaded "
-                       "before (%s)" % (refusals[0][0] or "no error logged", counts))
+                       "before (%s)" % (refused[0] or "no error logged", counts))
     hashes = "hash %s" % loaded[0] if len(loaded) == 1 else "%d hashes loaded since start" % len(loaded)
     seen = ("%d fetches %s, none failed" % (fetched, span) if fetched
             else "no fetch %s (poll_frequency is longer)" % span)

@@ -1,7 +1,10 @@
 """The README's main command, `./dev lab`: site.yml rolls out to the lab's three hosts on
 production-shaped backends (TLS from the lab CA, basic auth, a bearer token on Mimir's
 paths, multi-tenant Loki, Grafana Cloud's paths with a write-only token, a Docker host
-publishing Alloy on its lab address), and the report ends with `unhealthy: none`."""
+publishing Alloy on its lab address), and the report ends with `unhealthy: none`. The two
+systemd hosts also run the fleet features (inventories/lab/group_vars/alloy.yml): registered
+with Fleet Management's stand-in and running the pipeline of their role, and clustered; the
+rollout gate judged both."""
 from __future__ import annotations
 
 import json
@@ -37,3 +40,25 @@ def test_the_main_command_rolls_out_to_the_authenticated_lab(lab_urls: Dict[str,
     with urllib.request.urlopen(lab_urls["loki"] + "/lab/received", timeout=5) as answer:
         tenants = set(json.loads(answer.read())["tenants"])
     assert {"ops", "200001"} <= tenants, tenants
+    _assert_the_fleet_features(report)
+
+
+SYSTEMD_HOSTS = {"fleet-alloy-lab-debian12": "web", "fleet-alloy-lab-el9-emulated": "db"}
+
+
+def _assert_the_fleet_features(report: str) -> None:
+    """Each systemd host: judged by the gate on Fleet Management and its cluster (the canary
+    batch expects itself alone, the second batch both), registered under its inventory name
+    with the attributes of its inventory, and served the pipeline of its role."""
+    assert report.count("fleet management | ok") == 2 and report.count("fleet pipelines | ok") == 2, report
+    assert report.count("cluster | ok") == 2, report
+    with urllib.request.urlopen(lab.url_of("fleet") + "/lab/collectors", timeout=5,
+                                context=lab.lab_ca_context()) as answer:
+        collectors = {c["id"]: c for c in json.loads(answer.read())["collectors"]}
+    for host, role in SYSTEMD_HOSTS.items():
+        assert collectors[host]["local_attributes"]["role"] == role, collectors.get(host)
+        assert collectors[host]["local_attributes"]["env"] == "lab", collectors[host]
+        assert collectors[host]["pipelines"] == [role], collectors[host]
+    peers = subprocess.run(["docker", "exec", "fleet-alloy-lab-debian12", "curl", "-fsS",
+                            "http://127.0.0.1:12345/api/v0/web/peers"], capture_output=True, text=True, check=True)
+    assert sorted(p["name"] for p in json.loads(peers.stdout)) == sorted(SYSTEMD_HOSTS), peers.stdout

@@ -28,7 +28,10 @@ only when it changed since the last one sent (the first GetConfig carries UNSET)
 Metrics: remotecfg_hash{hash}, remotecfg_last_load_successful, remotecfg_last_load_not_modified,
 remotecfg_load_failures_total, remotecfg_load_attempts_total,
 remotecfg_last_load_success_timestamp_seconds, remotecfg_request_duration_seconds (classic
-buckets). API: /api/v0/web/remotecfg/components (the remote root's components, custom ones with
+buckets), values with all their digits. The timestamp is, as in Alloy, the time of the last
+GetConfig answer that carried a configuration, set before that configuration loads (or is
+refused); not-modified answers, failures and status reports leave it. API:
+/api/v0/web/remotecfg/components (the remote root's components, custom ones with
 createdModuleIDs), /api/v0/web/remotecfg/modules/<module ID>/components,
 /api/v0/web/remotecfg/components/<id>; 500 "remote config service startup in progress" before
 the service runs. The remote modules' built-in components run in their own telemetry
@@ -59,7 +62,7 @@ from lab_wire.connect import ConnectError
 from . import modules
 from .diag import go_quote, make
 from .syntax import Block
-from .telemetry import Telemetry, _first, _text, attr, duration, evaluate, user_agent
+from .telemetry import Telemetry, _first, _text, attr, duration, evaluate, number_text, user_agent
 
 SERVICE = "remotecfg"
 MIN_POLL = 10.0
@@ -286,14 +289,14 @@ class Metrics:
                 ("load_attempts_total", "counter", "Attempts to load remote configuration", self.attempts),
                 ("load_failures_total", "counter", "Remote configuration load failures", self.failures)):
             out += [f"# HELP remotecfg_{name} {text}", f"# TYPE remotecfg_{name} {kind}",
-                    f"remotecfg_{name} {value:g}"]
+                    f"remotecfg_{name} {number_text(value)}"]
         out += ["# HELP remotecfg_request_duration_seconds Duration of remote configuration requests.",
                 "# TYPE remotecfg_request_duration_seconds histogram"]
         for bound in DEF_BUCKETS:
             count = sum(1 for d in self.durations if d <= bound)
-            out.append(f'remotecfg_request_duration_seconds_bucket{{le="{bound:g}"}} {count}')
+            out.append(f'remotecfg_request_duration_seconds_bucket{{le="{number_text(bound)}"}} {count}')
         out += [f'remotecfg_request_duration_seconds_bucket{{le="+Inf"}} {len(self.durations)}',
-                f"remotecfg_request_duration_seconds_sum {sum(self.durations):g}",
+                f"remotecfg_request_duration_seconds_sum {number_text(sum(self.durations))}",
                 f"remotecfg_request_duration_seconds_count {len(self.durations)}"]
         return "\n".join(out) + "\n"
 
@@ -613,9 +616,11 @@ class RemoteCfg:
         if not self.loaded_hash:
             return error
         self.log("info", "attempting to reload cached configuration to restore component health service=remotecfg")
-        cached = self._read_cache()
-        if cached is None:
-            return error
+        try:
+            cached = self.cache_path.read_text()
+        except OSError as err:
+            self.log("error", f"failed to read cached configuration for fallback service=remotecfg err={err}")
+            return str(err)
         failed = self._parse_and_load(cached)
         if failed is not None:
             self.log("error", f"failed to reload cached configuration service=remotecfg err={failed}")

@@ -46,5 +46,6 @@ PUT /lab/pipelines/<name> {"contents": "...", "matchers": [...], "enabled": true
 replace); PATCH /lab/pipelines/<name> (some of those fields, e.g. {"enabled": false});
 DELETE /lab/pipelines/<name>; PUT /lab/collectors/<id>/attributes {"attributes": {...}}
 (remote attributes); POST /lab/down {"seconds": N} (the collector API answers 503
-unavailable for N seconds) and POST /lab/up. Runtime changes are kept in memory only.
+unavailable for N seconds; with "procedures": ["GetConfig"] only those procedures do, a server
+that answers the registration but not the request for pipelines) and POST /lab/up. Runtime changes are kept in memory only.
 """

@@ -126,6 +126,7 @@ class Fleet:
         self.collectors: Dict[str, Collector] = {}
         self.clock, self.wall = clock, wall
         self.down_until = 0.0
+        self.down_procedures: Optional[frozenset] = None  # None: every procedure
 
     # ---- the collector API -------------------------------------------------------------
 
@@ -181,17 +182,23 @@ class Fleet:
 
     # ---- lab controls ------------------------------------------------------------------
 
-    def is_down(self) -> bool:
+    def is_down(self, procedure: str = "") -> bool:
+        """Whether the down switch covers procedure now (every one when the switch names none)."""
         with self.lock:
-            return self.clock() < self.down_until
+            return self.clock() < self.down_until and (self.down_procedures is None
+                                                       or procedure in self.down_procedures)
 
-    def down(self, seconds: float) -> None:
+    def down(self, seconds: float, procedures: Optional[List[str]] = None) -> None:
+        """Unavailable for seconds: every procedure, or only those named (e.g. ["GetConfig"]: a
+        server that answers the registration but not the request for pipelines)."""
         with self.lock:
             self.down_until = self.clock() + seconds
+            self.down_procedures = frozenset(procedures) if procedures else None
 
     def up(self) -> None:
         with self.lock:
             self.down_until = 0.0
+            self.down_procedures = None
 
     def put_pipeline(self, pipeline: Pipeline) -> None:
         with self.lock:
@@ -224,4 +231,5 @@ class Fleet:
         with self.lock:
             return {"collectors": [asdict(c) for _, c in sorted(self.collectors.items())],
                     "pipelines": [asdict(p) for _, p in sorted(self.pipelines.items())],
-                    "down": self.clock() < self.down_until}
+                    "down": self.clock() < self.down_until,
+                    "down_procedures": sorted(self.down_procedures) if self.down_procedures is not None else None}

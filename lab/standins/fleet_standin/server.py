@@ -136,7 +136,7 @@ def make_handler(settings: Settings, fleet: Fleet) -> Type[BaseHTTPRequestHandle
             except ValueError as err:
                 self._connect_error(ConnectError("resource_exhausted", str(err)))
                 return
-            if fleet.is_down():  # lab switch: the service is unavailable
+            if fleet.is_down(url.path[len(SERVICE):]):  # lab switch: the service (or that procedure) is unavailable
                 self._connect_error(ConnectError("unavailable", "fleet management is unavailable (lab down switch)"))
                 return
             user = basic_user(self.headers.get("Authorization"), settings.users)
@@ -212,9 +212,13 @@ def make_handler(settings: Settings, fleet: Fleet) -> Type[BaseHTTPRequestHandle
         def _down(self, body: Any) -> Tuple[int, Any]:
             seconds = body.get("seconds", 60) if isinstance(body, dict) else None
             if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
-                raise ValueError('expected {"seconds": N}')
-            fleet.down(float(seconds))
-            return 200, {"down": True, "seconds": seconds}
+                raise ValueError('expected {"seconds": N, "procedures": ["GetConfig", ...]}')
+            procedures = body.get("procedures")
+            if procedures is not None and (not isinstance(procedures, list) or not procedures
+                                           or not all(p in PROCEDURES for p in procedures)):
+                raise ValueError("procedures: expected a list of %s" % ", ".join(sorted(PROCEDURES)))
+            fleet.down(float(seconds), procedures)
+            return 200, {"down": True, "seconds": seconds, "procedures": procedures}
 
         def _lab_resource(self, verb: str) -> None:
             parts = [unquote(p) for p in urlsplit(self.path).path.split("/")]

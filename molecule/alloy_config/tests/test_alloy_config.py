@@ -172,18 +172,11 @@ def test_otlp_from_an_application_reaches_the_backend_with_the_configured_auth(h
         assert "fleet-lab-app" in json.dumps(record["resources"])
 
 
-def test_otlp_metrics_are_converted_into_prometheus(host) -> None:
+def test_otlp_metrics_are_converted_into_prometheus(host, lab_prometheus) -> None:
     instance = "%s-prom-%d" % (host.check_output("hostname -s"), time.time_ns())
     _otlp_send(host, instance)
-    query = 'fleet_lab_otlp_gauge{job="fleet-lab-app",instance="%s"}' % instance
-    deadline = time.monotonic() + 90
-    while True:
-        out = json.loads(host.check_output("curl -fsS -G --data-urlencode %s http://prometheus:9090/api/v1/query"
-                                           % shlex.quote("query=" + query)))
-        if out["data"]["result"] or time.monotonic() > deadline:
-            break
-        time.sleep(2)
-    assert [float(r["value"][1]) for r in out["data"]["result"]] == [7.0]
+    found = lab_prometheus(host, 'fleet_lab_otlp_gauge{job="fleet-lab-app",instance="%s"}' % instance)
+    assert [float(r["value"][1]) for r in found] == [7.0]
 
 
 def test_the_otlp_password_is_only_in_the_env_file(host) -> None:

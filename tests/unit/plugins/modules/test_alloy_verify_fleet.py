@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.request
 from contextlib import ExitStack, contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
@@ -180,25 +181,45 @@ def test_a_broken_pipeline_fails_and_alloys_error_is_named(tmp_path: Path) -> No
     assert by_name(with_log)["service"]["ok"]
 
 
-# Known product limit (issue #16, open): the refused update is told from the log by comparing its
-# time with remotecfg_last_load_success_timestamp_seconds within 2 s; on a loaded machine the
-# stand-in's restore of its cache lands later than that and the refusal is missed (seen in CI).
-@pytest.mark.xfail(strict=False, reason="refusal detection depends on a 2 s timestamp slack (known limit, #16)")
-def test_a_refused_update_fails_although_alloy_went_back_to_the_good_one(tmp_path: Path) -> None:
+RACK = ', "rack" = "r1"'
+
+
+def reload(node: Alloy, config: str) -> None:
+    """New arguments make Alloy fetch at once (Update), whatever its poll frequency."""
+    node.config.write_text(config)
+    node.proc.send_signal(signal.SIGHUP)
+
+
+def fetched_at(node: Alloy) -> float:
+    """remotecfg_last_load_success_timestamp_seconds: the last answer that carried a configuration."""
+    with urllib.request.urlopen(node.url + "/metrics", timeout=2) as answer:
+        text = answer.read().decode()
+    found = [line.split()[1] for line in text.splitlines()
+             if line.startswith("remotecfg_last_load_success_timestamp_seconds ")]
+    return float(found[0]) if found else 0.0
+
+
+@contextmanager
+def refused_update(tmp_path: Path) -> Iterator[Tuple[Fleet, str, Alloy]]:
+    """A collector whose Fleet Management serves a pipeline it refused, Alloy back on the one it
+    ran. Its cache is kept per arguments: a load under other arguments (a rack attribute) first,
+    then the broken pipeline refused under the arguments it started with, whose cache holds a
+    good one to restore."""
     fleet = Fleet(pipelines())
     with fleet_server(fleet) as url, alloy(tmp_path, "web-1", collector_config(url, "prod")) as node:
         first = av.verify(params(alloy_url=node.url, mode="systemd", fleet_management=True, wait=True,
                                  wait_timeout=20), journal(node))
         assert first["healthy"], first["summary"]
-        # New arguments make Alloy fetch at once; its cache is kept per arguments, so the
-        # update is refused under the arguments it started with, whose cache holds a good one.
-        node.config.write_text(collector_config(url, "prod", ', "rack" = "r1"'))
-        node.proc.send_signal(signal.SIGHUP)
+        reload(node, collector_config(url, "prod", RACK))
         wait_for(lambda: node.log().count("successfully loaded remote configuration") == 2, 15, "no reload")
         fleet.put_pipeline(Pipeline("prod_logs", BROKEN, ['env="prod"']))
-        node.config.write_text(collector_config(url, "prod"))
-        node.proc.send_signal(signal.SIGHUP)
+        reload(node, collector_config(url, "prod"))
         wait_for(lambda: "successfully restored cached configuration" in node.log(), 15, "no refused update")
+        yield fleet, url, node
+
+
+def test_a_refused_update_fails_although_alloy_went_back_to_the_good_one(tmp_path: Path) -> None:
+    with refused_update(tmp_path) as (dummy_fleet, dummy_url, node):
         result = av.verify(params(alloy_url=node.url, mode="systemd", fleet_management=True), journal(node))
         blind = av.verify(params(alloy_url=node.url, fleet_management=True), no_runner)
     checks = by_name(result)
@@ -208,6 +229,22 @@ def test_a_refused_update_fails_although_alloy_went_back_to_the_good_one(tmp_pat
         '"prometheus.scrapez"; it runs the one it loaded before')
     assert checks["fleet pipelines"]["detail"] == "pipelines prod_logs, self_metrics: 4 components healthy"
     assert blind["healthy"]  # without its log, Alloy's metrics and API show nothing of it
+
+
+def test_a_refusal_no_longer_counts_once_the_server_serves_the_loaded_one_again(tmp_path: Path) -> None:
+    with refused_update(tmp_path) as (fleet, url, node):
+        refused_at = vc.remotecfg_log_failures(node.log().splitlines())[0][2]
+        fleet.put_pipeline(pipelines()["prod_logs"])
+        # under the rack arguments the answer is the configuration Alloy loaded last: it takes it
+        # without a word at info level, only the time of the last answer moves past the refusal
+        reload(node, collector_config(url, "prod", RACK))
+        wait_for(lambda: fetched_at(node) > refused_at, 15, "no fetch after the refusal")
+        lines = node.log().splitlines()
+        result = av.verify(params(alloy_url=node.url, mode="systemd", fleet_management=True), journal(node))
+    assert vc.remotecfg_log_failure(lines)[0] == vc.REMOTECFG_REFUSED  # still the newest remotecfg line
+    assert sum("successfully loaded remote configuration" in line for line in lines) == 2
+    assert result["healthy"], result["summary"]
+    assert by_name(result)["fleet management"]["detail"].startswith("remote configuration loaded (")
 
 
 def test_a_collector_without_a_pipeline_is_reported_as_such(tmp_path: Path) -> None:
@@ -361,11 +398,22 @@ def test_alloys_log_comes_from_the_journal_or_the_container() -> None:
 
 # --- the judgement on Alloy's remotecfg metrics, read over the window -------------------------
 
+def go_float(value: float) -> str:
+    """A sample as Prometheus' text format writes it: strconv.FormatFloat(value, 'g', -1, 64),
+    the shortest digits, an exponent from 1e+06 on (Alloy's timestamps: 1.79516880025e+09)."""
+    shortest = Decimal(repr(value)).normalize()
+    digits, exponent = len(shortest.as_tuple().digits), shortest.adjusted()
+    if exponent < -4 or exponent >= 6:
+        return "%.*e" % (digits - 1, value)
+    return format(shortest, "f")
+
+
 def remotecfg_metrics(attempts: int, failures: int, successful: int = 1, received: float = 1000.0,
                       hashes: Tuple[str, ...] = ("5ad3d8d0",)) -> str:
     """/metrics as real Alloy serves them (internal/service/remotecfg/metrics.go)."""
     lines = ['remotecfg_hash{hash="%s"} 1' % h for h in hashes]
-    lines += ["remotecfg_last_load_not_modified 1", "remotecfg_last_load_success_timestamp_seconds %.3f" % received,
+    lines += ["remotecfg_last_load_not_modified 1",
+              "remotecfg_last_load_success_timestamp_seconds %s" % go_float(received),
               "remotecfg_last_load_successful %d" % successful, "remotecfg_load_attempts_total %d" % attempts,
               "remotecfg_load_failures_total %d" % failures, "remotecfg_request_duration_seconds_count %d" % attempts]
     return "\n".join(lines) + "\n"
@@ -389,6 +437,9 @@ JSON_REFUSED = ('{"ts":"2026-11-20T10:00:00.25Z","level":"error","msg":"failed t
                 'configuration","service":"remotecfg","received_hash":"1","loaded_hash":"2",'
                 '"err":"6:1: cannot find the definition of component name \\"prometheus.scrapez\\""}')
 REFUSED_AT = 1795168800.25  # JSON_REFUSED's ts
+# Alloy writes ts as RFC 3339 with nanoseconds (internal/runtime/logging/handler.go: RFC3339Nano, UTC)
+REAL_REFUSED_NS = REAL_REFUSED.replace("ts=2026-11-20T10:00:00Z", "ts=2026-11-20T10:00:00.250004117Z")
+REFUSED_NS_AT = REFUSED_AT + 0.000004117
 
 
 def test_a_blip_long_ago_then_good_fetches_passes(server: LocalServer) -> None:
@@ -441,6 +492,19 @@ def test_a_refusal_counts_only_while_alloy_received_nothing_newer(server: LocalS
                              remotecfg_metrics(6, 0, received=REFUSED_AT + 60)], [JSON_REFUSED])
     assert stale.ok, stale.detail
     assert watched(server, [remotecfg_metrics(5, 0, received=REFUSED_AT - 0.01)] * 6, []).ok  # no log: no refusal
+    # no answer carried a configuration since Alloy started: the refusal is an older process's
+    assert watched(server, [remotecfg_metrics(5, 0, received=0.0)] * 6, [JSON_REFUSED]).ok
+
+
+@pytest.mark.parametrize("received,refused", [
+    (REFUSED_NS_AT - 2e-6, True),  # the answer refused: its time is set before the load, the refusal logged after
+    (REFUSED_NS_AT, True),
+    (REFUSED_NS_AT + 2e-6, False),  # any answer since is later, however soon: an order, no slack
+])
+def test_a_refusal_is_ordered_by_alloys_own_clock_without_slack(server: LocalServer, received: float,
+                                                                refused: bool) -> None:
+    check = watched(server, [remotecfg_metrics(5, 0, received=received)] * 6, [REAL_LOADED, REAL_REFUSED_NS])
+    assert check.ok is not refused, check.detail
 
 
 def test_alloys_json_log_lines_are_read() -> None:
