@@ -126,10 +126,11 @@ class ActionModule(ActionBase):
         """The runtime contract of the role that runs Alloy (plugin_utils/runtime.py); None
         without the role's variables (a play that checks them outside the role)."""
         try:
-            if table == "alloy_docker":
-                return alloy_runtime.compose(checked)
             context = self._context(task_vars)
-            described = cluster.describe(checked, context["host"], context["inventory_groups"], context["peer_vars"])
+            described = cluster.describe(checked, context["host"], context["inventory_groups"], context["peer_vars"],
+                                         cluster.SHAPES[table])
+            if table == "alloy_docker":
+                return alloy_runtime.compose(checked, described)
             return alloy_runtime.systemd(checked, task_vars.get("ansible_facts") or {},
                                          task_vars.get("inventory_hostname", ""), described)
         except KeyError:

@@ -530,6 +530,20 @@ REPOSITORY_URL_HELP = ("mirror credentials are not supported in URLs: let the mi
 LOCAL_KEY_HELP = "a local key file goes in alloy_install_key_content, e.g. with lookup('file', ...)"
 KEY_URL_HELP = REPOSITORY_URL_HELP + "; " + LOCAL_KEY_HELP
 
+
+def cluster_rules(role):
+    """The clustering variables of a runtime role (alloy_install, alloy_docker): the same rules
+    for both (plugin_utils/cluster.py turns them into the --cluster.* flags)."""
+    return {
+        role + "_cluster_enabled": boolean(),
+        role + "_cluster_group": text(r"[A-Za-z_][A-Za-z0-9_-]*", "an inventory group name", True),
+        role + "_cluster_name": text(r"[A-Za-z0-9_.-]+", "a cluster name (letters, digits, _, . and -)", True),
+        role + "_cluster_advertise_address": text(LISTEN, LISTEN_DOC, True),
+        role + "_cluster_wait_for_size": integer(0),
+        role + "_cluster_wait_timeout": duration(),
+    }
+
+
 RULES = {
     "alloy_install": {
         "alloy_install_state": choice("present", "absent"),
@@ -573,12 +587,7 @@ RULES = {
         "alloy_install_package_checksums": sha256_list(),
         "alloy_install_package_cache_dir": text(r"(?:/|~).*", "an absolute directory on the controller (~ for home)"),
         "alloy_install_systemd_override": text(None, "systemd unit text (a drop-in)", True, multiline=True),
-        "alloy_install_cluster_enabled": boolean(),
-        "alloy_install_cluster_group": text(r"[A-Za-z_][A-Za-z0-9_-]*", "an inventory group name", True),
-        "alloy_install_cluster_name": text(r"[A-Za-z0-9_.-]+", "a cluster name (letters, digits, _, . and -)", True),
-        "alloy_install_cluster_advertise_address": text(LISTEN, LISTEN_DOC, True),
-        "alloy_install_cluster_wait_for_size": integer(0),
-        "alloy_install_cluster_wait_timeout": duration(),
+        **cluster_rules("alloy_install"),
         "alloy_install_remove_data": boolean(),
     },
     "alloy_config": {
@@ -663,6 +672,7 @@ RULES = {
         "alloy_docker_stability_level": choice("generally-available", "public-preview", "experimental"),
         "alloy_docker_disable_reporting": boolean(),
         "alloy_docker_extra_args": list_of(text(FLAG, "one flag such as --cluster.enabled=true (no spaces)")),
+        **cluster_rules("alloy_docker"),
         "alloy_docker_env": SECRET_ENV,
         "alloy_docker_log_max_size": text(r"[0-9]+(?:[kKmMgG][bB]?)?", "a size such as 100m"),
         "alloy_docker_log_max_file": integer(1),
@@ -724,8 +734,9 @@ UNUSED_UNLESS.update(("alloy_config_otlp_" + name, lambda values: _flag(values, 
 UNUSED_UNLESS.update(("alloy_config_fleet_management_" + name,
                       lambda values: values.get("alloy_config_fleet_management_endpoint") not in (None, "", {}))
                      for name in ("id", "name", "attributes", "os_attributes", "poll_frequency"))
-UNUSED_UNLESS.update(("alloy_install_cluster_" + name,
-                      lambda values: _flag(values, "alloy_install_cluster_enabled", False))
+UNUSED_UNLESS.update(("%s_cluster_%s" % (role, name),
+                      lambda values, switch=role + "_cluster_enabled": _flag(values, switch, False))
+                     for role in ("alloy_install", "alloy_docker")
                      for name in ("group", "name", "advertise_address", "wait_for_size", "wait_timeout"))
 UNUSED_UNLESS.update(("alloy_install_package_" + name,
                       lambda values: values.get("alloy_install_package_source") == "controller")
@@ -808,10 +819,20 @@ def _install_cross(values, context):
         problems.append("alloy_install_hold cannot be true with alloy_install_state absent")
     if values.get("alloy_install_package_source") == "controller" and values.get("alloy_install_state") != "absent":
         problems.extend(_controller_package_problems(values, facts))
-    if values.get("alloy_install_cluster_enabled") is True and "peer_vars" in context:
-        checked = dict((name[len("alloy_install_"):], value) for name, value in values.items())
-        problems.extend(cluster.problems(checked, context["host"], context["inventory_groups"], context["peer_vars"]))
     return problems
+
+
+def _cluster_cross(table):
+    """The cluster's problems of a runtime role (plugin_utils/cluster.py, with the role's shape)."""
+    prefix = table + "_"
+
+    def cross(values, context):
+        if values.get(prefix + "cluster_enabled") is not True or "peer_vars" not in context:
+            return []
+        checked = dict((name[len(prefix):], value) for name, value in values.items())
+        return cluster.problems(checked, context["host"], context["inventory_groups"], context["peer_vars"],
+                                cluster.SHAPES[table])
+    return cross
 
 
 def _controller_package_problems(values, facts):
@@ -928,7 +949,8 @@ def _config_cross(values, context):
     return problems
 
 
-CROSS = {"alloy_install": (_install_cross,), "alloy_config": (_config_cross,), "site": (_site_cross,)}
+CROSS = {"alloy_install": (_install_cross, _cluster_cross("alloy_install")), "alloy_config": (_config_cross,),
+         "alloy_docker": (_cluster_cross("alloy_docker"),), "site": (_site_cross,)}
 
 
 def platform_problems(facts):

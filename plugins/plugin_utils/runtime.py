@@ -80,10 +80,11 @@ def systemd(checked, facts, inventory_hostname, cluster=None):
     }
 
 
-def compose(checked):
-    """The runtime of alloy_docker (its checked variables, without the role's prefix). The same
-    in check mode, so that a check run compares like with like; alloy_docker empties
-    alloy_command there when the image is not on the host yet."""
+def compose(checked, cluster=None):
+    """The runtime of alloy_docker (its checked variables, without the role's prefix; cluster:
+    plugin_utils/cluster.describe with its COMPOSE shape). The same in check mode, so that a check
+    run compares like with like; alloy_docker empties alloy_command there when the image is not on
+    the host yet."""
     pull = "never" if checked["pull"] == "never" else "missing"
     return {
         "kind": "compose",
@@ -97,7 +98,7 @@ def compose(checked):
         "instance": checked["hostname"],
         # Without alloy_docker_host_metrics nothing of the host is mounted: Alloy sees its container's own.
         "host_paths": dict(_CONTAINER_PATHS if checked.get("host_metrics", True) else _HOST_PATHS),
-        "cluster": dict(ALONE),   # clustering a Compose service: not yet (docs/clustering.md)
+        "cluster": dict(cluster or ALONE),
     }
 
 

@@ -53,6 +53,19 @@ BAD: Dict[str, Any] = {
                     "grafana/alloy@sha256:<digest>, got 'grafana/alloy v1'"),
     "dollar_hostname": ({"alloy_docker_hostname": "h$ost"},
                         "alloy_docker: alloy_docker_hostname: expected a host name, got 'h$ost'"),
+    # Clustering: the other members reach this one through the port published on the host, never on
+    # the loopback (the default publish address) ...
+    "cluster_loopback": ({"alloy_docker_cluster_enabled": True},
+                         "alloy_docker: alloy_docker_cluster_enabled needs alloy_docker_publish_address on an address "
+                         "the other members reach (peers talk over Alloy's HTTP server), not the loopback 127.0.0.1: "
+                         "for example this host's IP address or 0.0.0.0, with a firewall that lets only the members "
+                         "in"),
+    # ... and at the host's address, which Alloy in the container cannot find itself
+    "cluster_no_address": ({"alloy_docker_cluster_enabled": "yes", "alloy_docker_publish_address": "0.0.0.0"},
+                           "alloy_docker: alloy_docker_cluster_enabled needs the address the other members reach this "
+                           "host at (Alloy in the container would advertise the container's own): set "
+                           "alloy_docker_publish_address to this host's IP address, give the host an IP address as "
+                           "ansible_host, or set alloy_docker_cluster_advertise_address"),
 }
 
 RENDER: Dict[str, Dict[str, Any]] = {
@@ -69,6 +82,14 @@ RENDER: Dict[str, Dict[str, Any]] = {
                "alloy_docker_disable_reporting": "yes",
                "alloy_docker_extra_hosts": {"loki": "10.0.0.5"}},
     "defaults": {"alloy_docker_hostname": "docker-host"},
+    # Two Compose hosts clustered (the members: the hosts of group render that turn it on): one publishes
+    # on every address and is known by its IP ansible_host, the other on its own address and port 9000.
+    "cluster_a": {"alloy_docker_cluster_enabled": True, "alloy_docker_cluster_group": "render",
+                  "alloy_docker_cluster_name": "lab", "alloy_docker_publish_address": "0.0.0.0",
+                  "alloy_docker_port": 12345, "alloy_docker_hostname": "cluster-a"},
+    "cluster_b": {"alloy_docker_cluster_enabled": "true", "alloy_docker_cluster_group": "render",
+                  "alloy_docker_cluster_name": "lab", "alloy_docker_publish_address": "10.0.2.2",
+                  "alloy_docker_port": 9000, "alloy_docker_hostname": "cluster-b"},
     # Every variable that may hold a $ (paths, flags): Compose must not interpolate it.
     "dollars": {"alloy_docker_project_dir": "/srv/al$loy", "alloy_docker_config_dir": "/etc/$x/${y}",
                 "alloy_docker_storage_path": "/data/$$wal$",
@@ -83,6 +104,9 @@ RENDER: Dict[str, Dict[str, Any]] = {
 # Host paths missing on the case's host (the role stats them first): their mounts are left out.
 MISSING: Dict[str, list] = {"yaml_types": ["/run/udev/data", "/run/log/journal"]}
 OPTIONAL_PATHS = ["/run/udev/data", "/var/log/journal", "/run/log/journal"]
+# The inventory's own variables of a case's host (ansible_host: the address the others reach it at).
+INVENTORY: Dict[str, Dict[str, Any]] = {"cluster_a": {"ansible_host": "10.0.2.1"},
+                                        "cluster_b": {"ansible_host": "cluster-b.example"}}
 
 # compose.yaml for the defaults: the project the role has deployed since 0.1.0 (issue #15 made it data).
 DEFAULTS_COMPOSE: Dict[str, Any] = {
@@ -118,8 +142,9 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
     # alloy_docker_hostname defaults to the inventory name without facts; these have _ in them.
     bad = {name: dict({"alloy_docker_project_dir": str(root / name), "alloy_docker_hostname": "docker-host"},
                       **case[0]) for name, case in BAD.items()}
-    render = {name: {"render_case": case, "render_dest": str(root / f"{name}.yaml"),
-                     "render_missing": MISSING.get(name, [])} for name, case in RENDER.items()}
+    render = {name: dict({"render_case": case, "render_dest": str(root / f"{name}.yaml"),
+                          "render_missing": MISSING.get(name, [])}, **INVENTORY.get(name, {}))
+              for name, case in RENDER.items()}
     inventory = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
                          "children": {"bad": {"hosts": bad}, "render": {"hosts": render}}}}
     (root / "inventory.yml").write_text(yaml.safe_dump(inventory))
@@ -256,3 +281,25 @@ def test_strings_stay_strings(outcome: Dict[str, Any]) -> None:
                                                      "/host/sys", "/host/root", "/var/log/journal", "/etc/machine-id"]
     assert all(v["read_only"] is True for v in svc["volumes"][2:])
     assert _typed(svc["volumes"][0]["read_only"]) == ("bool", True)
+
+
+def test_a_cluster_member_runs_with_the_cluster_flags(outcome: Dict[str, Any]) -> None:
+    # each joins the other at its host's address and published port, and advertises its own: the
+    # container's address would reach no other host
+    a = _compose(outcome, "cluster_a")["services"]["alloy"]
+    assert a["command"][3:] == ["--server.http.listen-addr=0.0.0.0:12345", "--stability.level=generally-available",
+                                "--cluster.enabled=true", "--cluster.node-name=cluster_a",
+                                "--cluster.join-addresses=10.0.2.2:9000", "--cluster.name=lab",
+                                "--cluster.advertise-address=10.0.2.1:12345"]
+    b = _compose(outcome, "cluster_b")["services"]["alloy"]
+    assert b["command"][3:] == ["--server.http.listen-addr=0.0.0.0:9000", "--stability.level=generally-available",
+                                "--cluster.enabled=true", "--cluster.node-name=cluster_b",
+                                "--cluster.join-addresses=10.0.2.1:12345", "--cluster.name=lab",
+                                "--cluster.advertise-address=10.0.2.2:9000"]
+    assert b["ports"] == [{"target": 9000, "published": "9000", "host_ip": "10.0.2.2", "protocol": "tcp"}]
+
+
+def test_a_host_that_does_not_cluster_gets_no_cluster_flags(outcome: Dict[str, Any]) -> None:
+    for case in ("defaults", "seed000", "yaml_types"):
+        assert not [flag for flag in _compose(outcome, case)["services"]["alloy"]["command"]
+                    if flag.startswith("--cluster.")], case

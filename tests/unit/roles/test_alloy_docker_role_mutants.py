@@ -61,6 +61,12 @@ VARIABLES: Dict[str, Any] = {
     "volume_ignores_the_storage_path": ({"alloy_docker_storage_type": "volume",
                                          "alloy_docker_storage_path": "relative/ignored"}, ""),
     "port_1": ({"alloy_docker_port": 1}, ""),
+    # Clustering: published on an address of the host, which the others join and this one advertises.
+    "cluster_on": ({"alloy_docker_cluster_enabled": True, "alloy_docker_publish_address": "10.0.0.5"}, ""),
+    "cluster_extra_args": ({"alloy_docker_cluster_enabled": True, "alloy_docker_publish_address": "10.0.0.5",
+                            "alloy_docker_extra_args": ["--cluster.enabled=true"]},
+                           "alloy_docker_extra_args sets --cluster.enabled=true while alloy_docker_cluster_enabled "
+                           "writes the cluster flags: use the alloy_docker_cluster_* variables"),
     "image": ({"alloy_docker_image": "Grafana/Alloy"},
               "alloy_docker_image: expected an image reference such as grafana/alloy:v1.10.0 or "
               "grafana/alloy@sha256:<digest>, got 'Grafana/Alloy'"),

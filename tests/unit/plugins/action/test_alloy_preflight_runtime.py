@@ -89,6 +89,11 @@ def case(args: Dict[str, Any], facts: Dict[str, Any], check_mode: bool = False, 
 
 
 BOTH = ("alloy_install", "alloy_config")
+# The inventory's variables of the Compose cluster's hosts (hostvars): this host, another member that
+# publishes on its own address, a systemd member of alloy_install's cluster (not of this one).
+COMPOSE_PEERS = {"inventory-name": {"alloy_docker_cluster_enabled": True, "ansible_host": "10.0.0.7"},
+                 "box-8": {"alloy_docker_cluster_enabled": True, "alloy_docker_publish_address": "10.0.0.8"},
+                 "web-01": {"alloy_install_cluster_enabled": True, "ansible_host": "10.0.0.1"}}
 CASES: Dict[str, Dict[str, Any]] = {
     "systemd": case(SITE, DEBIAN, roles=BOTH),
     "systemd_elsewhere": case(SITE, ROCKY, roles=BOTH, alloy_install_listen_address="0.0.0.0:9000",
@@ -108,6 +113,17 @@ CASES: Dict[str, Dict[str, Any]] = {
     "compose_check_mode_pull_never": case({"rules": "alloy_docker", "roles": ["alloy_config"]}, {"hostname": "box-7"},
                                           check_mode=True, roles=("alloy_docker", "alloy_config"),
                                           alloy_docker_pull="never"),
+    # Clustering a Compose service: the members from the inventory (hostvars), each at its host's address and
+    # published port; a loopback publish address (the role's default) refused.
+    "compose_cluster": case({"rules": "alloy_docker", "roles": ["alloy_config"]}, {"hostname": "box-7"},
+                            roles=("alloy_docker", "alloy_config"), alloy_docker_cluster_enabled=True,
+                            alloy_docker_publish_address="0.0.0.0", ansible_host="10.0.0.7",
+                            groups={"all": ["inventory-name", "box-8", "web-01"]},
+                            hostvars=COMPOSE_PEERS),
+    "compose_cluster_loopback": case({"rules": "alloy_docker", "roles": ["alloy_config"]}, {"hostname": "box-7"},
+                                     roles=("alloy_docker", "alloy_config"), alloy_docker_cluster_enabled="yes",
+                                     ansible_host="10.0.0.7", groups={"all": ["inventory-name", "box-8"]},
+                                     hostvars=COMPOSE_PEERS),
     "config_alone": case({"rules": "alloy_config"}, {"alloy_runtime": KEPT}, roles=("alloy_config",)),
     "config_kept_on_host": case({"rules": "alloy_config"}, {"ansible_local": {"alloy_runtime": KEPT}},
                                 roles=("alloy_config",)),
@@ -229,6 +245,26 @@ def test_the_compose_runtime_is_the_same_in_check_mode(results: Dict[str, Dict[s
         results["compose_check_mode"]["ansible_facts"]["alloy_runtime"],
         alloy_command=["docker", "run", "--rm", "--pull=never", "--network=none", "--entrypoint=/bin/alloy",
                        "--volume={staging}:{staging}:ro", "grafana/alloy:v1.10.0"])
+
+
+def test_alloy_docker_publishes_its_cluster(results: Dict[str, Dict[str, Any]]) -> None:
+    result = results["compose_cluster"]
+    assert not result.get("failed"), result
+    assert result["ansible_facts"]["alloy_runtime"]["cluster"] == {
+        "enabled": True, "name": "", "node_name": "inventory-name", "members": ["inventory-name", "box-8"],
+        "join_addresses": ["10.0.0.8:12345"],
+        "flags": ["--cluster.enabled=true", "--cluster.node-name=inventory-name",
+                  "--cluster.join-addresses=10.0.0.8:12345", "--cluster.advertise-address=10.0.0.7:12345"]}
+    # the rest of the runtime is as without clustering (Alloy's URL from the host: the wildcard's loopback)
+    assert dict(result["ansible_facts"]["alloy_runtime"], cluster=runtime.ALONE) == \
+        results["compose"]["ansible_facts"]["alloy_runtime"]
+
+
+def test_alloy_docker_refuses_a_loopback_publish_address_with_clustering_on(results: Dict[str, Dict[str, Any]]) -> None:
+    assert refusal(results["compose_cluster_loopback"]) == (
+        "alloy_docker: alloy_docker_cluster_enabled needs alloy_docker_publish_address on an address the other "
+        "members reach (peers talk over Alloy's HTTP server), not the loopback 127.0.0.1: for example this host's IP "
+        "address or 0.0.0.0, with a firewall that lets only the members in")
 
 
 @pytest.mark.parametrize("name", ["config_alone", "config_published_and_kept"])

@@ -1,9 +1,11 @@
-"""Clustering from the inventory (plugins/plugin_utils/cluster.py) and its preflight rules."""
+"""Clustering from the inventory (plugins/plugin_utils/cluster.py) and its preflight rules, for both
+runtimes: alloy_install (systemd) and alloy_docker (Compose)."""
 from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from ansible_collections.fleet.alloy.plugins.plugin_utils import cluster
+from ansible.errors import AnsibleUndefinedVariable
+from ansible_collections.fleet.alloy.plugins.plugin_utils import cluster, runtime
 from ansible_collections.fleet.alloy.plugins.plugin_utils import rulebook as rb
 
 # What hostvars gives for each host: the inventory's variables (never a role's defaults).
@@ -86,3 +88,131 @@ def test_what_cannot_form_the_cluster_is_refused() -> None:
     assert _problems({"alloy_install_extra_args": ["--cluster.name=x", "--disable-reporting"]}) == [
         "alloy_install_extra_args sets --cluster.name=x while alloy_install_cluster_enabled writes the cluster flags: "
         "use the alloy_install_cluster_* variables"]
+
+
+# ---------------------------------------------------------------- Compose (alloy_docker)
+# Alloy listens inside the container; the others reach the port Docker publishes on the host. So a
+# member is joined, and advertises itself, at its host's address (its IP publish address, else its
+# ansible_host) and its published port (alloy_docker_port), never at the container's address.
+DOCKER_HOSTVARS: Dict[str, Dict[str, Any]] = {
+    "box-01": {"alloy_docker_cluster_enabled": True, "ansible_host": "10.0.1.1", "alloy_docker_publish_address": "0.0.0.0"},
+    # published on one address of the host only: that address, whatever ansible_host says
+    "box-02": {"alloy_docker_cluster_enabled": True, "ansible_host": "box-02.example.com",
+               "alloy_docker_publish_address": "10.0.1.2", "alloy_docker_port": "9000"},
+    "box-03": {"alloy_docker_cluster_enabled": "yes", "ansible_host": "fd00::3"},
+    "box-04": {"alloy_docker_cluster_enabled": True, "alloy_docker_cluster_advertise_address": "192.0.2.4:12345"},
+    "box-05": {"alloy_docker_publish_address": "0.0.0.0"},                    # not a member
+    "web-01": {"alloy_install_cluster_enabled": True, "ansible_host": "10.0.0.1"},   # alloy_install's cluster
+}
+DOCKER_GROUPS = {"all": list(DOCKER_HOSTVARS), "boxes": ["box-01", "box-02"]}
+DOCKER_CHECKED = {"cluster_enabled": True, "publish_address": "0.0.0.0", "port": 12345, "cluster_name": "",
+                  "cluster_wait_for_size": 0}
+
+
+def _docker_vars(host: str) -> Dict[str, Any]:
+    return DOCKER_HOSTVARS.get(host, {})
+
+
+def test_compose_members_are_joined_at_their_hosts_address_and_published_port() -> None:
+    described = cluster.describe(DOCKER_CHECKED, "box-01", DOCKER_GROUPS, _docker_vars, cluster.COMPOSE)
+    assert described["members"] == ["box-01", "box-02", "box-03", "box-04"]   # not web-01: another runtime's
+    # box-02: its publish address (the only one its port is on) and its port; box-03: its ansible_host and
+    # the port this host publishes (it sets none); box-04: the address it advertises
+    assert described["join_addresses"] == ["10.0.1.2:9000", "[fd00::3]:12345", "192.0.2.4:12345"]
+    # box-01 publishes on every address: it advertises its ansible_host and the published port
+    assert described["flags"] == ["--cluster.enabled=true", "--cluster.node-name=box-01",
+                                  "--cluster.join-addresses=10.0.1.2:9000,[fd00::3]:12345,192.0.2.4:12345",
+                                  "--cluster.advertise-address=10.0.1.1:12345"]
+    assert described["node_name"] == "box-01" and described["enabled"] is True
+
+
+def test_compose_advertises_the_host_address_its_port_is_published_on() -> None:
+    checked = dict(DOCKER_CHECKED, publish_address="10.0.1.2", port=9000, cluster_group="boxes", cluster_name="lab",
+                   cluster_wait_for_size=2, cluster_wait_timeout="1m")
+    described = cluster.describe(checked, "box-02", DOCKER_GROUPS, _docker_vars, cluster.COMPOSE)
+    assert described["members"] == ["box-01", "box-02"]
+    # box-01's inventory sets no port: as for alloy_install's listen port, a member is taken to publish
+    # the port this host does (a play's variable, which the inventory does not show)
+    assert described["flags"] == ["--cluster.enabled=true", "--cluster.node-name=box-02",
+                                  "--cluster.join-addresses=10.0.1.1:9000", "--cluster.name=lab",
+                                  "--cluster.advertise-address=10.0.1.2:9000", "--cluster.wait-for-size=2",
+                                  "--cluster.wait-timeout=1m"]
+    given = dict(DOCKER_CHECKED, cluster_advertise_address="203.0.113.9:12345")
+    assert cluster.describe(given, "box-01", DOCKER_GROUPS, _docker_vars, cluster.COMPOSE)["flags"][-1] == \
+        "--cluster.advertise-address=203.0.113.9:12345"
+
+
+def test_compose_without_clustering_is_alone_and_publishes_it() -> None:
+    off = dict(DOCKER_CHECKED, cluster_enabled=False)
+    assert cluster.describe(off, "box-05", DOCKER_GROUPS, _docker_vars, cluster.COMPOSE) == cluster.ALONE
+    assert cluster.problems(dict(off, publish_address="127.0.0.1"), "box-05", DOCKER_GROUPS, _docker_vars,
+                            cluster.COMPOSE) == []
+
+
+def test_the_compose_runtime_publishes_its_cluster() -> None:
+    checked = dict(DOCKER_CHECKED, pull="missing", container_name="alloy", config_dir="/opt/alloy/config",
+                   project_dir="/opt/alloy", image="grafana/alloy:v1.10.0", hostname="box-01")
+    described = cluster.describe(checked, "box-01", DOCKER_GROUPS, _docker_vars, cluster.COMPOSE)
+    assert runtime.compose(checked, described)["cluster"] == described
+    assert runtime.compose(checked)["cluster"] == runtime.ALONE
+
+
+class _Unreadable(dict):   # type: ignore[type-arg]
+    """A host's variables where one cannot be templated (it reads facts not gathered there)."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == "alloy_docker_publish_address":
+            raise AnsibleUndefinedVariable("'ansible_local' is undefined")
+        return super().get(key, default)
+
+
+def test_a_peer_variable_that_cannot_be_templated_is_taken_as_unset() -> None:
+    peers = dict(DOCKER_HOSTVARS, **{"box-02": _Unreadable(DOCKER_HOSTVARS["box-02"])})
+    described = cluster.describe(dict(DOCKER_CHECKED, cluster_group="boxes"), "box-01", DOCKER_GROUPS,
+                                 lambda host: peers.get(host, {}), cluster.COMPOSE)
+    assert described["join_addresses"] == ["box-02.example.com:9000"]
+
+
+def _docker_problems(values: Dict[str, Any], host: str = "box-01") -> List[str]:
+    context = {"facts": {}, "groups": [], "host": host, "peer_vars": _docker_vars, "inventory_groups": DOCKER_GROUPS}
+    base = {"alloy_docker_cluster_enabled": True, "alloy_docker_publish_address": "0.0.0.0", "alloy_docker_port": 12345}
+    return rb.check_values("alloy_docker", dict(base, **values), context)[1]
+
+
+def test_a_loopback_publish_address_is_refused_with_clustering_on() -> None:
+    assert _docker_problems({}) == []
+    for address in ("127.0.0.1", "::1", "127.0.1.1"):
+        assert _docker_problems({"alloy_docker_publish_address": address}) == [
+            "alloy_docker_cluster_enabled needs alloy_docker_publish_address on an address the other members reach "
+            "(peers talk over Alloy's HTTP server), not the loopback %s: for example this host's IP address or "
+            "0.0.0.0, with a firewall that lets only the members in" % address]
+    # the role's default, and a survey's "no": not clustered, nothing to refuse
+    assert _docker_problems({"alloy_docker_publish_address": "127.0.0.1", "alloy_docker_cluster_enabled": "no"}) == []
+
+
+def test_compose_needs_an_address_to_advertise() -> None:
+    # box-04 has no ansible_host: on every address, nothing tells the host's address (Alloy would take the
+    # container's eth0)
+    message = ("alloy_docker_cluster_enabled needs the address the other members reach this host at (Alloy in the "
+               "container would advertise the container's own): set alloy_docker_publish_address to this host's IP "
+               "address, give the host an IP address as ansible_host, or set alloy_docker_cluster_advertise_address")
+    assert _docker_problems({}, host="box-05") == [message]
+    assert _docker_problems({"alloy_docker_publish_address": "10.0.1.5"}, host="box-05") == []
+    assert _docker_problems({"alloy_docker_cluster_advertise_address": "10.0.1.5:12345"}, host="box-05") == []
+
+
+def test_what_cannot_form_a_compose_cluster_is_refused() -> None:
+    assert _docker_problems({"alloy_docker_cluster_group": "boxes"}, host="box-03") == [
+        "alloy_docker_cluster_enabled is true but this host is not in alloy_docker_cluster_group (boxes): "
+        "add it to the group, or turn clustering off for it"]
+    assert _docker_problems({"alloy_docker_cluster_wait_for_size": "5"}) == [
+        "alloy_docker_cluster_wait_for_size is 5 but the inventory has 4 members"]
+    assert _docker_problems({"alloy_docker_cluster_advertise_address": "0.0.0.0:12345"}) == [
+        "alloy_docker_cluster_advertise_address must be an address the other members reach, got 0.0.0.0:12345"]
+    assert _docker_problems({"alloy_docker_extra_args": ["--cluster.name=x"]}) == [
+        "alloy_docker_extra_args sets --cluster.name=x while alloy_docker_cluster_enabled writes the cluster flags: "
+        "use the alloy_docker_cluster_* variables"]
+    # the cluster variables are not checked while clustering is off (the role does not read them)
+    assert _docker_problems({"alloy_docker_cluster_enabled": False, "alloy_docker_cluster_group": "no group!"}) == []
+    assert _docker_problems({"alloy_docker_cluster_group": "no group!"}) == [
+        "alloy_docker_cluster_group: expected an inventory group name, got 'no group!'"]
