@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -48,9 +49,17 @@ class Node:
     addr: str
     proc: "subprocess.Popen[bytes]"
     log: Path
+    client: Optional[ssl.SSLContext] = None  # how a test reaches a node that serves TLS
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.client else 'http'}://{self.addr}"
+
+    def get(self, path: str) -> Tuple[int, str]:
+        return get(self.url + path, self.client)
 
     def peers(self) -> List[Dict[str, object]]:
-        status, body = get(f"http://{self.addr}{PEERS_PATH}")
+        status, body = self.get(PEERS_PATH)
         assert status == 200, body
         return json.loads(body)
 
@@ -58,7 +67,7 @@ class Node:
         return {str(p["name"]) for p in self.peers()}
 
     def metrics(self) -> str:
-        return get(f"http://{self.addr}/metrics")[1]
+        return self.get("/metrics")[1]
 
     def logged(self) -> str:
         return self.log.read_text()
@@ -66,8 +75,9 @@ class Node:
 
 @contextmanager
 def alloy(tmp_path: Path, name: str, *flags: str, config: str = BASIC, port: int = 0,
-          advertise: Optional[str] = None) -> Iterator[Node]:
-    """An `alloy run --cluster.enabled` process named name on 127.0.0.1, ready; killed at the end."""
+          advertise: Optional[str] = None, client: Optional[ssl.SSLContext] = None) -> Iterator[Node]:
+    """An `alloy run --cluster.enabled` process named name on 127.0.0.1, ready; killed at the end.
+    With client, its configuration serves TLS and the test reaches it with that context."""
     folder = tmp_path / name
     folder.mkdir()
     (folder / "config.alloy").write_text(config)
@@ -80,7 +90,7 @@ def alloy(tmp_path: Path, name: str, *flags: str, config: str = BASIC, port: int
     log = folder / "stderr.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(args, stderr=sink, env=env)
-    node = Node(name, addr, proc, log)
+    node = Node(name, addr, proc, log, client)
     try:
         wait_for(lambda: _ready(node), 20, f"{name} never became ready:\n{log.read_text()}")
         yield node
@@ -93,7 +103,7 @@ def alloy(tmp_path: Path, name: str, *flags: str, config: str = BASIC, port: int
 def _ready(node: Node) -> bool:
     assert node.proc.poll() is None, node.logged()
     try:
-        return get(f"http://{node.addr}/-/ready")[0] == 200
+        return node.get("/-/ready")[0] == 200
     except OSError:
         return False
 

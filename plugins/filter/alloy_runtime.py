@@ -16,7 +16,10 @@ description:
     for systemd, C(fleet.alloy.alloy_docker) for Compose) - the fact C(alloy_runtime) of this run,
     else the local fact C(/etc/ansible/facts.d/alloy_runtime.fact) gathered with the facts.
   - Keys - C(kind) (systemd or compose), C(service), C(config_dir), C(config_group), C(env_file),
-    C(alloy_command), C(api_url), C(instance), C(host_paths) (procfs, sysfs, rootfs, udev_data).
+    C(alloy_command), C(api_url), C(instance), C(host_paths) (procfs, sysfs, rootfs, udev_data); and, absent from
+    a description kept by an earlier release, C(cluster), C(http_tls) (the tls block alloy_config writes into
+    Alloy's http block) and C(api_tls) (the CA, server name and client certificate that reach C(api_url) when
+    it is https://).
   - Fails, naming the roles to run, when the host has none.
   - With O(kept=false), only the fact a runtime role's preflight published in this run is taken, not
     the one kept on the host (C(fleet.alloy.alloy_config) reads it so - the runtime role also brings
@@ -63,6 +66,8 @@ def alloy_runtime(facts, key=None, kept=True):
         raise AnsibleFilterError("alloy_runtime: no key %r; the keys are %s" % (key, ", ".join(sorted(set(KEYS) | set(OPTIONAL)))))
     if key == "cluster" and key not in runtime:
         return dict(ALONE)    # a runtime kept by a release before clustering
+    if key in ("http_tls", "api_tls") and key not in runtime:
+        return {}             # a runtime kept by a release before TLS: plain HTTP
     return runtime[key]
 
 

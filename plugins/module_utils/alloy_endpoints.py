@@ -14,7 +14,9 @@ components), protocol (http or grpc), signals, headers, timeout, compression, ba
 {username, password} and tls; they become an otelcol.exporter.otlphttp or .otlp with its
 client block, and an otelcol.auth.basic for the credentials. The Fleet Management connection
 (alloy_config_fleet_management_endpoint) takes url, basic_auth, bearer_token(_file) and tls and
-becomes the HTTP client part of the remotecfg block.
+becomes the HTTP client part of the remotecfg block. A scrape job of shared targets
+(alloy_config_scrape_jobs; its rules are the rule book's) takes the same auth and tls and
+becomes a prometheus.scrape (scrape_job).
 
 Secrets (basic_auth.password, bearer_token) never reach the configuration: they are
 replaced by sys.env("FLEET_ALLOY_<KIND>_<n>_<FIELD>") and returned separately for the
@@ -34,7 +36,7 @@ from ansible_collections.fleet.alloy.plugins.module_utils.backends import flavor
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import value_problem
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import has_credentials, shown
 
-KINDS = ("loki", "prometheus", "otlp", "fleet")
+KINDS = ("loki", "prometheus", "otlp", "fleet", "scrape")
 SIGNALS = ("traces", "metrics", "logs")
 PROTOCOLS = {"http": "otelcol.exporter.otlphttp", "grpc": "otelcol.exporter.otlp"}
 # The OTLP exporter's client block by protocol (alloy_schema.BLOCKS): otelcol.exporter.otlp has its
@@ -50,6 +52,7 @@ ATTRIBUTES = {
     "prometheus": ("url", "name", "headers", "remote_timeout"),
     "otlp": ("headers", "compression"),
     "fleet": ("url",),
+    "scrape": ("metrics_path", "scheme", "scrape_interval", "scrape_timeout"),
 }
 MAPPINGS = ("basic_auth", "tls", "headers", "queue_config", "verify")
 FLEET_KEYS = ("url", "basic_auth", "bearer_token", "bearer_token_file", "tls")
@@ -248,6 +251,8 @@ def alloy_endpoint(endpoint, kind, index):
         raise ValueError("kind must be one of %s" % ", ".join(KINDS))
     if kind == "otlp":
         return otlp_exporter(endpoint, index)
+    if kind == "scrape":
+        return scrape_job(endpoint, index)
     return {"attributes": _attributes(endpoint, kind, index), "blocks": _blocks(endpoint, kind, index)}
 
 
@@ -278,3 +283,22 @@ def otlp_exporter(endpoint, index):
         client["auth"] = expr("otelcol.auth.basic.%s.handler" % name)
     return {"name": name, "component": PROTOCOLS[protocol], "signals": list(endpoint.get("signals", SIGNALS)),
             "own": own, "attributes": client, "blocks": {"tls": tls} if tls else {}, "auth": auth}
+
+
+def scrape_label(name):
+    """The label of the prometheus.scrape a scrape job becomes: job_ and the job's name with each
+    character an identifier cannot hold replaced by _ (integrations/node -> job_integrations_node)."""
+    return "job_" + re.sub(r"[^A-Za-z0-9_]", "_", str(name))
+
+
+def scrape_job(job, index):
+    """A scrape job as the rule book converted it (targets as label maps, labels, clustering) in
+    the shape of its prometheus.scrape: its label, the job's name, its attributes (the targets
+    with the job's labels, a target's own labels winning; the secret bearer_token as a sys.env
+    reference), its blocks (basic_auth, tls_config) and clustering (auto, true or false: the
+    template decides auto from the runtime's cluster)."""
+    attributes = {"targets": [dict(job.get("labels") or {}, **target) for target in job["targets"]],
+                  "job_name": str(job["name"])}
+    attributes.update(_attributes(job, "scrape", index))
+    return {"label": scrape_label(job["name"]), "name": str(job["name"]), "attributes": attributes,
+            "blocks": _blocks(job, "scrape", index), "clustering": job.get("clustering", "auto")}

@@ -122,9 +122,9 @@ def components_check(url, wanted, timeout, tls=None):
 
 # --- delivery, from Alloy's own metrics -----------------------------------------------
 
-def _writer_ids(base, kind, timeout):
+def _writer_ids(base, kind, timeout, tls=None):
     """IDs of the root module's writer components of one kind, or an error text."""
-    answer = request(base + "/api/v0/web/components", timeout=timeout)
+    answer = request(base + "/api/v0/web/components", timeout=timeout, tls=tls)
     if answer.status != 200:
         return None, answer.describe()
     try:
@@ -135,8 +135,8 @@ def _writer_ids(base, kind, timeout):
         return None, "invalid JSON from %s/api/v0/web/components: %s" % (base, err)
 
 
-def _metrics(base, timeout, prefixes=None):
-    answer = request(base + "/metrics", timeout=timeout, max_body=None)
+def _metrics(base, timeout, prefixes=None, tls=None):
+    answer = request(base + "/metrics", timeout=timeout, max_body=None, tls=tls)
     if answer.status != 200:
         raise ValueError("%s/metrics: %s" % (base, answer.describe()))
     return alloy_metrics.parse(answer.body, prefixes) if prefixes else alloy_metrics.parse(answer.body)
@@ -170,7 +170,7 @@ def _watch(read, judge, window, poll, sleep, clock):
 
 
 def delivery_check(base, kind, endpoints, window, max_lag, timeout, sleep=time.sleep, poll=0.5,
-                   clock=time.monotonic):
+                   clock=time.monotonic, tls=None):
     """Every loki.write (or prometheus.remote_write) component of the running Alloy
     delivers: its metrics read at the start of a window and again every poll seconds,
     judged per endpoint on the window so far; the window ends at the first read where
@@ -180,7 +180,7 @@ def delivery_check(base, kind, endpoints, window, max_lag, timeout, sleep=time.s
     wanted = None if endpoints is None else set(alloy_metrics.endpoint_key(kind, e) for e in endpoints)
 
     def run():
-        ids, error = _writer_ids(base, kind, timeout)
+        ids, error = _writer_ids(base, kind, timeout, tls)
         if ids is None:
             return False, error
         if not ids:
@@ -188,7 +188,7 @@ def delivery_check(base, kind, endpoints, window, max_lag, timeout, sleep=time.s
 
         def judge(before, after, elapsed, final):
             return alloy_metrics.delivery(kind, before, after, ids, elapsed, max_lag, wanted, moved_only=not final)
-        return _watch(lambda: _metrics(base, timeout), judge, window, poll, sleep, clock)
+        return _watch(lambda: _metrics(base, timeout, tls=tls), judge, window, poll, sleep, clock)
     return lambda: _timed("delivery %s" % kind, run)
 
 
@@ -381,13 +381,14 @@ def judge_remotecfg(before, after, elapsed, final, log=None):
     return True, "remote configuration loaded (%s); %s (%s)%s" % (hashes, seen, counts, stale)
 
 
-def fleet_management_check(base, timeout, log=None, window=0.0, sleep=time.sleep, poll=0.5, clock=time.monotonic):
+def fleet_management_check(base, timeout, log=None, window=0.0, sleep=time.sleep, poll=0.5, clock=time.monotonic,
+                           tls=None):
     """Fleet Management judged on Alloy's remotecfg metrics read at the start of a window and
     again every poll seconds, at most window seconds (the delivery window; see _watch and
     judge_remotecfg). log() gives Alloy's log lines, read to name the error of a failure."""
     def run():
         def read():
-            return _metrics(base, timeout, ("remotecfg_",))
+            return _metrics(base, timeout, ("remotecfg_",), tls)
 
         def judge(before, after, elapsed, final):
             if not after:
@@ -398,8 +399,8 @@ def fleet_management_check(base, timeout, log=None, window=0.0, sleep=time.sleep
     return lambda: _timed("fleet management", run)
 
 
-def _component_list(url, timeout):
-    items, error = _json_answer(url, timeout, named=True)
+def _component_list(url, timeout, tls=None):
+    items, error = _json_answer(url, timeout, tls, named=True)
     if error:
         raise ValueError(error)
     if items is None:  # Go marshals a module without components as null
@@ -409,12 +410,12 @@ def _component_list(url, timeout):
     return items
 
 
-def remote_components(base, timeout):
+def remote_components(base, timeout, tls=None):
     """(roots, every component) of the remote configuration as Alloy's API serves them: the
     root module's (one custom component per Fleet Management pipeline, plus any built-in
     ones), then, breadth first, those of each module a component created (createdModuleIDs).
     ValueError with a one-line text when Alloy does not serve them."""
-    roots = _component_list(base + REMOTECFG_API + "/components", timeout)
+    roots = _component_list(base + REMOTECFG_API + "/components", timeout, tls)
     found, queue, seen = list(roots), list(roots), set()
     while queue:
         for module in queue.pop(0).get("createdModuleIDs") or []:
@@ -422,7 +423,7 @@ def remote_components(base, timeout):
                 continue
             seen.add(module)
             inner = _component_list("%s%s/modules/%s/components" % (base, REMOTECFG_API, quote(module, safe="/")),
-                                    timeout)
+                                    timeout, tls)
             found += inner
             queue += inner
     return roots, found
@@ -436,13 +437,13 @@ def _remote_id(component):
     return "/".join(p for p in (module, str(component.get("localID"))) if p)
 
 
-def fleet_pipelines_check(base, timeout):
+def fleet_pipelines_check(base, timeout, tls=None):
     """Every component of the remote pipelines healthy. No pipeline at all passes, said so:
     for Alloy a collector that no pipeline selects is not an error, and a first rollout of
     Fleet Management usually comes before its pipelines are written."""
     def run():
         try:
-            roots, every = remote_components(base, timeout)
+            roots, every = remote_components(base, timeout, tls)
         except ValueError as err:
             return False, str(err)
         if not roots:
@@ -480,12 +481,12 @@ def judge_peers(expected, peers):
     return True, "; ".join(["%d expected peers participating" % len(wanted)] + notes)
 
 
-def cluster_check(base, expected, timeout):
+def cluster_check(base, expected, timeout, tls=None):
     """The peers Alloy's cluster shows this node (GET /api/v0/web/peers), judged by judge_peers."""
     url = base + "/api/v0/web/peers"
 
     def run():
-        items, error = _json_answer(url, timeout, named=True)
+        items, error = _json_answer(url, timeout, tls, named=True)
         if error:
             return False, error
         try:

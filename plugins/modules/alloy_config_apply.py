@@ -77,6 +77,31 @@ options:
     description: Alloy's reload endpoint (C(http://127.0.0.1:12345/-/reload)); empty for no reload.
     type: str
     default: ""
+  reload_tls:
+    description:
+      - How to check Alloy's HTTPS server when O(reload_url) is https:// (the runtime contract's C(api_tls)).
+    type: dict
+    suboptions:
+      ca_file:
+        description: The CA that signed Alloy's certificate; the system's CAs when not set.
+        type: path
+      server_name:
+        description: The name Alloy's certificate carries, when it is not the URL's host (C(127.0.0.1)).
+        type: str
+      cert_file:
+        description: A client certificate to present, when Alloy asks for one.
+        type: path
+      key_file:
+        description: Its key.
+        type: path
+  restart_on:
+    description:
+      - Names of files whose change Alloy is to apply by a restart, not a reload (the HTTP server's own TLS,
+        C(fleet_http.alloy) - the reload request would cross the listener whose scheme it changes). When one of
+        them is written or removed no reload is asked for, and RV(restart_needed) is true.
+    type: list
+    elements: str
+    default: []
   timeout:
     description: Seconds for the reload request.
     type: int
@@ -164,6 +189,12 @@ env_changed:
       environment only when it starts - restart it; no reload was asked for.
   returned: always
   type: bool
+restart_needed:
+  description:
+    - Whether Alloy has to be restarted to run what was installed - RV(env_changed), or a file of
+      O(restart_on) written or removed; no reload was asked for.
+  returned: always
+  type: bool
 """
 
 import os
@@ -175,7 +206,7 @@ from ansible_collections.fleet.alloy.plugins.module_utils.config_apply import (
     ApplyError, diffs, env_change, install, parse_version, plan, remove_tree, stage, undo, validation_commands,
     validator_for)
 from ansible_collections.fleet.alloy.plugins.module_utils.files import write_private
-from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import request
+from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import TLSOptions, request
 
 
 class ConfigApply(object):
@@ -229,7 +260,9 @@ class ConfigApply(object):
         return True
 
     def reload(self, undo_list):
-        answer = request(self.params["reload_url"], method="POST", timeout=self.params["timeout"])
+        tls = self.params["reload_tls"]
+        answer = request(self.params["reload_url"], method="POST", timeout=self.params["timeout"],
+                         tls=TLSOptions(**dict((k, v) for k, v in tls.items() if v)) if tls else None)
         if answer.status is None:
             return False, "Alloy did not answer (%s); it loads the files when it starts" % answer.error
         if answer.status == 200:
@@ -250,7 +283,7 @@ class ConfigApply(object):
 
     def run(self):
         result = dict(changed=False, written=[], removed=[], validator="", reloaded=False, reload_message="",
-                      env_changed=False)
+                      env_changed=False, restart_needed=False)
         missing = sorted(set(self.params["expected"]) - set(self.params["files"]))
         if missing:
             raise ApplyError("%s did not render (no content given): nothing was changed in %s"
@@ -273,10 +306,15 @@ class ConfigApply(object):
                 self.write_file(env.path, env.after)
         if changes:
             result["diff"] = changes
+        restart_files = sorted(set(self.params["restart_on"]) & set(result["written"] + result["removed"]))
+        result["restart_needed"] = bool(result["env_changed"] or restart_files)
         if the_plan.changed and not self.module.check_mode:
             undo_list = install(self.path, the_plan, self.write_file)
             if result["env_changed"]:
                 result["reload_message"] = "not asked: the env file changed, Alloy reads it only when it starts"
+            elif restart_files:
+                result["reload_message"] = "not asked: %s changed, which Alloy is to apply by a restart" % (
+                    ", ".join(restart_files))
             elif self.params["reload_url"]:
                 result["reloaded"], result["reload_message"] = self.reload(undo_list)
         result["changed"] = self.attributes(result["changed"], env)
@@ -305,6 +343,9 @@ def main():
             validate=dict(type="str", default="auto", choices=["auto", "validate", "fmt", "none"]),
             alloy_command=dict(type="list", elements="str", default=["/usr/bin/alloy"]),
             reload_url=dict(type="str", default=""),
+            reload_tls=dict(type="dict", options=dict(ca_file=dict(type="path"), server_name=dict(type="str"),
+                                                      cert_file=dict(type="path"), key_file=dict(type="path"))),
+            restart_on=dict(type="list", elements="str", default=[]),
             timeout=dict(type="int", default=30),
             directory_mode=dict(type="raw", default="0750"),
             env_file=dict(type="path"),

@@ -51,9 +51,9 @@ options:
   runtime:
     description:
       - How Alloy runs here, as the role that runs it described it (the runtime contract, the fact
-        C(alloy_runtime) - C(ansible_facts | fleet.alloy.alloy_runtime)). Its C(kind), C(service) and
-        C(api_url) take the place of O(mode), O(service) or O(container) and O(alloy_url), and its
-        C(instance) is the default of O(instance).
+        C(alloy_runtime) - C(ansible_facts | fleet.alloy.alloy_runtime)). Its C(kind), C(service),
+        C(api_url) and C(api_tls) take the place of O(mode), O(service) or O(container), O(alloy_url) and
+        O(alloy_tls), and its C(instance) is the default of O(instance).
       - Mutually exclusive with those options.
     type: dict
   mode:
@@ -77,6 +77,26 @@ options:
     description: Base URL of Alloy's HTTP server; empty skips Alloy's own checks.
     type: str
     default: http://127.0.0.1:12345
+  alloy_tls:
+    description:
+      - How to check Alloy's HTTPS server when O(alloy_url) is https:// (Alloy's C(http { tls { } }) block, which
+        the roles write for a cluster over TLS).
+    type: dict
+    suboptions:
+      ca_file:
+        description: The CA that signed Alloy's certificate (read on the host); the system's CAs when not set.
+        type: path
+      server_name:
+        description:
+          - The name Alloy's certificate carries, checked instead of the URL's host (C(127.0.0.1) names no
+            member's certificate).
+        type: str
+      cert_file:
+        description: A client certificate to present, when Alloy asks for one (C(client_auth_type)).
+        type: path
+      key_file:
+        description: Its key.
+        type: path
   components:
     description: Component IDs that must be present and healthy; empty requires every loaded component to be healthy.
     type: list
@@ -306,6 +326,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import endpoint_problems
 from ansible_collections.fleet.alloy.plugins.module_utils.backends import Backend
+from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import TLSOptions
 from ansible_collections.fleet.alloy.plugins.module_utils.verify_checks import (
     alloy_endpoint_check, alloy_log, backend_ready_check, cluster_check, components_check, container_check,
     delivery_check, fleet_management_check, fleet_pipelines_check, loki_data_check, prometheus_data_check, run_all,
@@ -318,6 +339,8 @@ ARGUMENT_SPEC = dict(
     require_enabled=dict(type="bool", default=False),
     container=dict(type="str", default="alloy"),
     alloy_url=dict(type="str", default="http://127.0.0.1:12345"),
+    alloy_tls=dict(type="dict", options=dict(ca_file=dict(type="path"), server_name=dict(type="str"),
+                                             cert_file=dict(type="path"), key_file=dict(type="path"))),
     components=dict(type="list", elements="str", default=[]),
     fleet_management=dict(type="bool", default=False),
     cluster_peers=dict(type="list", elements="str", default=[]),
@@ -337,7 +360,7 @@ ARGUMENT_SPEC = dict(
     fail_on_unhealthy=dict(type="bool", default=True),
     report=dict(type="bool", default=False),   # read by the action plugin
 )
-MUTUALLY_EXCLUSIVE = [["runtime", name] for name in ("mode", "service", "container", "alloy_url")]
+MUTUALLY_EXCLUSIVE = [["runtime", name] for name in ("mode", "service", "container", "alloy_url", "alloy_tls")]
 KINDS = ("loki", "prometheus")
 _MODES = {"systemd": ("systemd", "service"), "compose": ("container", "container")}
 _CREDENTIAL_HEADER = re.compile(r"auth|token|key|secret|password|cookie", re.I)
@@ -384,7 +407,7 @@ class _MaskingModule(AnsibleModule):
 
 def with_runtime(params):
     """params with the runtime contract's values in place of mode, service or container,
-    alloy_url and an empty instance; ValueError for a description this module cannot read."""
+    alloy_url, alloy_tls and an empty instance; ValueError for a description this module cannot read."""
     runtime = params.get("runtime")
     if not runtime:
         return params
@@ -393,7 +416,8 @@ def with_runtime(params):
         raise ValueError("runtime: expected the fact alloy_runtime (kind systemd or compose, service, api_url), got "
                          "kind %r" % (kind,))
     mode, key = _MODES[kind]
-    params = dict(params, mode=mode, alloy_url=runtime["api_url"], instance=params["instance"] or runtime.get("instance") or "")
+    params = dict(params, mode=mode, alloy_url=runtime["api_url"], alloy_tls=runtime.get("api_tls") or None,
+                  instance=params["instance"] or runtime.get("instance") or "")
     params[key] = runtime["service"]
     return params
 
@@ -412,23 +436,29 @@ def _alloy_log(params, runner):
     return lambda: alloy_log(runner, params["mode"], name)
 
 
+def alloy_tls(params):
+    """The TLS options of Alloy's own HTTPS server (alloy_tls), None for the system's defaults."""
+    given = dict((key, value) for key, value in (params.get("alloy_tls") or {}).items() if value)
+    return TLSOptions(**given) if given else None
+
+
 def _alloy_checks(params, base, runner):
-    timeout = params["timeout"]
-    checks = [alloy_endpoint_check("alloy ready", base + "/-/ready", timeout),
-              alloy_endpoint_check("alloy healthy", base + "/-/healthy", timeout),
-              components_check(base + "/api/v0/web/components", params["components"], timeout)]
+    timeout, tls = params["timeout"], alloy_tls(params)
+    checks = [alloy_endpoint_check("alloy ready", base + "/-/ready", timeout, tls),
+              alloy_endpoint_check("alloy healthy", base + "/-/healthy", timeout, tls),
+              components_check(base + "/api/v0/web/components", params["components"], timeout, tls)]
     if params["delivery"]:
         given = [kind for kind in KINDS if params["%s_endpoints" % kind]]
         for kind in given or KINDS:
             endpoints = params["%s_endpoints" % kind] if given else None
             checks.append(delivery_check(base, kind, endpoints, params["delivery_window"], params["max_age"],
-                                         timeout))
+                                         timeout, tls=tls))
     if params["fleet_management"]:
         checks += [fleet_management_check(base, timeout, _alloy_log(params, runner),
-                                          params["delivery_window"]),
-                   fleet_pipelines_check(base, timeout)]
+                                          params["delivery_window"], tls=tls),
+                   fleet_pipelines_check(base, timeout, tls)]
     if params["cluster_peers"]:
-        checks.append(cluster_check(base, params["cluster_peers"], timeout))
+        checks.append(cluster_check(base, params["cluster_peers"], timeout, tls))
     return checks
 
 

@@ -15,9 +15,12 @@ else their ansible_host (or inventory name), with their port (listen port, publi
 member advertises the same when it is an IP address (Alloy would otherwise take eth0's or en0's
 address, and 127.0.0.1 on hosts without them; in a container, the container's own address, which
 no other host reaches: refused). Peers talk over the HTTP server, so it must not be reached on
-loopback only. Built on the controller by
-the preflight (action alloy_preflight) and published in the runtime contract (runtime.py, key
-cluster).
+loopback only. With <prefix>cluster_tls the members gossip over TLS (--cluster.enable-tls and its
+files, each member's certificate checked for the server name, else for the address it is dialed
+at), and Alloy's HTTP server must serve TLS with the same certificate: the runtime contract says
+so (runtime.py: http_tls, written by alloy_config as `http { tls { } }`, and api_tls, how a
+process on the host checks it). Built on the controller by the preflight (action
+alloy_preflight) and published in the runtime contract (runtime.py, key cluster).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -144,6 +147,23 @@ def advertise(checked, host, variables, shape=INSTALL):
     return _reached_at(shape.reached(checked), shape.container, _own_ip(_given(variables, "ansible_host") or ""))
 
 
+# grafana/alloy: --cluster.enable-tls and its files since 1.5.0; 1.16.2's HTTP server does not offer
+# HTTP/2 over TLS, which the members' transport needs (grafana/alloy#6436, fixed in 1.16.3 and 1.17.0).
+TLS_SINCE = (1, 5, 0)
+TLS_BROKEN = ((1, 16, 2),)
+
+
+def tls_flags(tls):
+    """The --cluster.* TLS flags of a cluster_tls value ({} or its checked keys)."""
+    if not tls:
+        return []
+    flags = ["--cluster.enable-tls=true", "--cluster.tls-ca-path=" + tls["ca_file"],
+             "--cluster.tls-cert-path=" + tls["cert_file"], "--cluster.tls-key-path=" + tls["key_file"]]
+    if tls.get("server_name"):
+        flags.append("--cluster.tls-server-name=" + tls["server_name"])
+    return flags
+
+
 def describe(checked, host, inventory_groups, peer_vars, shape=INSTALL):
     """The cluster of one host (checked: the runtime role's checked variables without the prefix;
     peer_vars(host): a host's inventory variables, as hostvars gives them; shape: the runtime's,
@@ -163,8 +183,38 @@ def describe(checked, host, inventory_groups, peer_vars, shape=INSTALL):
     if checked.get("cluster_wait_for_size"):
         flags.append("--cluster.wait-for-size=%d" % checked["cluster_wait_for_size"])
         flags.append("--cluster.wait-timeout=" + checked.get("cluster_wait_timeout", "0s"))
+    tls = dict(checked.get("cluster_tls") or {})
     return {"enabled": True, "name": checked.get("cluster_name", ""), "node_name": host, "members": names,
-            "join_addresses": addresses, "flags": flags}
+            "join_addresses": addresses, "advertise_address": advertised, "tls": tls,
+            "flags": flags + tls_flags(tls)}
+
+
+def _version(text):
+    try:
+        return tuple(int(part) for part in str(text).partition("-")[0].split(".")[:3])
+    except ValueError:
+        return None
+
+
+def tls_problems(checked, host, peer_vars, shape=INSTALL):
+    """Why this member cannot gossip over TLS as configured (<prefix>cluster_tls), naming the variables."""
+    tls, prefix = checked.get("cluster_tls") or {}, shape.prefix
+    if not tls:
+        return []
+    found = []
+    if not tls.get("server_name") and not advertise(checked, host, peer_vars(host), shape):
+        found.append("%scluster_tls needs server_name (a name every member's certificate carries) or an address this "
+                     "host advertises: without either Alloy advertises an address of eth0 or en0, which the other "
+                     "members check its certificate for, and which the role cannot tell: set %scluster_tls.server_name, "
+                     "%scluster_advertise_address, or an IP address as ansible_host" % (prefix, prefix, prefix))
+    version = _version(checked.get("version") or "")
+    if version and version < TLS_SINCE:
+        found.append("%scluster_tls needs Alloy 1.5.0 or later (--cluster.enable-tls), %sversion is %s"
+                     % (prefix, prefix, checked["version"]))
+    elif version in TLS_BROKEN:
+        found.append("%scluster_tls: Alloy %s does not form a cluster over TLS (its HTTP server offers no HTTP/2 over "
+                     "TLS, grafana/alloy#6436): use 1.16.3 or later" % (prefix, checked["version"]))
+    return found
 
 
 def problems(checked, host, inventory_groups, peer_vars, shape=INSTALL):
@@ -199,7 +249,15 @@ def problems(checked, host, inventory_groups, peer_vars, shape=INSTALL):
         found.append("%sextra_args sets %s while %scluster_enabled writes the cluster flags: use the %scluster_* "
                      "variables" % (prefix, ", ".join(flags), prefix, prefix))
     size = checked.get("cluster_wait_for_size") or 0
-    count = len(members(host, in_group, peer_vars, shape)) + (0 if host in in_group else 1)
+    names = members(host, in_group, peer_vars, shape)
+    count = len(names) + (0 if host in in_group else 1)
     if size > count:
         found.append("%scluster_wait_for_size is %d but the inventory has %d members" % (prefix, size, count))
-    return found
+    secure = bool(checked.get("cluster_tls"))
+    other = sorted(name for name in names if name != host and "cluster_tls" in checked   # (else its rule said why)
+                   and bool(_given(peer_vars(name), prefix + "cluster_tls")) != secure)
+    if other:
+        found.append("%scluster_tls is %s here but %s on %s: a member with TLS and one without cannot join each "
+                     "other; set it for the whole group" % (prefix, "set" if secure else "not set",
+                                                            "not set" if secure else "set", ", ".join(other)))
+    return found + tls_problems(checked, host, peer_vars, shape)

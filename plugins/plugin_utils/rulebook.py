@@ -20,7 +20,8 @@ import math
 import re
 from urllib.parse import urlsplit
 
-from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import CLIENT_BLOCKS, endpoint_problems
+from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import (
+    CLIENT_BLOCKS, TLS_KEYS, endpoint_problems, scrape_label)
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import EXPR_KEY
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import value_problem
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import has_credentials
@@ -42,8 +43,8 @@ FLAG = r"--[a-z0-9.-]+(?:=[^\s]+)?"
 IMAGE = (r"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9][a-z0-9._/-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
          r"(?:@sha256:[0-9a-f]{64})?")
 FINGERPRINT = r"[0-9A-F]{40}|[0-9A-F]{64}"
-LISTEN = (r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*):(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}"
-          r"|655[0-2][0-9]|6553[0-5])")
+PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+LISTEN = r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*):" + PORT
 LISTEN_DOC = "host:port or [ipv6]:port with a port from 1 to 65535"
 _URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")   # RFC 3986
 
@@ -483,6 +484,191 @@ def poll_frequency():
     return Rule(check, "an Alloy duration of at least 10s, such as 1m")
 
 
+# ------------------------------------------------------------- scrape jobs of shared targets
+
+# prometheus.scrape's defaults (Arguments.SetToDefault in internal/component/prometheus/scrape/scrape.go).
+SCRAPE_DEFAULTS = {"scrape_interval": "60s", "scrape_timeout": "10s"}
+SCRAPE_KEYS = ("name", "targets", "labels", "metrics_path", "scheme", "scrape_interval", "scrape_timeout", "tls",
+               "basic_auth", "bearer_token", "bearer_token_file", "clustering")
+JOB_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.:/-]*"
+ADDRESS = r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_][A-Za-z0-9_.-]*):" + PORT
+ADDRESS_DOC = "host:port or [ipv6]:port (no scheme, no path)"
+
+
+def positive_duration():
+    base = duration()
+
+    def check(value):
+        value = base.check(value)
+        if _seconds(value) <= 0:
+            raise Problem("expected an Alloy duration greater than zero, such as 30s")
+        return value
+    return Rule(check, "an Alloy duration greater than zero, such as 30s")
+
+
+def _scrape_target():
+    """One target: "host:port", or a mapping of labels with __address__ (converted to the mapping)."""
+    address = text(ADDRESS, ADDRESS_DOC)
+    name_doc = "a label name ([A-Za-z_][A-Za-z0-9_]*) other than job (the entry's name is the job)"
+    labels = mapping(text(r"(?!job\Z)" + NAME, name_doc), text(None, "a string", empty=True))
+
+    def check(value):
+        if not isinstance(value, dict):
+            return {"__address__": address.check(value)}
+        out = labels.check(value)
+        if "__address__" not in out:
+            raise Problem("expected __address__ (%s) among the target's labels" % ADDRESS_DOC)
+        out["__address__"] = _at(".__address__", address, out["__address__"])
+        return out
+    return Rule(check, 'a "host:port" string, or a mapping of label names to strings with __address__')
+
+
+def _tls_options():
+    """The tls of a scrape job: the endpoints' keys (TLS_KEYS), typed as Alloy's tls_config has them,
+    with TLSConfig.Validate's pairs (internal/component/common/config/types.go)."""
+    schema = BLOCKS["tls_config"]
+
+    def check(value):
+        if not isinstance(value, dict):
+            raise Problem("expected a mapping of %s, got %s" % (", ".join(TLS_KEYS), _type_name(value)))
+        unknown = sorted((key for key in value if key not in TLS_KEYS), key=str)
+        if unknown:
+            raise _Nested("", "%s is not a tls option (%s)" % (_show(unknown[0]), ", ".join(TLS_KEYS)))
+        out = dict((key, _at("." + key, _alloy_value(schema[key]), item)) for key, item in value.items()
+                   if item not in (None, ""))
+        if out.get("ca_pem") and out.get("ca_file"):
+            raise _Nested("", "sets ca_pem and ca_file: Alloy takes at most one")
+        if bool(out.get("cert_file")) != bool(out.get("key_file")):
+            raise _Nested("", "cert_file and key_file go together (a client certificate and its key)")
+        return out
+    return Rule(check, "a mapping of " + ", ".join(TLS_KEYS))
+
+
+def _basic_auth():
+    """{username, password | password_file}; the password reaches Alloy through the env file only."""
+    fields = {"username": text(None, "a user name", empty=True), "password": env_value(), "password_file": path()}
+
+    def check(value):
+        if not isinstance(value, dict):
+            raise Problem("expected a mapping of username and password or password_file, got %s" % _type_name(value))
+        unknown = sorted((key for key in value if key not in fields), key=str)
+        if unknown:
+            raise _Nested("", "%s is not a key of basic_auth (username, password, password_file)" % _show(unknown[0]))
+        out = dict((key, _at("." + key, fields[key], item)) for key, item in value.items() if item not in (None, ""))
+        if ("password" in out) == ("password_file" in out):
+            raise _Nested("", "needs exactly one of password and password_file")
+        return out
+    return Rule(check, "{username, password or password_file}")
+
+
+def _clustering():
+    flag = boolean()
+
+    def check(value):
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            return flag.check(value)
+        except Problem:
+            raise Problem("expected auto (clustered when this host's Alloy runs in a cluster), or a boolean")
+    return Rule(check, "auto, or a boolean")
+
+
+def _scrape_fields():
+    """The rule of each key of a scrape job (a function: env_value is defined with the tables)."""
+    return {
+        "name": text(JOB_NAME, "a job name (letters, digits, _, ., :, / and -)"),
+        "targets": list_of(_scrape_target(), nonempty=True,
+                           doc='a non-empty list of "host:port" strings or mappings of labels with __address__'),
+        "labels": mapping(text(r"(?!__|job\Z)" + NAME,
+                               "a label name ([A-Za-z_][A-Za-z0-9_]*) other than job (the entry's name is the job) and "
+                               "not starting with __"), text(None, "a string", empty=True)),
+        "metrics_path": text(r"/[^\s?#]*", "an absolute URL path such as /metrics"),
+        "scheme": choice("http", "https"),
+        "scrape_interval": positive_duration(),
+        "scrape_timeout": positive_duration(),
+        "tls": _tls_options(),
+        "basic_auth": _basic_auth(),
+        "bearer_token": env_value(),
+        "bearer_token_file": path(root=False),
+        "clustering": _clustering(),
+    }
+
+
+_SCRAPE_AUTH = ("basic_auth", "bearer_token", "bearer_token_file")
+
+
+def _scrape_job(job, fields):
+    """One entry of alloy_config_scrape_jobs, converted (targets as label maps, labels and clustering
+    filled in); _Nested for its first problem."""
+    if not isinstance(job, dict):
+        raise _Nested("", "expected a mapping with name and targets, got %s" % _type_name(job))
+    unknown = sorted((key for key in job if key not in SCRAPE_KEYS), key=str)
+    if unknown:
+        raise _Nested("", "%s is not a key of a scrape job (%s)" % (_show(unknown[0]), ", ".join(SCRAPE_KEYS)))
+    for key in ("name", "targets"):
+        if job.get(key) in (None, ""):
+            raise _Nested("", "%s is required" % key)
+    out = {"labels": {}, "clustering": "auto"}
+    for key, item in job.items():
+        if item not in (None, "", {}) or key in ("name", "targets"):
+            out[key] = _at("." + key, fields[key], item)
+    auth = [key for key in _SCRAPE_AUTH if key in out]
+    if len(auth) > 1:
+        raise _Nested("", "sets %s: use only one authentication method" % " and ".join(auth))
+    # Arguments.Validate, which Alloy runs when it loads the component (not `alloy validate`): at a
+    # restart, the refused component would stop Alloy's start.
+    interval, timeout = (out.get(key, SCRAPE_DEFAULTS[key]) for key in ("scrape_interval", "scrape_timeout"))
+    if _seconds(timeout) > _seconds(interval):
+        raise _Nested("", "scrape_timeout (%s%s) is greater than scrape_interval (%s%s), which Alloy refuses: "
+                          "set scrape_timeout to at most the interval" % (
+                              timeout, "" if "scrape_timeout" in out else ", Alloy's default",
+                              interval, "" if "scrape_interval" in out else ", Alloy's default"))
+    return out
+
+
+def convert_scrape_jobs(value, kind="scrape", varname="alloy_config_scrape_jobs"):
+    """(scrape jobs converted, problems): every entry's first problem, then names given twice or
+    making one component label (module_utils/alloy_endpoints.scrape_label)."""
+    del kind
+    if not isinstance(value, list):
+        return value, ["%s: expected a list of scrape jobs (name, targets ...), got %s" % (varname, _type_name(value))]
+    out, problems, fields = [], [], _scrape_fields()
+    for index, job in enumerate(value):
+        try:
+            out.append(_scrape_job(job, fields))
+        except _Nested as err:
+            problems.append("%s[%d]%s: %s" % (varname, index, err.where, err.what))
+    seen = {}
+    for job in out:
+        seen.setdefault(scrape_label(job["name"]), []).append(str(job["name"]))
+    for label, names in sorted(seen.items()):
+        if len(names) > 1:
+            problems.append("%s: %s" % (varname, "the name %s is given %d times" % (names[0], len(names))
+                                        if len(set(names)) == 1 else
+                                        "the names %s make one component, prometheus.scrape.%s: rename all but one"
+                                        % (" and ".join(sorted(set(names))), label)))
+    return out, problems
+
+
+def scrape_jobs():
+    """alloy_config_scrape_jobs: prometheus.scrape components of shared targets, clustered when
+    the host's Alloy is (secret: the credentials are in it; the role reads it through the
+    fleet.alloy.alloy_endpoints filter, kind scrape)."""
+    def check_named(value, varname):
+        converted, problems = convert_scrape_jobs(value, "scrape", varname)
+        if problems:
+            raise _Full(problems)
+        return converted
+    rule = Rule(None, 'a list of scrape jobs: name (unique; the job label), targets ("host:port" strings or label '
+                      'mappings with __address__), labels, metrics_path, scheme (http, https), scrape_interval and '
+                      'scrape_timeout (durations, the timeout not above the interval), tls, one of basic_auth, '
+                      'bearer_token (both through the env file) or bearer_token_file, and clustering (auto, true or '
+                      'false)', secret=True)
+    rule.check_named = check_named
+    return rule
+
+
 def openpgp_key():
     """Inline key material: parsed here, so a bad key is named before anything is fetched."""
     base = text(None, "an ASCII-armored OpenPGP public key", True, multiline=True)
@@ -531,6 +717,43 @@ LOCAL_KEY_HELP = "a local key file goes in alloy_install_key_content, e.g. with 
 KEY_URL_HELP = REPOSITORY_URL_HELP + "; " + LOCAL_KEY_HELP
 
 
+CLIENT_AUTH_TYPES = ("NoClientCert", "RequestClientCert", "RequireAnyClientCert", "VerifyClientCertIfGiven",
+                     "RequireAndVerifyClientCert")   # Alloy's http tls client_auth_type (internal/service/http/tls.go)
+
+
+def cluster_tls():
+    """<role>_cluster_tls: {} (off), or the files of TLS between the members (paths on the host:
+    --cluster.tls-*-path and the http block's tls), the name their certificates carry, and
+    whether Alloy asks clients for certificates."""
+    files = path(root=False)
+    fields = {"ca_file": files, "cert_file": files, "key_file": files,
+              "server_name": text(r"[A-Za-z0-9][A-Za-z0-9.:-]*|\[[0-9A-Fa-f:.]+\]",
+                                  "a DNS name or IP address that every member's certificate carries", True),
+              "client_auth_type": Rule(lambda value: value if value == "" else choice(*CLIENT_AUTH_TYPES).check(value),
+                                       "one of " + ", ".join(CLIENT_AUTH_TYPES) + " or empty")}
+    required = ("ca_file", "cert_file", "key_file")
+    doc = ("{} (off), or a mapping of ca_file, cert_file, key_file (absolute paths on the host) and optionally "
+           "server_name and client_auth_type (%s)" % ", ".join(CLIENT_AUTH_TYPES))
+
+    def check(value):
+        if value in (None, {}):
+            return {}
+        if not isinstance(value, dict):
+            raise Problem("expected %s, got %s" % (doc, _type_name(value)))
+        unknown = sorted((key for key in value if key not in fields), key=str)
+        if unknown:
+            raise _Nested("", "unknown key %s (the keys are %s)" % (_show(unknown[0]), ", ".join(fields)))
+        missing = [key for key in required if value.get(key) in (None, "")]
+        if missing:
+            raise _Nested("", "%s %s required: the CA that signed the members' certificates, this member's "
+                              "certificate and its key" % (" and ".join(missing), "is" if len(missing) == 1 else "are"))
+        out = {"server_name": "", "client_auth_type": ""}
+        for key, item in value.items():
+            out[key] = _at("." + key, fields[key], "" if item is None else item)
+        return out
+    return Rule(check, doc)
+
+
 def cluster_rules(role):
     """The clustering variables of a runtime role (alloy_install, alloy_docker): the same rules
     for both (plugin_utils/cluster.py turns them into the --cluster.* flags)."""
@@ -541,6 +764,7 @@ def cluster_rules(role):
         role + "_cluster_advertise_address": text(LISTEN, LISTEN_DOC, True),
         role + "_cluster_wait_for_size": integer(0),
         role + "_cluster_wait_timeout": duration(),
+        role + "_cluster_tls": cluster_tls(),
     }
 
 
@@ -641,6 +865,7 @@ RULES = {
             doc="a mapping of attribute names (not collector.*) to strings"),
         "alloy_config_fleet_management_os_attributes": boolean(),
         "alloy_config_fleet_management_poll_frequency": poll_frequency(),
+        "alloy_config_scrape_jobs": scrape_jobs(),
     },
     "alloy_docker": {
         "alloy_docker_state": choice("present", "absent"),
@@ -723,6 +948,7 @@ UNUSED_UNLESS = {
                                                    or _otlp_into(values, "logs_to_loki")),
     "alloy_config_prometheus_endpoints": lambda values: (_flag(values, "alloy_config_unix_enabled", True)
                                                          or _flag(values, "alloy_config_self_metrics", False)
+                                                         or bool(values.get("alloy_config_scrape_jobs"))
                                                          or _otlp_into(values, "metrics_to_prometheus")),
     "alloy_install_key_content": lambda values: values.get("alloy_install_state", "present") == "present",
     "alloy_docker_storage_path": lambda values: values.get("alloy_docker_storage_type", "bind") == "bind",
@@ -737,7 +963,7 @@ UNUSED_UNLESS.update(("alloy_config_fleet_management_" + name,
 UNUSED_UNLESS.update(("%s_cluster_%s" % (role, name),
                       lambda values, switch=role + "_cluster_enabled": _flag(values, switch, False))
                      for role in ("alloy_install", "alloy_docker")
-                     for name in ("group", "name", "advertise_address", "wait_for_size", "wait_timeout"))
+                     for name in ("group", "name", "advertise_address", "wait_for_size", "wait_timeout", "tls"))
 UNUSED_UNLESS.update(("alloy_install_package_" + name,
                       lambda values: values.get("alloy_install_package_source") == "controller")
                      for name in ("location", "checksums", "cache_dir"))
@@ -941,6 +1167,9 @@ def _config_cross(values, context):
         problems.append("alloy_config writes its pipelines into a directory, and Alloy loads the file %s here: set %s"
                         % (found["config_dir"], setting))
     problems.extend(_otlp_cross(values))
+    if values.get("alloy_config_scrape_jobs") and values.get("alloy_config_prometheus_endpoints") == []:
+        problems.append("alloy_config_scrape_jobs needs alloy_config_prometheus_endpoints (the jobs forward to this "
+                        "role's prometheus.remote_write)")
     if found["kind"] == "compose" and values.get("alloy_config_log_files") and \
             (found.get("host_paths") or {}).get("rootfs") == "/":
         problems.append("alloy_config_log_files: Alloy runs in a container here without the host's root mounted "

@@ -23,29 +23,38 @@ KEYS = {
     "env_file": "the env file Alloy starts with (alloy_config keeps its secrets in a section of it)",
     "alloy_command": "the words that run Alloy's CLI on the host ({staging} is the staging directory); "
                      "empty when it cannot run yet (check mode on a Compose host without the image)",
-    "api_url": "Alloy's HTTP server as seen from the host (reload, health, metrics)",
+    "api_url": "Alloy's HTTP server as seen from the host (reload, health, metrics); https:// when it serves TLS",
     "instance": "the name Alloy's host goes by (the default instance label)",
     "host_paths": "where Alloy sees the host's procfs, sysfs, root and udev data",
 }
 # Keys a runtime kept by an earlier release may lack, and what they mean then.
 OPTIONAL = {
-    "cluster": "Alloy's cluster (plugin_utils/cluster.py): enabled, name, node_name, members, join_addresses and "
+    "cluster": "Alloy's cluster (plugin_utils/cluster.py): enabled, name, node_name, members, join_addresses, "
+               "advertise_address, tls (the cluster_tls files, server_name and client_auth_type; {} without TLS) and "
                "the --cluster.* flags; enabled false when Alloy runs alone",
+    "http_tls": "the tls block of Alloy's http block, which alloy_config writes (cert_file, key_file; client_ca_file "
+                "and client_auth_type when Alloy asks clients for certificates); {} when the HTTP server is plain",
+    "api_tls": "how a process on the host checks Alloy's HTTPS server at api_url: ca_file, server_name (the name the "
+               "certificate carries), cert_file and key_file when Alloy asks clients for certificates; {} for plain "
+               "HTTP",
 }
+# No client certificate asked for: Alloy's default client_auth_type.
+NO_CLIENT_CERT = ("", "NoClientCert")
 _HOST_PATHS = {"procfs": "/proc", "sysfs": "/sys", "rootfs": "/", "udev_data": "/run/udev/data"}
 _CONTAINER_PATHS = {"procfs": "/host/proc", "sysfs": "/host/sys", "rootfs": "/host/root",
                     "udev_data": "/run/udev/data"}
 _WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
-ALONE = {"enabled": False, "name": "", "node_name": "", "members": [], "join_addresses": [], "flags": []}
+ALONE = {"enabled": False, "name": "", "node_name": "", "members": [], "join_addresses": [], "advertise_address": "",
+         "tls": {}, "flags": []}
 
 
 class RuntimeMissing(Exception):
     """No runtime described for the host."""
 
 
-def local_url(address, port=None):
-    """The http:// URL a process on the host uses to reach an address Alloy listens on
-    (host:port, [ipv6]:port, or an address and port); wildcards become the loopback."""
+def local_url(address, port=None, scheme="http"):
+    """The http:// (or https://) URL a process on the host uses to reach an address Alloy listens
+    on (host:port, [ipv6]:port, or an address and port); wildcards become the loopback."""
     text = str(address).strip()
     if port is None:
         host, sep, port = text.rpartition(":")
@@ -54,7 +63,40 @@ def local_url(address, port=None):
     else:
         host = text
     host = _WILDCARDS.get(host.strip("[]"), host.strip("[]"))
-    return "http://%s:%d" % ("[%s]" % host if ":" in host else host, int(port))
+    return "%s://%s:%d" % (scheme, "[%s]" % host if ":" in host else host, int(port))
+
+
+def http_tls(cluster):
+    """The tls block of Alloy's http block for a cluster over TLS (Alloy's http service: a
+    certificate and key, read at every handshake; the CA checks clients only when asked to):
+    the member's certificate and key, with client_ca_file when it asks for client certificates;
+    {} when the HTTP server is plain."""
+    tls = (cluster or {}).get("tls") or {}
+    if not tls:
+        return {}
+    block = {"cert_file": tls["cert_file"], "key_file": tls["key_file"]}
+    if tls.get("client_auth_type", "") not in NO_CLIENT_CERT:
+        block.update(client_ca_file=tls["ca_file"], client_auth_type=tls["client_auth_type"])
+    return block
+
+
+def api_tls(cluster):
+    """How a process on the host checks Alloy's HTTPS server at api_url (127.0.0.1 for a wildcard
+    listener, which its certificate need not name): the cluster's CA, and the name the certificate
+    carries for the other members - the server name, else the address this member advertises; its
+    own certificate when Alloy asks clients for one. {} for plain HTTP."""
+    tls = (cluster or {}).get("tls") or {}
+    if not tls:
+        return {}
+    advertised = (cluster.get("advertise_address") or "").rpartition(":")[0].strip("[]")
+    found = {"ca_file": tls["ca_file"], "server_name": tls.get("server_name") or advertised}
+    if tls.get("client_auth_type", "") not in NO_CLIENT_CERT:
+        found.update(cert_file=tls["cert_file"], key_file=tls["key_file"])
+    return found
+
+
+def _scheme(cluster):
+    return "https" if http_tls(cluster) else "http"
 
 
 def host_name(facts, inventory_hostname):
@@ -73,10 +115,12 @@ def systemd(checked, facts, inventory_hostname, cluster=None):
         "config_group": checked["group"],
         "env_file": "/etc/default/alloy" if debian else "/etc/sysconfig/alloy",
         "alloy_command": ["/usr/bin/alloy"],
-        "api_url": local_url(checked["listen_address"]),
+        "api_url": local_url(checked["listen_address"], scheme=_scheme(cluster)),
         "instance": host_name(facts, inventory_hostname),
         "host_paths": dict(_HOST_PATHS),
         "cluster": dict(cluster or ALONE),
+        "http_tls": http_tls(cluster),
+        "api_tls": api_tls(cluster),
     }
 
 
@@ -94,11 +138,14 @@ def compose(checked, cluster=None):
         "env_file": checked["project_dir"] + "/alloy.env",
         "alloy_command": ["docker", "run", "--rm", "--pull=" + pull, "--network=none", "--entrypoint=/bin/alloy",
                           "--volume={staging}:{staging}:ro", checked["image"]],
-        "api_url": local_url(checked["publish_address"], checked["port"]),
+        "api_url": local_url(checked["publish_address"], checked["port"], scheme=_scheme(cluster)),
         "instance": checked["hostname"],
         # Without alloy_docker_host_metrics nothing of the host is mounted: Alloy sees its container's own.
         "host_paths": dict(_CONTAINER_PATHS if checked.get("host_metrics", True) else _HOST_PATHS),
         "cluster": dict(cluster or ALONE),
+        # The TLS files are mounted into the container at the same paths (alloy_docker's vars).
+        "http_tls": http_tls(cluster),
+        "api_tls": api_tls(cluster),
     }
 
 

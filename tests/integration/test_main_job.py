@@ -4,15 +4,18 @@ paths, multi-tenant Loki, Grafana Cloud's paths with a write-only token, a Docke
 publishing Alloy on its lab address), and the report ends with `unhealthy: none`. The two
 systemd hosts also run the fleet features (inventories/lab/group_vars/alloy.yml): registered
 with Fleet Management's stand-in and running the pipeline of their role, and clustered; the
-rollout gate judged both."""
+rollout gate judged both; the shared targets of their scrape job (alloy_config_scrape_jobs) are
+each scraped by one member."""
 from __future__ import annotations
 
 import json
 import re
 import subprocess
+import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 from labtool import lab  # lab/ is on the path (conftest.py)
 
@@ -62,3 +65,40 @@ def _assert_the_fleet_features(report: str) -> None:
     peers = subprocess.run(["docker", "exec", "fleet-alloy-lab-debian12", "curl", "-fsS",
                             "http://127.0.0.1:12345/api/v0/web/peers"], capture_output=True, text=True, check=True)
     assert sorted(p["name"] for p in json.loads(peers.stdout)) == sorted(SYSTEMD_HOSTS), peers.stdout
+    _assert_each_shared_target_is_scraped_by_one_member()
+
+
+# inventories/lab/group_vars/alloy.yml's scrape job of shared targets, clustered by itself there.
+SHARED_SCRAPE = "prometheus.scrape.job_lab_shared"
+SHARED_TARGETS = {"prometheus:9090", *(f"{host}:12345" for host in SYSTEMD_HOSTS)}
+
+
+def _scraped_by(host: str) -> List[str]:
+    """The targets host's Alloy scrapes for the shared job, by their instance label: the scrape
+    component's debugInfo at /api/v0/web/components/<id>, one target block per target its scrape
+    manager has (real Alloy: scrape.go DebugInfo over TargetsActive, in alloyjson), which with
+    clustering are only those the hash ring gives this member."""
+    out = subprocess.run(["docker", "exec", host, "curl", "-fsS",
+                          f"http://127.0.0.1:12345/api/v0/web/components/{SHARED_SCRAPE}"],
+                         capture_output=True, text=True, check=True)
+    instances = []
+    for block in json.loads(out.stdout).get("debugInfo") or []:
+        fields = {attr["name"]: attr["value"] for attr in block["body"]} if block.get("name") == "target" else {}
+        if fields:
+            assert fields["job"]["value"] == "lab-shared", block
+            labels = {field["key"]: field["value"]["value"] for field in fields["labels"]["value"]}
+            instances.append(labels["instance"])
+    return instances
+
+
+def _assert_each_shared_target_is_scraped_by_one_member() -> None:
+    """Every shared target on exactly one member (not on both, as without clustering, nor on
+    none); the members' view settles within a minute of a cluster change."""
+    deadline = time.monotonic() + 60
+    while True:
+        scraped = {host: _scraped_by(host) for host in SYSTEMD_HOSTS}
+        counts = Counter(target for targets in scraped.values() for target in targets)
+        if set(counts) == SHARED_TARGETS and set(counts.values()) == {1}:
+            return
+        assert time.monotonic() < deadline, f"each of {sorted(SHARED_TARGETS)} once, got {scraped}"
+        time.sleep(2)

@@ -44,13 +44,22 @@ util.go, suspicion.go, config.go DefaultLANConfig with ckit's overrides):
   syncs as stream packets; cluster_transport_streams stays 0), cluster_ready_for_traffic,
   cluster_minimum_size.
 
+- TLS (--cluster.enable-tls, cluster.go and ckit's gossiphttp): peers are dialed over HTTPS
+  with the CA, this node's certificate and key (presented as a client certificate) and the
+  server name (--cluster.tls-server-name, else the host dialed), so the HTTP server must serve
+  TLS (`http { tls { ... } }`, http_tls.py). A TLS member cannot join a plain one ("failed to
+  join <addr>: Post \"https://<addr>/api/v1/ckit/transport/stream\": tls: first record does not
+  look like a TLS handshake") nor a plain one a TLS member (the TLS server drops the plain
+  request, logging "http: TLS handshake error from <addr>: tls: first record does not look
+  like a TLS handshake"; the joiner reads EOF); a certificate from another CA or without the
+  name fails as Go's verification says ("tls: failed to verify certificate: x509: ...").
+  Both bootstrap clusters of their own and retry every --cluster.rejoin-interval.
+
 Not modelled: HTTP/2 and ckit's binary framing (the stand-in speaks JSON over HTTP/1.1 on the
 same paths; real ckit answers HTTP/1.x with 505, so stand-in and real Alloy cannot form one
 cluster); msgpack; memberlist's awareness (health score stays 0), compression, encryption
-and TCP fallback pings; TLS between peers beyond the client side (with --cluster.enable-tls
-peers dial HTTPS with the given CA, cert and key, but the stand-in's own server never speaks
-TLS, so such a cluster does not form, as real Alloy without an `http { tls {} }` block);
-component rate limiting of cluster changes and the targets-moved metrics; node name
+and TCP fallback pings; Go's exact texts for transport errors other than the TLS ones above
+and refused connections; component rate limiting of cluster changes and the targets-moved metrics; node name
 conflicts. Timings can be shortened for tests only with the lab-only environment variable
 ALLOY_STANDIN_CLUSTER_TIME_SCALE (cluster_flags.time_scale).
 """
@@ -60,6 +69,8 @@ import http.client
 import json
 import math
 import random
+import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -69,7 +80,8 @@ from urllib.parse import urlsplit
 from lab_wire.handler import TextHandler
 
 from . import cluster_targets
-from .cluster_flags import Setup, join_peers, log, split_host_port, time_scale
+from .cluster_flags import Setup, join_host_port, join_peers, log, split_host_port, time_scale
+from .http_tls import client_error
 from .cluster_ring import Ring, target_key
 from .syntax import Block
 from .telemetry import Labels, _first, _flag, attr, number_text
@@ -137,12 +149,41 @@ class Metrics:
         self.transport[name] = self.transport.get(name, 0) + amount
 
 
-def _post(addr: str, path: str, payload: Message, timeout: float, tls: Optional[object]) -> bytes:
-    """POST payload as JSON to a peer's listen address; OSError when it does not answer."""
+class _PeerConnection(http.client.HTTPSConnection):
+    """HTTPS to a peer, its certificate checked for server_name (Go's tls.Config.ServerName)."""
+
+    def __init__(self, host: str, port: int, timeout: float, context: ssl.SSLContext, server_name: str) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self.server_name = server_name
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.server_name)  # type: ignore[attr-defined]
+
+
+def _transport_error(exc: OSError, host: str, port: int, name: str, timeout: float) -> str:
+    """Go's words for a request that got no answer (net/http's and crypto/tls's)."""
+    said = client_error(exc, host, port, name, timeout)
+    if said:
+        return said
+    if isinstance(exc, ConnectionRefusedError):
+        return f"dial tcp {join_host_port(host, port)}: connect: connection refused"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "context deadline exceeded"
+    if isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError)):
+        return "EOF"
+    return exc.strerror or str(exc)
+
+
+def _post(addr: str, path: str, payload: Message, timeout: float, tls: Optional[ssl.SSLContext],
+          server_name: str = "") -> bytes:
+    """POST payload as JSON to a peer's listen address (HTTPS with tls, the peer's certificate
+    checked for server_name or its host); OSError when it does not answer, in Go's words."""
     host, port = split_host_port(addr) or (addr, "80")
     conn: http.client.HTTPConnection = (
-        http.client.HTTPSConnection(host, int(port), timeout=timeout, context=tls)  # type: ignore[arg-type]
+        _PeerConnection(host, int(port), timeout, tls, server_name or host)
         if tls else http.client.HTTPConnection(host, int(port), timeout=timeout))
+    url = f"{'https' if tls else 'http'}://{addr}{path}"
     try:
         conn.request("POST", path, json.dumps(payload).encode(), {"Content-Type": CONTENT_TYPE})
         answer = conn.getresponse()
@@ -150,8 +191,16 @@ def _post(addr: str, path: str, payload: Message, timeout: float, tls: Optional[
         if answer.status != 200:
             raise OSError(f"unexpected status {answer.status}")
         return body
+    except (http.client.RemoteDisconnected, ssl.SSLError) as exc:   # an SSLCertVerificationError is a ValueError
+        raise OSError(f'Post "{url}": ' + _transport_error(exc, host, int(port), server_name or host, timeout)) \
+            from None
     except (http.client.HTTPException, ValueError) as exc:
         raise OSError(str(exc) or "EOF") from None
+    except OSError as exc:
+        if str(exc).startswith("unexpected status"):
+            raise
+        raise OSError(f'Post "{url}": ' + _transport_error(exc, host, int(port), server_name or host, timeout)) \
+            from None
     finally:
         conn.close()
 
@@ -321,7 +370,8 @@ class ClusterNode:
         self.metrics.count("tx_packets")
         self.metrics.count("tx_bytes", size)
         try:
-            return json.loads(self.post(addr, MESSAGE_PATH, payload, timeout, self.setup.tls) or b"{}")
+            return json.loads(self.post(addr, MESSAGE_PATH, payload, timeout, self.setup.tls,
+                                        self.options.tls_server_name) or b"{}")
         except (OSError, ValueError):
             self.metrics.count("tx_failed")
             return None
@@ -559,7 +609,8 @@ class ClusterNode:
     def push_pull(self, addr: str, join: bool = False) -> None:
         """A full state sync with the member at addr; OSError when it fails."""
         self.metrics.count("streams_tx")
-        body = self.post(addr, STREAM_PATH, self.local_state_wire(join), TCP_TIMEOUT * self.scale, self.setup.tls)
+        body = self.post(addr, STREAM_PATH, self.local_state_wire(join), TCP_TIMEOUT * self.scale, self.setup.tls,
+                         self.options.tls_server_name)
         try:
             remote = json.loads(body) if body else None
         except ValueError:

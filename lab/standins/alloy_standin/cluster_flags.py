@@ -8,7 +8,9 @@ non-loopback address of --cluster.advertise-interfaces (eth0,en0; "all" = every 
 else 127.0.0.1:<listen port> with a warning), internal/service/cluster/discovery (join
 addresses: host[:port], the listen port by default, IPs or A/AAAA lookups, unique; "at most
 one of join peers and discover peers may be set"), internal/service/cluster/cluster.go (the
-TLS files are read whenever --cluster.enable-tls is set, clustering enabled or not) and ckit
+TLS files are read whenever --cluster.enable-tls is set, clustering enabled or not: the CA, and
+this node's certificate and key, which it presents as a client; every peer's certificate is
+verified for --cluster.tls-server-name, or without it for the host it dials) and ckit
 node.go (the advertise host must resolve). Flag values are checked as pflag does (bool, int,
 Go durations), with pflag's and Go's error texts. Nothing refuses a loopback listen address:
 Alloy accepts it, then advertises an interface address nobody can reach it on (see cluster.py).
@@ -333,7 +335,9 @@ def tls_context(options: ClusterOptions) -> ssl.SSLContext:
         _key_pair(context, options.tls_cert_path, options.tls_key_path)
     except ClusterError as exc:
         raise ClusterError(f"{prefix}failed to load X509 key pair: {exc}") from None
-    context.check_hostname = bool(options.tls_server_name)
+    # Go verifies every peer's certificate against the CA, for --cluster.tls-server-name or, when
+    # that is empty, the host of the address it dials (http2.Transport sets ServerName to it).
+    context.check_hostname = True
     return context
 
 

@@ -11,6 +11,8 @@ prometheus.remote_write and the otelcol exporters stay healthy ("started compone
 refuse or time out: health never depends on a backend, delivery shows only in /metrics.
 After a reload every component the new configuration keeps reads "component evaluated" while
 healthy (its evaluation is then its newest health; a new one starts as at `alloy run`).
+With an `http { tls { ... } }` block the server speaks TLS on every route from the load that
+brings it (http_tls.py: Alloy's http service swaps its listener at each load, no restart).
 The otelcol.* pipeline (receiver servers included) runs in otel.Engine. WAL directories are created under --storage.path like the real
 agent does. Telemetry (a mimic of the pipelines' data flow and of the writers' queues,
 retries and backoff) runs in telemetry.Telemetry.run.
@@ -33,8 +35,11 @@ from lab_wire.handler import TextHandler
 from .cluster import ClusterNode, attach
 from .cluster_flags import Setup
 from .components import COMPONENTS
+from .diag import make
+from .http_tls import HttpTLS, TLSConfigError, accept, configure
 from .otel import Engine
 from .remotecfg import RemoteCfg, seed_uid
+from .scrape_status import debug_info
 from .syntax import Block
 from .telemetry import Telemetry, render
 from .validate import Loaded, LoadError, load
@@ -98,6 +103,8 @@ class Agent:
                                    log=log)
         self.remotecfg = RemoteCfg(storage, version, log)
         self.cluster: Optional[ClusterNode] = None  # cluster.attach sets it for `alloy run`
+        self.http_tls: Optional[HttpTLS] = None  # the http block's tls: the listener serves TLS
+        self._http_applied: object = ()  # what the http service last applied (Update runs on a change)
 
     def load(self) -> Tuple[bool, str]:
         try:
@@ -112,10 +119,19 @@ class Agent:
                 log("warn", diag.render())
         if loaded.errors:
             return False, "\n".join(d.render() for d in loaded.errors)
+        http = next((b for _, b in loaded.components if b.id == "http"), None)
+        try:
+            tls = configure(http)
+        except TLSConfigError as err:
+            assert http is not None
+            return False, make("Error", http.file, (http.line, http.col), str(err), http.end).render()
         failed = self.remotecfg.update(next((b for _, b in loaded.components if b.id == "remotecfg"), None))
         if failed:
             return False, failed
         fresh = {b.id: Component(b) for _, b in loaded.components if b.name in COMPONENTS}
+        if tls != self._http_applied:   # Service.Update, which the loader calls when the block changed
+            log("info", "applying TLS config to HTTP server" if tls else "applying non-TLS config to HTTP server")
+            self.http_tls, self._http_applied = tls, tls
         with self.lock:
             kept = {cid for cid in fresh if cid in self.components}
             for cid in kept:
@@ -204,7 +220,7 @@ def make_handler(agent: Agent) -> Type[BaseHTTPRequestHandler]:
             for comp in agent.snapshot():
                 if comp.block.id == cid:
                     data = comp.as_json()
-                    data.update(arguments=[], exports=[], debugInfo=[])
+                    data.update(arguments=[], exports=[], debugInfo=debug_info(agent.telemetry, cid))
                     self._send(200, json.dumps(data), "application/json")
                     return
             self._send(404, f"component {cid} not found\n")
@@ -229,8 +245,35 @@ def metrics(agent: Agent) -> str:
             + agent.remotecfg.render() + (agent.cluster.render() if agent.cluster else ""))
 
 
-class _V6Server(ThreadingHTTPServer):
+class AgentServer(ThreadingHTTPServer):
+    """Alloy's HTTP server: each connection plain or TLS as the last load said (http_tls.accept)."""
+
+    daemon_threads = True
+
+    def __init__(self, address: Tuple[str, int], agent: Agent) -> None:
+        self.agent = agent
+        super().__init__(address, make_handler(agent))
+
+    def finish_request(self, request: socket.socket, client_address: Tuple[str, int]) -> None:  # type: ignore[override]
+        conn = accept(request, client_address, self.agent.http_tls)
+        if conn is None:
+            return
+        try:
+            self.RequestHandlerClass(conn, client_address, self)
+        finally:
+            if conn is not request:
+                conn.close()
+
+
+class _V6Server(AgentServer):
     address_family = socket.AF_INET6
+
+
+def make_server(agent: Agent, listen: str) -> AgentServer:
+    """The agent's HTTP server on listen (host:port, [ipv6]:port; an empty host is every interface)."""
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    return (_V6Server if ":" in host else AgentServer)((host, int(port)), agent)
 
 
 def serve(config_path: Path, listen: str, storage: Path, version: str, cluster: Optional[Setup] = None) -> int:
@@ -241,11 +284,7 @@ def serve(config_path: Path, listen: str, storage: Path, version: str, cluster: 
         print(message, file=sys.stderr)
         print("Error: could not perform the initial load successfully", file=sys.stderr)
         return 1
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]") or "0.0.0.0"
-    server_class = _V6Server if ":" in host else ThreadingHTTPServer
-    server = server_class((host, int(port)), make_handler(agent))
-    server.daemon_threads = True
+    server = make_server(agent, listen)
 
     def on_hup(_sig: int, _frame: object) -> None:
         threading.Thread(target=_sighup_reload, args=(agent,), daemon=True).start()

@@ -2,8 +2,11 @@
 
 A mimic of the two pipelines' data flow, enough for a lab to see data arrive:
 - every prometheus.scrape produces `up`, `node_load1` (the real load average) and
-  `node_time_seconds` with job and instance labels (one set per owned target when it uses
-  clustering: cluster.py), follows forward_to through
+  `node_time_seconds` with job and instance labels: one set per target when its targets are
+  written inline or it uses clustering (only the targets it owns: cluster.py), with the
+  target's labels, instance its __address__ and job its job_name unless the target has them,
+  as Prometheus' PopulateLabels; one set with instance 127.0.0.1:12345 for an unclustered
+  scrape of references (the stand-in does not scrape exporters); follows forward_to through
   prometheus.relabel rules (replace/keep/drop with regex) to prometheus.remote_write,
   which adds its external_labels, appends the samples to its WAL and queues them for
   every endpoint;
@@ -162,6 +165,22 @@ class Producer:
     def __init__(self, blocks: Dict[str, Block], scrape_targets: Optional[ScrapeTargets] = None) -> None:
         self.blocks = blocks
         self.scrape_targets = scrape_targets
+        self.scraped: Dict[str, List[Labels]] = {}  # prometheus.scrape ID -> the targets of this round
+
+    def active_targets(self, scrape: Block) -> Optional[List[Labels]]:
+        """The targets a prometheus.scrape scrapes here: a clustered one's own (cluster.py), else
+        those written inline, each distinct one once (a scrape pool keeps one loop per label set);
+        None for an unclustered scrape of references."""
+        owned = self.scrape_targets(scrape, self.blocks) if self.scrape_targets else None
+        if owned is not None:
+            return owned
+        expr = attr(scrape, "targets")
+        if not isinstance(expr, ArrayExpr) or not all(isinstance(item, ObjectExpr) for item in expr.items):
+            return None
+        distinct: Dict[Tuple[Tuple[str, str], ...], Labels] = {}
+        for target in _targets(evaluate(expr)):
+            distinct.setdefault(tuple(sorted(target.items())), target)
+        return list(distinct.values())
 
     def interval(self) -> float:
         scrapes = [b for b in self.blocks.values() if b.name == "prometheus.scrape"]
@@ -199,10 +218,11 @@ class Producer:
 
     def _scrape(self, scrape: Block, now_ms: int) -> Iterator[Tuple[str, List[Series]]]:
         job = _text(scrape, "job_name", scrape.id)
-        owned = self.scrape_targets(scrape, self.blocks) if self.scrape_targets else None
+        owned = self.active_targets(scrape)
+        self.scraped[scrape.id] = owned or []
         bases = [{"job": job, "instance": "127.0.0.1:12345"}] if owned is None else [
             {"job": job, "instance": t.get("__address__", ""), **{k: v for k, v in t.items() if not k.startswith("__")}}
-            for t in owned]  # a clustered scrape: one series set per target it owns (target labels win)
+            for t in owned]  # one series set per target (target labels win)
         values = [("up", 1.0), ("node_load1", os.getloadavg()[0]), ("node_time_seconds", now_ms / 1000)]
         for base in bases:
             for sink, labels in self._follow(scrape, base):
@@ -1490,6 +1510,7 @@ class Telemetry:
         self._sources: Dict[str, FileSource] = {}
         self._matched: Dict[str, Tuple[float, List[Labels]]] = {}  # glob owner -> (next match, targets)
         self.scrape_targets: Optional[ScrapeTargets] = None  # set by cluster.attach
+        self._scraped: Dict[str, Tuple[float, List[Labels]]] = {}  # scrape ID -> (wall time, targets) of its last round
 
     def update(self, blocks: Dict[str, Block]) -> None:
         """The components of a (re)loaded configuration; writers and file sources that stay keep
@@ -1513,6 +1534,12 @@ class Telemetry:
         with self._lock:
             return dict(self._writers)
 
+    def scrape_view(self, cid: str) -> Tuple[Producer, Optional[Tuple[float, List[Labels]]]]:
+        """For a prometheus.scrape's debug info (scrape_status.py): a producer of the current
+        configuration and cluster view, and the scrape's last round (wall time, its targets)."""
+        with self._lock:
+            return Producer(dict(self._blocks), self.scrape_targets), self._scraped.get(cid)
+
     def interval(self) -> float:
         with self._lock:
             return Producer(self._blocks).interval()
@@ -1526,6 +1553,8 @@ class Telemetry:
             writer = writers.get(sink_id)
             if isinstance(writer, RemoteWrite):
                 writer.receive(series)
+        with self._lock:
+            self._scraped.update((cid, (now_ms / 1000, targets)) for cid, targets in producer.scraped.items())
         for sink_id, entry in producer.entries(now_ms):
             writer = writers.get(sink_id)
             if isinstance(writer, LokiWrite):

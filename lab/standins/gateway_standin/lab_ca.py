@@ -3,7 +3,9 @@
 Made with the openssl CLI when the lab's `services` image is built, and by the unit tests:
 - `ca.pem`: the lab CA; it signs the gateway's certificate (SAN DNS:gateway, serverAuth);
 - `other-ca.pem`: an unrelated CA that signs nothing, for tests of a CA mismatch.
-The CAs' private keys are thrown away; only the gateway's key is kept (in --private).
+The CAs' private keys are thrown away; only the gateway's key is kept (in --private). The tests
+also issue Alloy cluster members' certificates with make_ca and issue (IP addresses, and client
+use: a member's certificate is its server's and its client's).
 
 `python3 -m gateway_standin.lab_ca --public DIR --private DIR [--dns NAME ...]`
 """
@@ -39,7 +41,7 @@ authorityKeyIdentifier = keyid:always
 """
 LEAF_EXTENSIONS = """basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
+extendedKeyUsage = {usage}
 subjectAltName = {san}
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid, issuer
@@ -66,13 +68,16 @@ def make_ca(folder: Path, name: str, common_name: str, days: int = 3650) -> Pair
     return pair
 
 
-def issue(ca: Pair, folder: Path, name: str, dns_names: Sequence[str], days: int = 825) -> Pair:
-    """A server certificate for dns_names (the first is its CN), signed by ca."""
+def issue(ca: Pair, folder: Path, name: str, dns_names: Sequence[str], days: int = 825, ips: Sequence[str] = (),
+          client: bool = False) -> Pair:
+    """A server certificate for dns_names and ips (the first name is its CN), signed by ca; with
+    client, for client use too."""
     pair = Pair(folder / f"{name}.pem", folder / f"{name}.key")
     csr, extensions = folder / f"{name}.csr", folder / f"{name}.ext"
-    extensions.write_text(LEAF_EXTENSIONS.format(san=", ".join(f"DNS:{n}" for n in dns_names)))
+    san = ", ".join([f"DNS:{n}" for n in dns_names] + [f"IP:{ip}" for ip in ips])
+    extensions.write_text(LEAF_EXTENSIONS.format(san=san, usage="serverAuth, clientAuth" if client else "serverAuth"))
     openssl("req", "-new", *EC_KEY, "-keyout", str(pair.key), "-out", str(csr),
-            "-subj", f"/O=fleet.alloy lab/CN={dns_names[0]}")
+            "-subj", f"/O=fleet.alloy lab/CN={[*dns_names, *ips][0]}")
     openssl("x509", "-req", "-in", str(csr), "-CA", str(ca.cert), "-CAkey", str(ca.key),
             "-set_serial", f"0x{secrets.token_hex(16)}", "-days", str(days), "-sha256",
             "-extfile", str(extensions), "-out", str(pair.cert))

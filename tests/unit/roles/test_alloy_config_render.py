@@ -28,12 +28,30 @@ STANDINS = REPO / "lab" / "standins"
 PLAYBOOK = Path(__file__).resolve().parents[1] / "data" / "render_alloy_config.yml"
 SECRETS = {"loki_pw": "s3cr3t-l0ki-\"pass'", "loki_token": "tok-loki-$HOME", "prom_pw": "prom`pw\\x",
            "otlp_pw": "glc_otlp$tok\"en'", "tls_key": "-----BEGIN PRIVATE KEY-----\nMIIEsecret",
-           "fleet_pw": "glc_fleet$tok'en\"x"}
+           "fleet_pw": "glc_fleet$tok'en\"x", "scrape_token": "scr4pe-t0ken$'\"x", "scrape_pw": "scr4pe\\pw`x"}
 EXPR = "__alloy_expr__"
 STANDIN = ["env", "ALLOY_STANDIN_VERSION=1.10.0", sys.executable, "-m", "alloy_standin"]
 OLD_STANDIN = ["env", "ALLOY_STANDIN_VERSION=1.8.3", sys.executable, "-m", "alloy_standin"]
 NOWHERE = "http://127.0.0.1:9"   # the render's api_url: no Alloy answers the reload, the files stay
 HOST_PATHS = {"procfs": "/proc", "sysfs": "/sys", "rootfs": "/", "udev_data": "/run/udev/data"}
+# The runtime's cluster key (plugin_utils/cluster.describe) of a member of a two-node cluster, and of
+# a host whose Alloy runs alone.
+CLUSTER = {"enabled": True, "name": "prod", "node_name": "scrape-01", "members": ["scrape-01", "scrape-02"],
+           "join_addresses": ["10.0.1.12:12345"], "flags": ["--cluster.enabled=true"]}
+ALONE = {"enabled": False, "name": "", "node_name": "", "members": [], "join_addresses": [], "flags": []}
+# Shared targets: labels for all (a target's own win), a path and scheme, a token through the env
+# file, and a job that stays unclustered whatever the runtime says.
+SCRAPE_JOBS = [
+    {"name": "prometheus", "targets": ["prometheus-1.example:9090",
+                                       {"__address__": "prometheus-2.example:9090", "replica": "b", "env": "stg"}],
+     "labels": {"env": "prod", "team": 'ops "x" }'}, "scrape_interval": "30s", "scrape_timeout": "15s"},
+    {"name": "integrations/blackbox", "targets": ["[2001:db8::1]:9115"], "metrics_path": "/probe",
+     "scheme": "https", "bearer_token": SECRETS["scrape_token"], "tls": {"ca_file": "/etc/ssl/ca.pem"}},
+    {"name": "unshared", "targets": ["x.example:1"], "clustering": "false"},
+]
+SCRAPE_ONLY = {"alloy_config_journal_enabled": False, "alloy_config_unix_enabled": False,
+               "alloy_config_prometheus_endpoints": [{"url": "http://prometheus.example:9090/api/v1/write"}],
+               "alloy_config_prometheus_remote_write_name": "central"}
 
 CASES: Dict[str, Dict[str, Any]] = {
     # Seed 002: the hand-written role's journal pipeline from alloy_loki_hostname alone.
@@ -177,11 +195,38 @@ CASES: Dict[str, Dict[str, Any]] = {
         "alloy_config_fleet_management_attributes": {"collector.os": "linux"},
         "alloy_config_fleet_management_poll_frequency": "5s",
     },
+    # Shared targets (alloy_config_scrape_jobs): clustered by themselves on a member of a cluster (the
+    # runtime's cluster), not on a host whose Alloy runs alone (or whose runtime predates clustering),
+    # unless forced; refused with the variable named.
+    "scrape_clustered": dict(SCRAPE_ONLY, alloy_config_scrape_jobs=SCRAPE_JOBS),
+    "scrape_alone": dict(SCRAPE_ONLY, alloy_config_scrape_jobs=SCRAPE_JOBS),
+    "scrape_forced": dict(SCRAPE_ONLY, alloy_config_scrape_jobs=[
+        {"name": "forced", "targets": ["a.example:1"], "clustering": True,
+         "basic_auth": {"username": "u", "password": SECRETS["scrape_pw"]}},
+        {"name": "auto", "targets": ["b.example:1"]}]),
+    "scrape_bad": {"alloy_config_scrape_jobs": [
+        {"name": "web", "targets": []},
+        {"name": "db", "targets": ["db.example:9104"], "scrape_interval": "5s"},
+        {"name": "x", "targets": ["http://x.example:1/metrics"]},
+        {"name": "y", "targets": ["y.example:1"], "labels": {"job": "z"}},
+        {"name": "p.q", "targets": ["p.example:1"]},
+        {"name": "t", "targets": ["t.example:1"], "bearer_token": SECRETS["scrape_token"] + "\n"},
+        {"name": "u", "targets": ["u.example:1"], "bearer_token_file": "/run/t", "basic_auth": {"password": "x"}},
+        {"name": "v", "targets": [{"instance": "v"}]},
+        {"name": "p/q", "targets": ["q.example:1"]},
+        {"name": "s", "targets": ["s.example:1"]}, {"name": "s", "targets": ["s.example:2"]}]},
+    "scrape_no_prometheus": {"alloy_config_unix_enabled": False, "alloy_config_prometheus_endpoints": [],
+                             "alloy_config_scrape_jobs": [{"name": "a", "targets": ["a.example:1"]}]},
+    # A cluster over TLS (alloy_install_cluster_tls): the runtime says Alloy's HTTP server serves TLS.
+    "http_tls": {"alloy_config_journal_enabled": False, "alloy_config_unix_enabled": False},
     # The runtime contract of 0.2.0: a variable it replaced, and a host no runtime role described.
     "removed_variable": {},
     "no_runtime": {},
     "no_runtime_instance_set": {"alloy_config_instance": "web-01"},
 }
+# The tls block of Alloy's http block a runtime with cluster TLS gives (runtime.http_tls).
+HTTP_TLS = {"cert_file": "/etc/alloy/tls/member.pem", "key_file": "/etc/alloy/tls/member.key",
+            "client_ca_file": "/etc/alloy/tls/ca.pem", "client_auth_type": "RequireAndVerifyClientCert"}
 # What a case's runtime says differently from _runtime's (None: the host has no runtime fact).
 RUNTIMES: Dict[str, Optional[Dict[str, Any]]] = {
     # Seed 000 ran in a container: the runtime (alloy_docker's) says where Alloy sees the host.
@@ -193,6 +238,11 @@ RUNTIMES: Dict[str, Optional[Dict[str, Any]]] = {
     "old_alloy_syntax_error": {"alloy_command": OLD_STANDIN},
     "no_runtime": None,
     "no_runtime_instance_set": None,
+    "http_tls": {"api_url": "https://127.0.0.1:9", "http_tls": HTTP_TLS,
+                 "api_tls": {"ca_file": "/etc/alloy/tls/ca.pem", "server_name": "alloy.cluster.example",
+                             "cert_file": "/etc/alloy/tls/member.pem", "key_file": "/etc/alloy/tls/member.key"}},
+    "scrape_clustered": {"cluster": CLUSTER},
+    "scrape_forced": {"cluster": ALONE},
 }
 # A variable alloy_config no longer reads, set by a case (to a path in its temporary folder).
 REMOVED = {"removed_variable": "alloy_config_dir"}
@@ -237,6 +287,20 @@ REFUSED = {
                  "'collector.os'; "
                  "alloy_config_fleet_management_poll_frequency: expected an Alloy duration of at least 10s (Alloy "
                  "refuses less: poll_frequency must be at least \"10s\"), got '5s'",
+    "scrape_bad": "alloy_config: alloy_config_scrape_jobs[0].targets: expected a non-empty list of \"host:port\" "
+                  "strings or mappings of labels with __address__, got []; alloy_config_scrape_jobs[1]: scrape_timeout "
+                  "(10s, Alloy's default) is greater than scrape_interval (5s), which Alloy refuses: set scrape_timeout "
+                  "to at most the interval; alloy_config_scrape_jobs[2].targets[0]: expected host:port or [ipv6]:port "
+                  "(no scheme, no path), got 'http://x.example:1/metrics'; alloy_config_scrape_jobs[3].labels: a key: "
+                  "expected a label name ([A-Za-z_][A-Za-z0-9_]*) other than job (the entry's name is the job) and not "
+                  "starting with __, got 'job'; alloy_config_scrape_jobs[5].bearer_token: expected a string or number "
+                  "without line breaks; alloy_config_scrape_jobs[6]: sets basic_auth and bearer_token_file: use only "
+                  "one authentication method; alloy_config_scrape_jobs[7].targets[0]: expected __address__ (host:port "
+                  "or [ipv6]:port (no scheme, no path)) among the target's labels, got {'instance': 'v'}; "
+                  "alloy_config_scrape_jobs: the names p.q and p/q make one component, prometheus.scrape.job_p_q: "
+                  "rename all but one; alloy_config_scrape_jobs: the name s is given 2 times",
+    "scrape_no_prometheus": "alloy_config: alloy_config_scrape_jobs needs alloy_config_prometheus_endpoints (the jobs "
+                            "forward to this role's prometheus.remote_write)",
     "removed_variable": "alloy_config: alloy_config_dir is no longer read (the runtime contract of 0.2.0): set "
                         "alloy_install_config_path (systemd) or alloy_docker_config_dir (Compose)",
 }
@@ -889,3 +953,71 @@ def test_fleet_management_registers_the_host_with_its_attributes(rendered: Dict[
     assert SECRETS["fleet_pw"] not in files["fleet_remotecfg.alloy"]
     assert _env_file(result)["FLEET_ALLOY_FLEET_0_PASSWORD"] == SECRETS["fleet_pw"]
     assert _value(_children(block, "tls_config")[0], "ca_file") == "/etc/ssl/lab-ca.pem"
+
+
+def _scrapes(result: Dict[str, Any]) -> Dict[str, Block]:
+    return _blocks(_files(result)["fleet_scrape.alloy"])
+
+
+def _clustered(block: Block) -> bool:
+    found = _children(block, "clustering")
+    return bool(found) and _value(found[0], "enabled") is True
+
+
+def test_shared_targets_are_scraped_as_given_into_the_remote_write(rendered: Dict[str, Dict[str, Any]]) -> None:
+    result = rendered["scrape_clustered"]
+    assert set(_files(result)) == {"fleet_00_logging.alloy", "fleet_prometheus.alloy", "fleet_scrape.alloy"}
+    scrapes = _scrapes(result)
+    assert list(scrapes) == ["prometheus.scrape.job_prometheus", "prometheus.scrape.job_integrations_blackbox",
+                             "prometheus.scrape.job_unshared"]
+    prom = scrapes["prometheus.scrape.job_prometheus"]
+    # The job's labels on every target, a target's own winning; no instance: each keeps its address.
+    assert _value(prom, "targets") == [
+        {"env": "prod", "team": 'ops "x" }', "__address__": "prometheus-1.example:9090"},
+        {"env": "stg", "team": 'ops "x" }', "__address__": "prometheus-2.example:9090", "replica": "b"}]
+    assert _value(prom, "job_name") == "prometheus"
+    assert (_value(prom, "scrape_interval"), _value(prom, "scrape_timeout")) == ("30s", "15s")
+    # Straight into the remote_write: the instance relabelling is this host's, not a shared target's.
+    for block in scrapes.values():
+        assert _refs(block, "forward_to") == ["prometheus.remote_write.central.receiver"]
+    blackbox = scrapes["prometheus.scrape.job_integrations_blackbox"]
+    assert _value(blackbox, "targets") == [{"__address__": "[2001:db8::1]:9115"}]
+    assert (_value(blackbox, "job_name"), _value(blackbox, "metrics_path"), _value(blackbox, "scheme")) == \
+        ("integrations/blackbox", "/probe", "https")
+    assert _value(_children(blackbox, "tls_config")[0], "ca_file") == "/etc/ssl/ca.pem"
+
+
+def test_scrape_jobs_opt_in_to_clustering_when_the_runtime_is_clustered(rendered: Dict[str, Dict[str, Any]]) -> None:
+    clustered = _scrapes(rendered["scrape_clustered"])
+    assert [_clustered(b) for b in clustered.values()] == [True, True, False]   # auto, auto, false
+    alone = _scrapes(rendered["scrape_alone"])     # a runtime without a cluster key: Alloy alone
+    assert list(alone) == list(clustered) and [_clustered(b) for b in alone.values()] == [False, False, False]
+    forced = _scrapes(rendered["scrape_forced"])   # a runtime whose Alloy runs alone: true forces it
+    assert {cid: _clustered(b) for cid, b in forced.items()} == {"prometheus.scrape.job_forced": True,
+                                                                  "prometheus.scrape.job_auto": False}
+
+
+def test_scrape_credentials_reach_alloy_through_the_env_file_only(rendered: Dict[str, Dict[str, Any]]) -> None:
+    for case, name, env in (("scrape_clustered", "integrations_blackbox", "FLEET_ALLOY_SCRAPE_1_BEARER_TOKEN"),
+                            ("scrape_forced", "forced", "FLEET_ALLOY_SCRAPE_0_PASSWORD")):
+        result = rendered[case]
+        text = _files(result)["fleet_scrape.alloy"]
+        assert f'sys.env("{env}")' in text
+        secret = SECRETS["scrape_token" if "TOKEN" in env else "scrape_pw"]
+        assert all(secret not in content for content in _files(result).values())
+        assert _env_file(result) == {env: secret}
+        block = _scrapes(result)["prometheus.scrape.job_" + name]
+        auth = block if "TOKEN" in env else _children(block, "basic_auth")[0]
+        assert chain_name(_attrs(auth)["bearer_token" if "TOKEN" in env else "password"].target) == "sys.env"
+
+
+def test_the_http_block_serves_tls_when_the_runtime_says_so(rendered: Dict[str, Dict[str, Any]]) -> None:
+    result = rendered["http_tls"]
+    files = _files(result)
+    assert set(files) == {"fleet_00_logging.alloy", "fleet_http.alloy"}
+    tls = _children(_blocks(files["fleet_http.alloy"])["http"], "tls")
+    assert len(tls) == 1 and {name: _value(tls[0], name) for name in HTTP_TLS} == HTTP_TLS
+    # a change of it is applied by a restart (the handler, once), not by a reload over the listener it changes
+    assert result["restarts"] == 1
+    plain = [case for case in CASES if case not in FAILING and case != "http_tls"]
+    assert not [case for case in plain if "fleet_http.alloy" in _files(rendered[case])]

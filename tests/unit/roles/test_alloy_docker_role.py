@@ -55,18 +55,23 @@ BAD: Dict[str, Any] = {
                         "alloy_docker: alloy_docker_hostname: expected a host name, got 'h$ost'"),
     # Clustering: the other members reach this one through the port published on the host, never on
     # the loopback (the default publish address) ...
-    "cluster_loopback": ({"alloy_docker_cluster_enabled": True},
+    "cluster_loopback": ({"alloy_docker_cluster_enabled": True, "alloy_docker_cluster_group": "bad"},
                          "alloy_docker: alloy_docker_cluster_enabled needs alloy_docker_publish_address on an address "
                          "the other members reach (peers talk over Alloy's HTTP server), not the loopback 127.0.0.1: "
                          "for example this host's IP address or 0.0.0.0, with a firewall that lets only the members "
                          "in"),
     # ... and at the host's address, which Alloy in the container cannot find itself
-    "cluster_no_address": ({"alloy_docker_cluster_enabled": "yes", "alloy_docker_publish_address": "0.0.0.0"},
+    "cluster_no_address": ({"alloy_docker_cluster_enabled": "yes", "alloy_docker_publish_address": "0.0.0.0",
+                            "alloy_docker_cluster_group": "bad"},
                            "alloy_docker: alloy_docker_cluster_enabled needs the address the other members reach this "
                            "host at (Alloy in the container would advertise the container's own): set "
                            "alloy_docker_publish_address to this host's IP address, give the host an IP address as "
                            "ansible_host, or set alloy_docker_cluster_advertise_address"),
 }
+
+# The cluster's TLS files (alloy_docker_cluster_tls), paths on the host.
+TLS = {"ca_file": "/etc/pki/cluster-ca.pem", "cert_file": "/etc/pki/a.pem", "key_file": "/etc/pki/a.key"}
+TLS_FLAGS = ["--cluster.enable-tls=true", "--cluster.tls-ca-path=/etc/pki/cluster-ca.pem"]
 
 RENDER: Dict[str, Dict[str, Any]] = {
     # Seed 000's deployment in variables.
@@ -83,13 +88,15 @@ RENDER: Dict[str, Dict[str, Any]] = {
                "alloy_docker_extra_hosts": {"loki": "10.0.0.5"}},
     "defaults": {"alloy_docker_hostname": "docker-host"},
     # Two Compose hosts clustered (the members: the hosts of group render that turn it on): one publishes
-    # on every address and is known by its IP ansible_host, the other on its own address and port 9000.
+    # on every address and is known by its IP ansible_host, the other on its own address and port 9000;
+    # over TLS, their files mounted into the container.
     "cluster_a": {"alloy_docker_cluster_enabled": True, "alloy_docker_cluster_group": "render",
                   "alloy_docker_cluster_name": "lab", "alloy_docker_publish_address": "0.0.0.0",
-                  "alloy_docker_port": 12345, "alloy_docker_hostname": "cluster-a"},
+                  "alloy_docker_port": 12345, "alloy_docker_hostname": "cluster-a", "alloy_docker_cluster_tls": TLS},
     "cluster_b": {"alloy_docker_cluster_enabled": "true", "alloy_docker_cluster_group": "render",
                   "alloy_docker_cluster_name": "lab", "alloy_docker_publish_address": "10.0.2.2",
-                  "alloy_docker_port": 9000, "alloy_docker_hostname": "cluster-b"},
+                  "alloy_docker_port": 9000, "alloy_docker_hostname": "cluster-b",
+                  "alloy_docker_cluster_tls": dict(TLS, cert_file="/etc/pki/b.pem", key_file="/etc/pki/b.key")},
     # Every variable that may hold a $ (paths, flags): Compose must not interpolate it.
     "dollars": {"alloy_docker_project_dir": "/srv/al$loy", "alloy_docker_config_dir": "/etc/$x/${y}",
                 "alloy_docker_storage_path": "/data/$$wal$",
@@ -290,12 +297,18 @@ def test_a_cluster_member_runs_with_the_cluster_flags(outcome: Dict[str, Any]) -
     assert a["command"][3:] == ["--server.http.listen-addr=0.0.0.0:12345", "--stability.level=generally-available",
                                 "--cluster.enabled=true", "--cluster.node-name=cluster_a",
                                 "--cluster.join-addresses=10.0.2.2:9000", "--cluster.name=lab",
-                                "--cluster.advertise-address=10.0.2.1:12345"]
+                                "--cluster.advertise-address=10.0.2.1:12345", *TLS_FLAGS,
+                                "--cluster.tls-cert-path=/etc/pki/a.pem", "--cluster.tls-key-path=/etc/pki/a.key"]
+    # the TLS files read-only at the same paths in the container, where the flags and the http block name them
+    assert [v for v in a["volumes"] if v["source"].startswith("/etc/pki/")] == [
+        {"type": "bind", "source": path, "target": path, "read_only": True}
+        for path in ("/etc/pki/cluster-ca.pem", "/etc/pki/a.pem", "/etc/pki/a.key")]
     b = _compose(outcome, "cluster_b")["services"]["alloy"]
     assert b["command"][3:] == ["--server.http.listen-addr=0.0.0.0:9000", "--stability.level=generally-available",
                                 "--cluster.enabled=true", "--cluster.node-name=cluster_b",
                                 "--cluster.join-addresses=10.0.2.1:12345", "--cluster.name=lab",
-                                "--cluster.advertise-address=10.0.2.2:9000"]
+                                "--cluster.advertise-address=10.0.2.2:9000", *TLS_FLAGS,
+                                "--cluster.tls-cert-path=/etc/pki/b.pem", "--cluster.tls-key-path=/etc/pki/b.key"]
     assert b["ports"] == [{"target": 9000, "published": "9000", "host_ip": "10.0.2.2", "protocol": "tcp"}]
 
 
@@ -303,3 +316,5 @@ def test_a_host_that_does_not_cluster_gets_no_cluster_flags(outcome: Dict[str, A
     for case in ("defaults", "seed000", "yaml_types"):
         assert not [flag for flag in _compose(outcome, case)["services"]["alloy"]["command"]
                     if flag.startswith("--cluster.")], case
+        assert not [v for v in _compose(outcome, case)["services"]["alloy"]["volumes"]
+                    if v["source"].startswith("/etc/pki")], case

@@ -187,6 +187,20 @@ RICH: Dict[str, Dict[str, Any]] = {
         "alloy_config_prometheus_wal": {"truncate_frequency": "1h", "min_keepalive_time": "5m",
                                         "max_keepalive_time": "8h"},
     },
+    # Every option of a scrape job of shared targets and each way to authenticate, clustered.
+    "rich_scrape": {
+        "alloy_config_journal_enabled": False, "alloy_config_unix_enabled": False,
+        "alloy_config_scrape_jobs": [
+            {"name": "prometheus", "targets": ["prom-1.example:9090", {"__address__": "prom-2.example:9090",
+                                                                       "__metrics_path__": "/federate", "az": "b"}],
+             "labels": {"env": "prod"}, "metrics_path": "/metrics", "scheme": "https", "scrape_interval": "30s",
+             "scrape_timeout": "10s", "tls": TLS, "basic_auth": {"username": "u", "password": "p"},
+             "clustering": True},
+            {"name": "b", "targets": ["b.example:1"], "basic_auth": {"username": "u", "password_file": "/run/p"}},
+            {"name": "c", "targets": ["c.example:1"], "bearer_token": "tok"},
+            {"name": "d", "targets": ["d.example:1"], "bearer_token_file": "/run/secrets/t"},
+        ],
+    },
 }
 # Snippets are the user's text, not what the role emits.
 RENDERED_CASES = {name: case for name, case in CASES.items() if name not in FAILING}
@@ -207,6 +221,10 @@ MUST_EMIT = {
     *(f"prometheus.remote_write/endpoint/queue_config/{key}" for key in QUEUE),
     "prometheus.remote_write/endpoint/bearer_token_file", "prometheus.remote_write/endpoint/tls_config/ca_file",
     "prometheus.remote_write/wal/max_keepalive_time", "prometheus.remote_write/external_labels",
+    *(f"prometheus.scrape/{key}" for key in ("targets", "job_name", "metrics_path", "scheme", "scrape_interval",
+                                             "bearer_token", "bearer_token_file")),
+    "prometheus.scrape/basic_auth/password", "prometheus.scrape/basic_auth/password_file",
+    "prometheus.scrape/tls_config/min_version", "prometheus.scrape/clustering/enabled",
 }
 
 

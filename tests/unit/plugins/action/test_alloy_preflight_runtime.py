@@ -73,7 +73,7 @@ HOST_PATHS = {"procfs": "/proc", "sysfs": "/sys", "rootfs": "/", "udev_data": "/
 # What alloy_install's defaults describe on DEBIAN.
 SYSTEMD = {"kind": "systemd", "service": "alloy.service", "config_dir": "/etc/alloy/conf.d", "config_group": "alloy",
            "env_file": "/etc/default/alloy", "alloy_command": ["/usr/bin/alloy"], "api_url": "http://127.0.0.1:12345",
-           "instance": "web-01", "host_paths": HOST_PATHS, "cluster": runtime.ALONE}
+           "instance": "web-01", "host_paths": HOST_PATHS, "cluster": runtime.ALONE, "http_tls": {}, "api_tls": {}}
 # A runtime described earlier, on another host name (published earlier in the play, or kept on the host).
 KEPT = dict(SYSTEMD, instance="kept-name")
 SITE = {"rules": "alloy_install", "roles": ["alloy_install", "alloy_config"]}
@@ -89,6 +89,8 @@ def case(args: Dict[str, Any], facts: Dict[str, Any], check_mode: bool = False, 
 
 
 BOTH = ("alloy_install", "alloy_config")
+TLS = {"ca_file": "/etc/alloy/tls/ca.pem", "cert_file": "/etc/alloy/tls/member.pem",
+       "key_file": "/etc/alloy/tls/member.key"}
 # The inventory's variables of the Compose cluster's hosts (hostvars): this host, another member that
 # publishes on its own address, a systemd member of alloy_install's cluster (not of this one).
 COMPOSE_PEERS = {"inventory-name": {"alloy_docker_cluster_enabled": True, "ansible_host": "10.0.0.7"},
@@ -120,6 +122,16 @@ CASES: Dict[str, Dict[str, Any]] = {
                             alloy_docker_publish_address="0.0.0.0", ansible_host="10.0.0.7",
                             groups={"all": ["inventory-name", "box-8", "web-01"]},
                             hostvars=COMPOSE_PEERS),
+    # TLS between the members: the flags, Alloy's HTTP server over TLS (http_tls) and how the host reaches it
+    "systemd_cluster_tls": case(SITE, DEBIAN, roles=BOTH, alloy_install_cluster_enabled=True,
+                                alloy_install_listen_address="0.0.0.0:12345", ansible_host="10.0.0.1",
+                                alloy_install_cluster_tls=dict(TLS, client_auth_type="RequireAndVerifyClientCert"),
+                                groups={"all": ["inventory-name", "web-02"]},
+                                hostvars={"inventory-name": {"alloy_install_cluster_enabled": True,
+                                                             "ansible_host": "10.0.0.1",
+                                                             "alloy_install_cluster_tls": TLS},
+                                          "web-02": {"alloy_install_cluster_enabled": True, "ansible_host": "10.0.0.2",
+                                                     "alloy_install_cluster_tls": TLS}}),
     "compose_cluster_loopback": case({"rules": "alloy_docker", "roles": ["alloy_config"]}, {"hostname": "box-7"},
                                      roles=("alloy_docker", "alloy_config"), alloy_docker_cluster_enabled="yes",
                                      ansible_host="10.0.0.7", groups={"all": ["inventory-name", "box-8"]},
@@ -231,7 +243,7 @@ def test_alloy_docker_publishes_a_compose_runtime(results: Dict[str, Dict[str, A
                           "--volume={staging}:{staging}:ro", "grafana/alloy:v1.10.0"],
         "api_url": "http://127.0.0.1:12345", "instance": "box-7",
         "host_paths": {"procfs": "/host/proc", "sysfs": "/host/sys", "rootfs": "/host/root",
-                       "udev_data": "/run/udev/data"}, "cluster": runtime.ALONE}}
+                       "udev_data": "/run/udev/data"}, "cluster": runtime.ALONE, "http_tls": {}, "api_tls": {}}}
     assert result["roles"]["alloy_config"]["instance"] == "box-7"
 
 
@@ -252,7 +264,7 @@ def test_alloy_docker_publishes_its_cluster(results: Dict[str, Dict[str, Any]]) 
     assert not result.get("failed"), result
     assert result["ansible_facts"]["alloy_runtime"]["cluster"] == {
         "enabled": True, "name": "", "node_name": "inventory-name", "members": ["inventory-name", "box-8"],
-        "join_addresses": ["10.0.0.8:12345"],
+        "join_addresses": ["10.0.0.8:12345"], "advertise_address": "10.0.0.7:12345", "tls": {},
         "flags": ["--cluster.enabled=true", "--cluster.node-name=inventory-name",
                   "--cluster.join-addresses=10.0.0.8:12345", "--cluster.advertise-address=10.0.0.7:12345"]}
     # the rest of the runtime is as without clustering (Alloy's URL from the host: the wildcard's loopback)
@@ -306,3 +318,20 @@ def test_the_runtime_role_is_checked_first_whatever_the_order(results: Dict[str,
     assert not named_first.get("failed"), named_first
     assert named_first["ansible_facts"]["alloy_runtime"] == site["ansible_facts"]["alloy_runtime"]
     assert named_first["checked"] == site["roles"]["alloy_config"]
+
+
+def test_alloy_install_publishes_its_cluster_over_tls(results: Dict[str, Dict[str, Any]]) -> None:
+    result = results["systemd_cluster_tls"]
+    assert not result.get("failed"), result
+    found = result["ansible_facts"]["alloy_runtime"]
+    assert found["cluster"]["flags"] == [
+        "--cluster.enabled=true", "--cluster.node-name=inventory-name", "--cluster.join-addresses=10.0.0.2:12345",
+        "--cluster.advertise-address=10.0.0.1:12345", "--cluster.enable-tls=true",
+        "--cluster.tls-ca-path=/etc/alloy/tls/ca.pem", "--cluster.tls-cert-path=/etc/alloy/tls/member.pem",
+        "--cluster.tls-key-path=/etc/alloy/tls/member.key"]
+    assert found["cluster"]["tls"] == dict(TLS, server_name="", client_auth_type="RequireAndVerifyClientCert")
+    assert found["api_url"] == "https://127.0.0.1:12345"
+    assert found["http_tls"] == {"cert_file": "/etc/alloy/tls/member.pem", "key_file": "/etc/alloy/tls/member.key",
+                                 "client_ca_file": "/etc/alloy/tls/ca.pem",
+                                 "client_auth_type": "RequireAndVerifyClientCert"}
+    assert found["api_tls"] == dict(TLS, server_name="10.0.0.1")

@@ -231,6 +231,29 @@ def test_the_filter_returns_problems_alone_or_endpoints_and_secrets() -> None:
     assert alloy_endpoints([{"url": 1}], "prometheus")["problems"][0].startswith("endpoints[0].url")
 
 
+def test_scrape_jobs_become_prometheus_scrapes_with_their_secrets_apart() -> None:
+    jobs = [{"name": "integrations/node", "targets": ["h:9100", {"__address__": "g:9100", "env": "stg"}],
+             "labels": {"env": "prod"}, "basic_auth": {"username": "u", "password": "s"}, "scheme": "https",
+             "tls": {"ca_file": "/ca.pem", "server_name": ""}},
+            {"name": "b", "targets": ["b:1"], "bearer_token": "t", "clustering": False}]
+    got = alloy_endpoints(jobs, "scrape", "alloy_config_scrape_jobs")
+    assert got["problems"] == [] and got["secrets"] == {"FLEET_ALLOY_SCRAPE_0_PASSWORD": "s",
+                                                        "FLEET_ALLOY_SCRAPE_1_BEARER_TOKEN": "t"}
+    first, second = got["endpoints"]
+    assert (first["label"], first["name"], first["clustering"]) == ("job_integrations_node", "integrations/node", "auto")
+    assert first["attributes"] == {"targets": [{"env": "prod", "__address__": "h:9100"},
+                                               {"env": "stg", "__address__": "g:9100"}],
+                                   "job_name": "integrations/node", "scheme": "https"}
+    assert first["blocks"] == {"basic_auth": {"username": "u", "password": ref("FLEET_ALLOY_SCRAPE_0_PASSWORD")},
+                               "tls_config": {"ca_file": "/ca.pem"}}
+    assert second["attributes"]["bearer_token"] == ref("FLEET_ALLOY_SCRAPE_1_BEARER_TOKEN")
+    assert second["clustering"] is False and second["blocks"] == {}
+    bad = alloy_endpoints([{"name": "a", "targets": ["a"]}], "scrape", "jobs")
+    assert bad == {"problems": ["jobs[0].targets[0]: expected host:port or [ipv6]:port (no scheme, no path), got "
+                                "'a'"], "endpoints": [], "secrets": {}}
+    assert ae.scrape_label("a-b.c/d:e_f") == "job_a_b_c_d_e_f"
+
+
 def test_the_filter_refuses_an_unknown_kind() -> None:
     with pytest.raises(AnsibleFilterError, match="alloy_endpoints: kind must be one of loki, prometheus"):
         alloy_endpoints([], "tempo")

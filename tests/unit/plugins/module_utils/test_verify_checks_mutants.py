@@ -200,7 +200,7 @@ def test_delivery_check_reads_the_root_writers_metrics_twice_a_window_apart(http
     assert check.detail == "loki.write.a: h:3100: 3 sent in 7 s; loki.write.b: h:3100: 8 sent in 7 s"
     assert [url for url, _ in recorder.calls] == ["http://a/api/v0/web/components", "http://a/metrics",
                                                  "http://a/metrics"]
-    assert recorder.calls[1][1] == {"timeout": 2.0, "max_body": None}  # /metrics is read whole
+    assert recorder.calls[1][1] == {"timeout": 2.0, "max_body": None, "tls": None}  # /metrics is read whole
 
 
 def test_delivery_check_without_a_writer_fails_only_when_endpoints_are_configured(

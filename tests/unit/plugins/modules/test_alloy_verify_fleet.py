@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -16,7 +17,7 @@ import urllib.request
 from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 from ansible_collections.fleet.alloy.plugins.module_utils import verify_checks as vc
@@ -52,9 +53,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def get(url: str) -> int:
+def get(url: str, context: Optional[ssl.SSLContext] = None) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=2) as answer:
+        with urllib.request.urlopen(url, timeout=2, context=context) as answer:
             return int(answer.status)
     except OSError:
         return 0
@@ -68,10 +69,11 @@ def wait_for(check: Callable[[], bool], timeout: float, message: str) -> None:
 
 
 class Alloy:
-    """One stand-in `alloy run` process on 127.0.0.1: its URL, its log, its process."""
+    """One stand-in `alloy run` process on 127.0.0.1: its URL (https:// when it serves TLS), its log,
+    its process."""
 
-    def __init__(self, folder: Path, port: int, proc: "subprocess.Popen[bytes]") -> None:
-        self.folder, self.url, self.proc = folder, "http://127.0.0.1:%d" % port, proc
+    def __init__(self, folder: Path, port: int, proc: "subprocess.Popen[bytes]", tls: bool = False) -> None:
+        self.folder, self.url, self.proc = folder, "%s://127.0.0.1:%d" % ("https" if tls else "http", port), proc
         self.addr = "127.0.0.1:%d" % port
 
     @property
@@ -83,7 +85,9 @@ class Alloy:
 
 
 @contextmanager
-def alloy(tmp_path: Path, name: str, config: str = LOCAL, *flags: str, port: int = 0) -> Iterator[Alloy]:
+def alloy(tmp_path: Path, name: str, config: str = LOCAL, *flags: str, port: int = 0,
+          context: Optional[ssl.SSLContext] = None) -> Iterator[Alloy]:
+    """A stand-in `alloy run`, ready; with context, its configuration serves TLS, checked with it."""
     folder = tmp_path / name
     folder.mkdir()
     (folder / "config.alloy").write_text(config)
@@ -93,9 +97,9 @@ def alloy(tmp_path: Path, name: str, config: str = LOCAL, *flags: str, port: int
         proc = subprocess.Popen([sys.executable, "-m", "alloy_standin", "run", str(folder / "config.alloy"),
                                  "--server.http.listen-addr=127.0.0.1:%d" % port,
                                  "--storage.path=%s" % (folder / "data"), *flags], stderr=sink, env=env)
-    node = Alloy(folder, port, proc)
+    node = Alloy(folder, port, proc, tls=context is not None)
     try:
-        wait_for(lambda: proc.poll() is None and get(node.url + "/-/ready") == 200, 20,
+        wait_for(lambda: proc.poll() is None and get(node.url + "/-/ready", context) == 200, 20,
                  "%s never became ready" % name)
         yield node
     finally:

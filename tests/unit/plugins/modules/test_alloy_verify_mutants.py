@@ -90,7 +90,8 @@ def test_delivery_is_checked_for_the_kinds_given_or_for_both(http: Recorder) -> 
 def test_delivery_judges_the_configured_endpoints_only(http: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: List[Any] = []
 
-    def fake(base: str, kind: str, endpoints: Any, window: float, max_lag: float, timeout: float) -> Any:
+    def fake(base: str, kind: str, endpoints: Any, window: float, max_lag: float, timeout: float,
+             tls: Any = None) -> Any:
         seen.append((base, kind, endpoints, window, max_lag, timeout))
         return lambda: vc.Check("delivery " + kind, True, "")
     monkeypatch.setattr(av, "delivery_check", fake)

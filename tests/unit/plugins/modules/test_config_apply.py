@@ -25,7 +25,8 @@ class FakeModule:
         self.params = dict(dict(prefix="fleet_", expected=[], validate="auto", reload_url="", timeout=5, directory_mode="0750",
                                 alloy_command=["env", f"PYTHONPATH={STANDINS}", "ALLOY_STANDIN_VERSION=1.10.0",
                                                sys.executable, "-m", "alloy_standin"],
-                                env_file=None, env_section="alloy_config", env_secrets={}), **params)
+                                env_file=None, env_section="alloy_config", env_secrets={}, reload_tls=None,
+                                restart_on=[]), **params)
         self.check_mode = check_mode
 
     def run_command(self, cmd: List[str]) -> Tuple[int, str, str]:

@@ -216,3 +216,127 @@ def test_what_cannot_form_a_compose_cluster_is_refused() -> None:
     assert _docker_problems({"alloy_docker_cluster_enabled": False, "alloy_docker_cluster_group": "no group!"}) == []
     assert _docker_problems({"alloy_docker_cluster_group": "no group!"}) == [
         "alloy_docker_cluster_group: expected an inventory group name, got 'no group!'"]
+
+
+# ---------------------------------------------------------------- TLS between the members (cluster_tls)
+TLS = {"ca_file": "/etc/alloy/tls/ca.pem", "cert_file": "/etc/alloy/tls/member.pem",
+       "key_file": "/etc/alloy/tls/member.key"}
+TLS_FLAGS = ["--cluster.enable-tls=true", "--cluster.tls-ca-path=/etc/alloy/tls/ca.pem",
+             "--cluster.tls-cert-path=/etc/alloy/tls/member.pem", "--cluster.tls-key-path=/etc/alloy/tls/member.key"]
+
+
+def _with_tls(hostvars: Dict[str, Dict[str, Any]], prefix: str) -> Dict[str, Dict[str, Any]]:
+    """hostvars where every member sets <prefix>cluster_tls (as group_vars would)."""
+    return {host: dict(values, **{prefix + "cluster_tls": TLS}) if values.get(prefix + "cluster_enabled") else values
+            for host, values in hostvars.items()}
+
+
+TLS_HOSTVARS = _with_tls(HOSTVARS, "alloy_install_")
+TLS_DOCKER_HOSTVARS = _with_tls(DOCKER_HOSTVARS, "alloy_docker_")
+
+
+def _tls_problems(values: Dict[str, Any], host: str = "web-01", hostvars: Any = None) -> List[str]:
+    hostvars = TLS_HOSTVARS if hostvars is None else hostvars
+    context = {"facts": {}, "groups": [], "host": host, "peer_vars": lambda name: hostvars.get(name, {}),
+               "inventory_groups": GROUPS}
+    base = {"alloy_install_cluster_enabled": True, "alloy_install_listen_address": "0.0.0.0:12345",
+            "alloy_install_cluster_tls": TLS}
+    return rb.check_values("alloy_install", dict(base, **values), context)[1]
+
+
+def test_tls_adds_the_enable_tls_flags_and_describes_them() -> None:
+    checked = dict(CHECKED, cluster_tls=rb.check_value("alloy_install_cluster_tls", TLS))
+    described = cluster.describe(checked, "web-01", GROUPS, _vars)
+    assert described["flags"][-4:] == TLS_FLAGS
+    assert described["flags"][:4] == cluster.describe(CHECKED, "web-01", GROUPS, _vars)["flags"]
+    assert described["tls"] == dict(TLS, server_name="", client_auth_type="")
+    assert described["advertise_address"] == "10.0.0.1:12345"
+    named = dict(checked, cluster_tls=dict(checked["cluster_tls"], server_name="alloy.cluster.example"))
+    assert cluster.describe(named, "web-01", GROUPS, _vars)["flags"][-5:] == TLS_FLAGS + [
+        "--cluster.tls-server-name=alloy.cluster.example"]
+    assert cluster.describe(CHECKED, "web-01", GROUPS, _vars)["tls"] == {}
+
+
+def test_compose_tls_flags_go_into_the_command_as_well() -> None:
+    checked = dict(DOCKER_CHECKED, cluster_tls=dict(TLS, server_name="", client_auth_type=""))
+    described = cluster.describe(checked, "box-01", DOCKER_GROUPS, _docker_vars, cluster.COMPOSE)
+    assert described["flags"][-4:] == TLS_FLAGS
+    assert described["advertise_address"] == "10.0.1.1:12345"
+
+
+def test_the_tls_variable_is_checked_and_named() -> None:
+    assert _tls_problems({}) == []
+    assert rb.check_value("alloy_install_cluster_tls", {}) == {}
+    assert rb.check_value("alloy_install_cluster_tls", dict(TLS, client_auth_type="RequireAndVerifyClientCert")) == \
+        dict(TLS, server_name="", client_auth_type="RequireAndVerifyClientCert")
+    cases = {
+        "ca.pem": "alloy_install_cluster_tls: expected {} (off), or a mapping of ca_file, cert_file, key_file "
+                  "(absolute paths on the host) and optionally server_name and client_auth_type (NoClientCert, "
+                  "RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert), "
+                  "got a string",
+        **{repr(dict(TLS, cafile="x")): "alloy_install_cluster_tls: unknown key 'cafile' (the keys are ca_file, "
+                                        "cert_file, key_file, server_name, client_auth_type)"},
+    }
+    assert _tls_problems({"alloy_install_cluster_tls": "ca.pem"}) == [cases["ca.pem"]]
+    assert _tls_problems({"alloy_install_cluster_tls": dict(TLS, cafile="x")}) == [cases[repr(dict(TLS, cafile="x"))]]
+    assert _tls_problems({"alloy_install_cluster_tls": {"ca_file": "/ca.pem"}}) == [
+        "alloy_install_cluster_tls: cert_file and key_file are required: the CA that signed the members' "
+        "certificates, this member's certificate and its key"]
+    assert _tls_problems({"alloy_install_cluster_tls": dict(TLS, key_file="tls/member.key")}) == [
+        "alloy_install_cluster_tls.key_file: expected an absolute path other than /, without blanks, got "
+        "'tls/member.key'"]
+    assert _tls_problems({"alloy_install_cluster_tls": dict(TLS, client_auth_type="Always")}) == [
+        "alloy_install_cluster_tls.client_auth_type: expected one of NoClientCert, RequestClientCert, "
+        "RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert, got 'Always'"]
+    assert _tls_problems({"alloy_install_cluster_tls": dict(TLS, server_name="a name")}) == [
+        "alloy_install_cluster_tls.server_name: expected a DNS name or IP address that every member's certificate "
+        "carries, got 'a name'"]
+    # not read while clustering is off
+    assert _tls_problems({"alloy_install_cluster_enabled": False, "alloy_install_cluster_tls": "x"}) == []
+
+
+def test_tls_needs_a_name_the_certificate_carries() -> None:
+    # web-02 has no IP address to advertise: Alloy would take eth0's, which the role cannot tell
+    message = ("alloy_install_cluster_tls needs server_name (a name every member's certificate carries) or an address "
+               "this host advertises: without either Alloy advertises an address of eth0 or en0, which the other "
+               "members check its certificate for, and which the role cannot tell: set "
+               "alloy_install_cluster_tls.server_name, alloy_install_cluster_advertise_address, or an IP address as "
+               "ansible_host")
+    assert _tls_problems({}, host="web-02") == [message]
+    assert _tls_problems({"alloy_install_cluster_tls": dict(TLS, server_name="alloy.cluster.example")},
+                         host="web-02") == []
+    assert _tls_problems({"alloy_install_cluster_advertise_address": "10.0.0.2:12345"}, host="web-02") == []
+
+
+def test_tls_needs_an_alloy_that_forms_a_tls_cluster() -> None:
+    assert _tls_problems({"alloy_install_version": "1.4.3"}) == [
+        "alloy_install_cluster_tls needs Alloy 1.5.0 or later (--cluster.enable-tls), alloy_install_version is 1.4.3"]
+    assert _tls_problems({"alloy_install_version": "1.16.2"}) == [
+        "alloy_install_cluster_tls: Alloy 1.16.2 does not form a cluster over TLS (its HTTP server offers no HTTP/2 "
+        "over TLS, grafana/alloy#6436): use 1.16.3 or later"]
+    assert _tls_problems({"alloy_install_version": "1.16.3"}) == _tls_problems({"alloy_install_version": ""}) == []
+
+
+def test_members_with_and_without_tls_are_refused() -> None:
+    assert _tls_problems({}, hostvars=HOSTVARS) == [
+        "alloy_install_cluster_tls is set here but not set on web-02, web-03, web-04: a member with TLS and one "
+        "without cannot join each other; set it for the whole group"]
+    assert _problems({}, host="web-01") == []   # none has it
+    mixed = dict(HOSTVARS, **{"web-03": TLS_HOSTVARS["web-03"]})
+    context = {"facts": {}, "groups": [], "host": "web-01", "peer_vars": lambda name: mixed.get(name, {}),
+               "inventory_groups": GROUPS}
+    assert rb.check_values("alloy_install", {"alloy_install_cluster_enabled": True, "alloy_install_cluster_tls": {},
+                                             "alloy_install_listen_address": "0.0.0.0:12345"}, context)[1] == [
+        "alloy_install_cluster_tls is not set here but set on web-03: a member with TLS and one without cannot join "
+        "each other; set it for the whole group"]
+
+
+def test_compose_tls_is_checked_the_same_way() -> None:
+    context = {"facts": {}, "groups": [], "host": "box-01", "inventory_groups": DOCKER_GROUPS,
+               "peer_vars": lambda name: TLS_DOCKER_HOSTVARS.get(name, {})}
+    base = {"alloy_docker_cluster_enabled": True, "alloy_docker_publish_address": "0.0.0.0", "alloy_docker_port": 12345,
+            "alloy_docker_cluster_tls": TLS}
+    assert rb.check_values("alloy_docker", base, context)[1] == []
+    assert rb.check_values("alloy_docker", dict(base, alloy_docker_version="1.16.2"), context)[1] == [
+        "alloy_docker_cluster_tls: Alloy 1.16.2 does not form a cluster over TLS (its HTTP server offers no HTTP/2 "
+        "over TLS, grafana/alloy#6436): use 1.16.3 or later"]

@@ -418,6 +418,43 @@ CASES: List[Tuple[str, str, Any, Any]] = [
      "alloy_config_log_files: expected a list of log file entries: paths (a non-empty list of absolute path "
      "globs, ** for any depth), exclude (one absolute glob, {a,b} for alternatives) and labels (a mapping of "
      "label names to strings), got a mapping"),
+    # Scrape jobs of shared targets: targets become label maps, clustering auto unless given (survey
+    # strings converted); Alloy's own refusals named before any host is touched; secrets never quoted.
+    ("alloy_config", "alloy_config_scrape_jobs", [{"name": "node", "targets": ["h:9100", {"__address__": "[::1]:9100",
+                                                                                       "az": "a"}]},
+                                                  {"name": "b", "targets": ["b:1"], "clustering": "no",
+                                                   "scrape_interval": "5s", "scrape_timeout": "5s"}],
+     Ok([{"name": "node", "targets": [{"__address__": "h:9100"}, {"__address__": "[::1]:9100", "az": "a"}],
+          "labels": {}, "clustering": "auto"},
+         {"name": "b", "targets": [{"__address__": "b:1"}], "labels": {}, "clustering": False,
+          "scrape_interval": "5s", "scrape_timeout": "5s"}])),
+    ("alloy_config", "alloy_config_scrape_jobs", {"name": "node", "targets": ["h:9100"]},
+     "alloy_config_scrape_jobs: expected a list of scrape jobs (name, targets ...), got a mapping"),
+    ("alloy_config", "alloy_config_scrape_jobs", [{"name": "node", "targets": ["h:9100"], "interval": "5s"}],
+     "alloy_config_scrape_jobs[0]: 'interval' is not a key of a scrape job (name, targets, labels, metrics_path, "
+     "scheme, scrape_interval, scrape_timeout, tls, basic_auth, bearer_token, bearer_token_file, clustering)"),
+    ("alloy_config", "alloy_config_scrape_jobs", [{"targets": ["h:9100"]}],
+     "alloy_config_scrape_jobs[0]: name is required"),
+    ("alloy_config", "alloy_config_scrape_jobs", [{"name": "node exporter", "targets": ["h:9100"]}],
+     "alloy_config_scrape_jobs[0].name: expected a job name (letters, digits, _, ., :, / and -), got 'node exporter'"),
+    ("alloy_config", "alloy_config_scrape_jobs", [{"name": "n", "targets": ["h:9100"], "scrape_interval": "0s"}],
+     "alloy_config_scrape_jobs[0].scrape_interval: expected an Alloy duration greater than zero, such as 30s, "
+     "got '0s'"),
+    ("alloy_config", "alloy_config_scrape_jobs", [{"name": "n", "targets": ["h:9100"], "scrape_timeout": "90s"}],
+     "alloy_config_scrape_jobs[0]: scrape_timeout (90s) is greater than scrape_interval (60s, Alloy's default), "
+     "which Alloy refuses: set scrape_timeout to at most the interval"),
+    ("alloy_config", "alloy_config_scrape_jobs", [{"name": "n", "targets": ["h:9100"], "bearer_token": PW + "\n"}],
+     "alloy_config_scrape_jobs[0].bearer_token: expected a string or number without line breaks"),
+    ("alloy_config", "alloy_config_scrape_jobs", [{"name": "n", "targets": ["h:9100"],
+                                                   "basic_auth": {"password": PW, "password_file": "/p"}}],
+     "alloy_config_scrape_jobs[0].basic_auth: needs exactly one of password and password_file"),
+    ("alloy_config", "alloy_config_scrape_jobs", [{"name": "n", "targets": ["h:9100"], "tls": {"key_pem": PW}}],
+     "alloy_config_scrape_jobs[0].tls: 'key_pem' is not a tls option (ca_file, ca_pem, cert_file, key_file, "
+     "insecure_skip_verify, server_name, min_version)"),
+    ("alloy_config", "alloy_config_scrape_jobs", [{"name": "n", "targets": ["h:9100"], "scheme": "ftp"}],
+     "alloy_config_scrape_jobs[0].scheme: expected one of http, https, got 'ftp'"),
+    ("alloy_config", "alloy_config_scrape_jobs", [{"name": "n", "targets": ["h:9100"], "metrics_path": "metrics"}],
+     "alloy_config_scrape_jobs[0].metrics_path: expected an absolute URL path such as /metrics, got 'metrics'"),
 ]
 
 

@@ -71,7 +71,7 @@ def test_systemd_on_debian() -> None:
     assert runtime.systemd(INSTALL, DEBIAN, "inventory-name") == {
         "kind": "systemd", "service": "alloy.service", "config_dir": "/etc/alloy/conf.d", "config_group": "alloy",
         "env_file": "/etc/default/alloy", "alloy_command": ["/usr/bin/alloy"], "api_url": "http://127.0.0.1:12345",
-        "instance": "web-01", "host_paths": HOST_PATHS, "cluster": runtime.ALONE}
+        "instance": "web-01", "host_paths": HOST_PATHS, "cluster": runtime.ALONE, "http_tls": {}, "api_tls": {}}
 
 
 def test_systemd_on_redhat_reads_sysconfig() -> None:
@@ -118,7 +118,7 @@ def test_compose() -> None:
         "alloy_command": ["docker", "run", "--rm", "--pull=missing", "--network=none", "--entrypoint=/bin/alloy",
                           "--volume={staging}:{staging}:ro", "grafana/alloy:v1.10.0"],
         "api_url": "http://127.0.0.1:12345", "instance": "web-01", "host_paths": CONTAINER_PATHS,
-        "cluster": runtime.ALONE}
+        "cluster": runtime.ALONE, "http_tls": {}, "api_tls": {}}
 
 
 def test_compose_without_host_mounts_sees_the_containers_own_paths() -> None:
@@ -232,8 +232,9 @@ def test_the_filter_gives_the_description_or_one_key() -> None:
     assert alloy_runtime(facts, "instance") == "web-01"
     with pytest.raises(AnsibleFilterError) as err:
         alloy_runtime(facts, "reload_url")
-    assert str(err.value) == ("alloy_runtime: no key 'reload_url'; the keys are alloy_command, api_url, cluster, "
-                              "config_dir, config_group, env_file, host_paths, instance, kind, service")
+    assert str(err.value) == ("alloy_runtime: no key 'reload_url'; the keys are alloy_command, api_tls, api_url, "
+                              "cluster, config_dir, config_group, env_file, host_paths, http_tls, instance, kind, "
+                              "service")
 
 
 def test_the_filter_fails_with_the_message_of_from_facts() -> None:
@@ -246,3 +247,49 @@ def test_a_runtime_kept_before_clustering_reads_as_alone() -> None:
     kept = runtime.systemd(INSTALL, DEBIAN, "x")
     del kept["cluster"]
     assert alloy_runtime({"ansible_local": {"alloy_runtime": kept}}, "cluster") == runtime.ALONE
+
+
+def test_a_runtime_kept_before_tls_reads_as_plain_http() -> None:
+    kept = runtime.systemd(INSTALL, DEBIAN, "x")
+    del kept["http_tls"], kept["api_tls"]
+    facts = {"ansible_local": {"alloy_runtime": kept}}
+    assert alloy_runtime(facts, "http_tls") == {} and alloy_runtime(facts, "api_tls") == {}
+
+
+# ---- TLS between the members (cluster_tls): Alloy's HTTP server serves TLS
+
+TLS = {"ca_file": "/etc/alloy/tls/ca.pem", "cert_file": "/etc/alloy/tls/member.pem",
+       "key_file": "/etc/alloy/tls/member.key", "server_name": "", "client_auth_type": ""}
+
+
+def _cluster(tls: Dict[str, str], advertise: str = "10.0.1.11:12345") -> Dict[str, Any]:
+    return dict(runtime.ALONE, enabled=True, node_name="web-01", advertise_address=advertise, tls=tls)
+
+
+def test_tls_makes_the_api_https_and_checks_the_address_the_others_reach() -> None:
+    found = runtime.systemd(dict(INSTALL, listen_address="0.0.0.0:12345"), DEBIAN, "web-01", _cluster(TLS))
+    assert found["api_url"] == "https://127.0.0.1:12345"
+    assert found["http_tls"] == {"cert_file": "/etc/alloy/tls/member.pem", "key_file": "/etc/alloy/tls/member.key"}
+    # the certificate names what the other members dial (its advertise address), not 127.0.0.1
+    assert found["api_tls"] == {"ca_file": "/etc/alloy/tls/ca.pem", "server_name": "10.0.1.11"}
+    assert runtime.api_tls(_cluster(TLS, "[fd00::7]:12345"))["server_name"] == "fd00::7"
+
+
+def test_tls_with_a_server_name_and_client_certificates() -> None:
+    tls = dict(TLS, server_name="alloy.cluster.example", client_auth_type="RequireAndVerifyClientCert")
+    found = runtime.compose(dict(DOCKER, publish_address="0.0.0.0"), _cluster(tls))
+    assert found["api_url"] == "https://127.0.0.1:12345"
+    # Alloy refuses a client CA with NoClientCert: written only with a type that asks for certificates
+    assert found["http_tls"] == {"cert_file": "/etc/alloy/tls/member.pem", "key_file": "/etc/alloy/tls/member.key",
+                                 "client_ca_file": "/etc/alloy/tls/ca.pem",
+                                 "client_auth_type": "RequireAndVerifyClientCert"}
+    assert found["api_tls"] == {"ca_file": "/etc/alloy/tls/ca.pem", "server_name": "alloy.cluster.example",
+                                "cert_file": "/etc/alloy/tls/member.pem", "key_file": "/etc/alloy/tls/member.key"}
+    plain = dict(tls, client_auth_type="NoClientCert")
+    assert set(runtime.http_tls(_cluster(plain))) == {"cert_file", "key_file"}
+    assert set(runtime.api_tls(_cluster(plain))) == {"ca_file", "server_name"}
+
+
+def test_without_tls_the_api_stays_plain() -> None:
+    found = runtime.systemd(INSTALL, DEBIAN, "web-01", _cluster({}))
+    assert (found["api_url"], found["http_tls"], found["api_tls"]) == ("http://127.0.0.1:12345", {}, {})
