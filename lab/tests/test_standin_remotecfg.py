@@ -334,7 +334,8 @@ def _roots(base: str) -> List[str]:
         status, body = get(base + "/api/v0/web/remotecfg/components")
     except OSError:
         return []
-    return [c["localID"] for c in json.loads(body)] if status == 200 else []
+    # Alloy marshals a remote controller without components as `null` (a nil Go slice).
+    return [c["localID"] for c in json.loads(body) or []] if status == 200 else []
 
 
 def _wait(check: "object", timeout: float = 15.0) -> bool:
