@@ -71,6 +71,11 @@ class ActionModule(ActionBase):
             if not found and table in _RUNTIME_ROLES:   # what the tables after it read (alloy_config)
                 runtime = self._runtime(table, checked, task_vars)
                 task_vars = self._with_runtime(task_vars, runtime) if runtime else task_vars
+                missing = self._missing_tls_files(table, runtime, task_vars)
+                if self._task.check_mode:   # a task of the play before this one may be the one that puts them
+                    result.setdefault("warnings", []).extend(missing)
+                else:
+                    problems.extend(missing)
         if problems:   # without the facts: the message alone, not two hundred lines of facts
             result["failed"] = True
             result["msg"] = "; ".join(problems)
@@ -84,6 +89,23 @@ class ActionModule(ActionBase):
         if args["roles"]:
             result["roles"] = dict((name, roles[name]) for name in args["roles"])
         return result
+
+    def _missing_tls_files(self, table, runtime, task_vars):
+        """The cluster's TLS files (the role's cluster_tls) that are not on the host, as a problem:
+        Alloy reads them at start and does not start without them. Asked of the host (one stat per
+        file, read-only, in check mode too) only when the cluster runs over TLS."""
+        tls = ((runtime or {}).get("cluster") or {}).get("tls") or {}
+        missing = []
+        for key in ("ca_file", "cert_file", "key_file"):
+            if tls.get(key):
+                found = self._execute_module(module_name="ansible.builtin.stat", task_vars=task_vars,
+                                             module_args={"path": tls[key], "get_checksum": False})
+                if not (found.get("stat") or {}).get("isreg"):
+                    missing.append(tls[key])
+        if not missing:
+            return []
+        return ["%s: %s_cluster_tls names files that are not on this host: %s (your PKI puts them there; "
+                "Alloy does not start without them)" % (table, table, ", ".join(missing))]
 
     def _gather(self, subset, task_vars):
         """The host's facts of subset, by ansible.builtin.setup: the play's fact gathering and

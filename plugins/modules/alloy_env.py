@@ -229,13 +229,6 @@ def _dropin(module, path, text):
     return changed, _diff(path, before, text)
 
 
-def missing_tls_files(runtime):
-    """The TLS files the runtime's cluster names that are not on this host (Alloy reads them
-    when it starts, and does not start without them)."""
-    tls = ((runtime or {}).get("cluster") or {}).get("tls") or {}
-    return [tls[key] for key in ("ca_file", "cert_file", "key_file") if tls.get(key) and not os.path.isfile(tls[key])]
-
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -261,10 +254,6 @@ def main():
     if not os.path.isdir(os.path.dirname(path) or ".") and not module.check_mode:
         # In check mode the directory may be one an earlier task would have created.
         module.fail_json(msg="the directory of %s does not exist" % path)
-    missing = missing_tls_files(module.params["runtime"])
-    if missing and not module.check_mode:   # (in check mode an earlier task may be the one that puts them)
-        module.fail_json(msg="the cluster's TLS files are not on this host: %s (the role's cluster_tls names them; "
-                             "your PKI puts them there); nothing was changed" % ", ".join(missing))
     changed, diff = _env_file(module, path, section, values, secret)
     result = dict(changed=changed, env_changed=changed, keys=sorted(values), secret=secret, diff=diff)
     diffs = [diff]

@@ -508,7 +508,14 @@ def positive_duration():
 
 def _scrape_target():
     """One target: "host:port", or a mapping of labels with __address__ (converted to the mapping)."""
-    address = text(ADDRESS, ADDRESS_DOC)
+    plain = text(ADDRESS, ADDRESS_DOC)
+
+    def checked_address(value):   # never quote a target that carries credentials
+        if isinstance(value, str) and "@" in value:
+            raise Problem("the target carries credentials (user:password@), which would be written to files "
+                          "readable on the host and shown in logs; give them as the job's basic_auth")
+        return plain.check(value)
+    address = Rule(checked_address, ADDRESS_DOC)
     name_doc = "a label name ([A-Za-z_][A-Za-z0-9_]*) other than job (the entry's name is the job)"
     labels = mapping(text(r"(?!job\Z)" + NAME, name_doc), text(None, "a string", empty=True))
 

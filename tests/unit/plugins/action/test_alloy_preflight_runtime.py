@@ -47,12 +47,19 @@ def trusted(value):
     return trust_as_template(value) if isinstance(value, str) and "{{" in value else value
 
 results = {}
+TLS_FILES = ("/etc/alloy/tls/ca.pem", "/etc/alloy/tls/member.pem", "/etc/alloy/tls/member.key")
 for name, case in json.load(sys.stdin).items():
     task_vars = trusted(case["task_vars"])
     task = mock.MagicMock(args=case["args"], async_val=0, check_mode=case["check_mode"])
     action = ActionModule(task, mock.MagicMock(), mock.MagicMock(check_mode=case["check_mode"]), DataLoader(),
                           Templar(loader=DataLoader(), variables=task_vars), None)
-    with mock.patch.object(ActionModule, "_execute_module", return_value=dict(case.get("setup", {}))):
+    def execute(module_name, module_args=None, task_vars=None, case=case):
+        # setup answers the case's facts; stat finds the case's files (the host's, for the TLS check)
+        if module_name == "ansible.builtin.stat":
+            found = module_args["path"] in case.get("files", TLS_FILES)
+            return {"stat": {"exists": found, "isreg": found}}
+        return dict(case.get("setup", {}))
+    with mock.patch.object(ActionModule, "_execute_module", side_effect=execute):
         results[name] = action.run(task_vars=task_vars)
 json.dump(results, sys.stdout, default=str)
 """
@@ -152,6 +159,11 @@ CASES: Dict[str, Dict[str, Any]] = {
     "removed_variable_in_site": case(SITE, DEBIAN, roles=BOTH, alloy_config_manage_service=False,
                                      alloy_config_reload_url="http://127.0.0.1:12345/-/reload"),
 }
+
+# The same member whose certificate and key are not on the host: refused before any change (in check mode a
+# warning: a task of the play before the role may be the one that puts them there).
+CASES["systemd_cluster_tls_missing"] = dict(CASES["systemd_cluster_tls"], files=["/etc/alloy/tls/ca.pem"])
+CASES["systemd_cluster_tls_missing_check"] = dict(CASES["systemd_cluster_tls_missing"], check_mode=True)
 
 
 @pytest.fixture(scope="module")
@@ -335,3 +347,14 @@ def test_alloy_install_publishes_its_cluster_over_tls(results: Dict[str, Dict[st
                                  "client_ca_file": "/etc/alloy/tls/ca.pem",
                                  "client_auth_type": "RequireAndVerifyClientCert"}
     assert found["api_tls"] == dict(TLS, server_name="10.0.0.1")
+
+
+def test_cluster_tls_files_missing_on_the_host_are_refused_before_any_change(
+        results: Dict[str, Dict[str, Any]]) -> None:
+    assert refusal(results["systemd_cluster_tls_missing"]) == (
+        "alloy_install: alloy_install_cluster_tls names files that are not on this host: /etc/alloy/tls/member.pem, "
+        "/etc/alloy/tls/member.key (your PKI puts them there; Alloy does not start without them)")
+    assert not results["systemd_cluster_tls"].get("failed"), results["systemd_cluster_tls"].get("msg")
+    checked = results["systemd_cluster_tls_missing_check"]
+    assert not checked.get("failed") and checked["warnings"] == [
+        results["systemd_cluster_tls_missing"]["msg"]], checked

@@ -156,22 +156,3 @@ def test_without_runtime_no_fact_directory_is_made(tmp_path: Path) -> None:
     failed, result = run_main(alloy_env.main, args(tmp_path))
     assert not failed and "runtime_changed" not in result and "ansible_facts" not in result
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alloy"]
-
-
-def test_missing_cluster_tls_files_fail_before_anything_is_written(tmp_path: Path, owner: Tuple[int, int]) -> None:
-    # Alloy reads them when it starts and does not start without them: the flags are not written
-    present = tmp_path / "ca.pem"
-    present.write_text("-----BEGIN CERTIFICATE-----\n")
-    tls = {"ca_file": str(present), "cert_file": str(tmp_path / "member.pem"), "key_file": str(tmp_path / "member.key")}
-    secure = contract(cluster=dict(rt.ALONE, enabled=True, tls=tls))
-    failed, result = run_main(alloy_env.main, args(tmp_path, runtime=secure))
-    assert failed and result["msg"] == (
-        "the cluster's TLS files are not on this host: %s, %s (the role's cluster_tls names them; your PKI puts them "
-        "there); nothing was changed" % (tls["cert_file"], tls["key_file"]))
-    assert not (tmp_path / "alloy").exists() and not fact_path(tmp_path).exists()
-    failed, result = run_main(alloy_env.main, args(tmp_path, runtime=secure), check_mode=True)
-    assert not failed   # in check mode an earlier task may be the one that puts them there
-    for name in ("member.pem", "member.key"):
-        (tmp_path / name).write_text("x")
-    failed, result = run_main(alloy_env.main, args(tmp_path, runtime=secure))
-    assert not failed and result["runtime_changed"] is True

@@ -430,6 +430,10 @@ CASES: List[Tuple[str, str, Any, Any]] = [
           "scrape_interval": "5s", "scrape_timeout": "5s"}])),
     ("alloy_config", "alloy_config_scrape_jobs", {"name": "node", "targets": ["h:9100"]},
      "alloy_config_scrape_jobs: expected a list of scrape jobs (name, targets ...), got a mapping"),
+    # a target with credentials is refused without being quoted
+    ("alloy_config", "alloy_config_scrape_jobs", [{"name": "node", "targets": ["scraper:hunter2@app:8080"]}],
+     "alloy_config_scrape_jobs[0].targets[0]: the target carries credentials (user:password@), which would be "
+     "written to files readable on the host and shown in logs; give them as the job's basic_auth"),
     ("alloy_config", "alloy_config_scrape_jobs", [{"name": "node", "targets": ["h:9100"], "interval": "5s"}],
      "alloy_config_scrape_jobs[0]: 'interval' is not a key of a scrape job (name, targets, labels, metrics_path, "
      "scheme, scrape_interval, scrape_timeout, tls, basic_auth, bearer_token, bearer_token_file, clustering)"),
