@@ -70,8 +70,8 @@ BAD: Dict[str, Any] = {
 }
 
 # The cluster's TLS files (alloy_docker_cluster_tls), paths on the host.
-TLS = {"ca_file": "/etc/pki/cluster-ca.pem", "cert_file": "/etc/pki/a.pem", "key_file": "/etc/pki/a.key"}
-TLS_FLAGS = ["--cluster.enable-tls=true", "--cluster.tls-ca-path=/etc/pki/cluster-ca.pem"]
+TLS = {"ca_file": "/tmp/fleet-alloy-unit-pki/cluster-ca.pem", "cert_file": "/tmp/fleet-alloy-unit-pki/a.pem", "key_file": "/tmp/fleet-alloy-unit-pki/a.key"}
+TLS_FLAGS = ["--cluster.enable-tls=true", "--cluster.tls-ca-path=/tmp/fleet-alloy-unit-pki/cluster-ca.pem"]
 
 RENDER: Dict[str, Dict[str, Any]] = {
     # Seed 000's deployment in variables.
@@ -96,7 +96,7 @@ RENDER: Dict[str, Dict[str, Any]] = {
     "cluster_b": {"alloy_docker_cluster_enabled": "true", "alloy_docker_cluster_group": "render",
                   "alloy_docker_cluster_name": "lab", "alloy_docker_publish_address": "10.0.2.2",
                   "alloy_docker_port": 9000, "alloy_docker_hostname": "cluster-b",
-                  "alloy_docker_cluster_tls": dict(TLS, cert_file="/etc/pki/b.pem", key_file="/etc/pki/b.key")},
+                  "alloy_docker_cluster_tls": dict(TLS, cert_file="/tmp/fleet-alloy-unit-pki/b.pem", key_file="/tmp/fleet-alloy-unit-pki/b.key")},
     # Every variable that may hold a $ (paths, flags): Compose must not interpolate it.
     "dollars": {"alloy_docker_project_dir": "/srv/al$loy", "alloy_docker_config_dir": "/etc/$x/${y}",
                 "alloy_docker_storage_path": "/data/$$wal$",
@@ -146,6 +146,11 @@ DEFAULTS_COMPOSE: Dict[str, Any] = {
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
     root = tmp_path_factory.mktemp("alloy_docker")
+    # The cluster members' TLS files, on "the host" (this machine): the preflight refuses them missing.
+    pki = Path("/tmp/fleet-alloy-unit-pki")
+    pki.mkdir(exist_ok=True)
+    for name in ("cluster-ca.pem", "a.pem", "a.key", "b.pem", "b.key"):
+        (pki / name).write_text("throwaway: only its presence is checked\n")
     # alloy_docker_hostname defaults to the inventory name without facts; these have _ in them.
     bad = {name: dict({"alloy_docker_project_dir": str(root / name), "alloy_docker_hostname": "docker-host"},
                       **case[0]) for name, case in BAD.items()}
@@ -298,17 +303,17 @@ def test_a_cluster_member_runs_with_the_cluster_flags(outcome: Dict[str, Any]) -
                                 "--cluster.enabled=true", "--cluster.node-name=cluster_a",
                                 "--cluster.join-addresses=10.0.2.2:9000", "--cluster.name=lab",
                                 "--cluster.advertise-address=10.0.2.1:12345", *TLS_FLAGS,
-                                "--cluster.tls-cert-path=/etc/pki/a.pem", "--cluster.tls-key-path=/etc/pki/a.key"]
+                                "--cluster.tls-cert-path=/tmp/fleet-alloy-unit-pki/a.pem", "--cluster.tls-key-path=/tmp/fleet-alloy-unit-pki/a.key"]
     # the TLS files read-only at the same paths in the container, where the flags and the http block name them
-    assert [v for v in a["volumes"] if v["source"].startswith("/etc/pki/")] == [
+    assert [v for v in a["volumes"] if v["source"].startswith("/tmp/fleet-alloy-unit-pki/")] == [
         {"type": "bind", "source": path, "target": path, "read_only": True}
-        for path in ("/etc/pki/cluster-ca.pem", "/etc/pki/a.pem", "/etc/pki/a.key")]
+        for path in ("/tmp/fleet-alloy-unit-pki/cluster-ca.pem", "/tmp/fleet-alloy-unit-pki/a.pem", "/tmp/fleet-alloy-unit-pki/a.key")]
     b = _compose(outcome, "cluster_b")["services"]["alloy"]
     assert b["command"][3:] == ["--server.http.listen-addr=0.0.0.0:9000", "--stability.level=generally-available",
                                 "--cluster.enabled=true", "--cluster.node-name=cluster_b",
                                 "--cluster.join-addresses=10.0.2.1:12345", "--cluster.name=lab",
                                 "--cluster.advertise-address=10.0.2.2:9000", *TLS_FLAGS,
-                                "--cluster.tls-cert-path=/etc/pki/b.pem", "--cluster.tls-key-path=/etc/pki/b.key"]
+                                "--cluster.tls-cert-path=/tmp/fleet-alloy-unit-pki/b.pem", "--cluster.tls-key-path=/tmp/fleet-alloy-unit-pki/b.key"]
     assert b["ports"] == [{"target": 9000, "published": "9000", "host_ip": "10.0.2.2", "protocol": "tcp"}]
 
 
@@ -317,4 +322,4 @@ def test_a_host_that_does_not_cluster_gets_no_cluster_flags(outcome: Dict[str, A
         assert not [flag for flag in _compose(outcome, case)["services"]["alloy"]["command"]
                     if flag.startswith("--cluster.")], case
         assert not [v for v in _compose(outcome, case)["services"]["alloy"]["volumes"]
-                    if v["source"].startswith("/etc/pki")], case
+                    if v["source"].startswith("/tmp/fleet-alloy-unit-pki")], case
