@@ -170,7 +170,9 @@ def _transport_error(exc: OSError, host: str, port: int, name: str, timeout: flo
         return f"dial tcp {join_host_port(host, port)}: connect: connection refused"
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return "context deadline exceeded"
-    if isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError)):
+    # A server that closes before reading the request (a TLS listener given plain HTTP/2) breaks the
+    # write or the read, depending on timing; Go's transport reports EOF either way.
+    if isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
         return "EOF"
     return exc.strerror or str(exc)
 
