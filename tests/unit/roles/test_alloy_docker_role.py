@@ -70,6 +70,7 @@ BAD: Dict[str, Any] = {
 }
 
 # The cluster's TLS files (alloy_docker_cluster_tls), paths on the host.
+PKI = "/tmp/fleet-alloy-unit-pki"  # the members' TLS files, put there by the outcome fixture
 TLS = {"ca_file": "/tmp/fleet-alloy-unit-pki/cluster-ca.pem", "cert_file": "/tmp/fleet-alloy-unit-pki/a.pem", "key_file": "/tmp/fleet-alloy-unit-pki/a.key"}
 TLS_FLAGS = ["--cluster.enable-tls=true", "--cluster.tls-ca-path=/tmp/fleet-alloy-unit-pki/cluster-ca.pem"]
 
@@ -147,7 +148,7 @@ DEFAULTS_COMPOSE: Dict[str, Any] = {
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
     root = tmp_path_factory.mktemp("alloy_docker")
     # The cluster members' TLS files, on "the host" (this machine): the preflight refuses them missing.
-    pki = Path("/tmp/fleet-alloy-unit-pki")
+    pki = Path(PKI)
     pki.mkdir(exist_ok=True)
     for name in ("cluster-ca.pem", "a.pem", "a.key", "b.pem", "b.key"):
         (pki / name).write_text("throwaway: only its presence is checked\n")
@@ -295,25 +296,25 @@ def test_strings_stay_strings(outcome: Dict[str, Any]) -> None:
     assert _typed(svc["volumes"][0]["read_only"]) == ("bool", True)
 
 
+def _member_command(listen_port: int, name: str, joins: str, advertises: str, cert: str) -> list:
+    """The command after `run <dir> --storage.path` of a TLS cluster member of the render cases."""
+    return [f"--server.http.listen-addr=0.0.0.0:{listen_port}", "--stability.level=generally-available",
+            "--cluster.enabled=true", f"--cluster.node-name={name}", f"--cluster.join-addresses={joins}",
+            "--cluster.name=lab", f"--cluster.advertise-address={advertises}", *TLS_FLAGS,
+            f"--cluster.tls-cert-path={PKI}/{cert}.pem", f"--cluster.tls-key-path={PKI}/{cert}.key"]
+
+
 def test_a_cluster_member_runs_with_the_cluster_flags(outcome: Dict[str, Any]) -> None:
     # each joins the other at its host's address and published port, and advertises its own: the
     # container's address would reach no other host
     a = _compose(outcome, "cluster_a")["services"]["alloy"]
-    assert a["command"][3:] == ["--server.http.listen-addr=0.0.0.0:12345", "--stability.level=generally-available",
-                                "--cluster.enabled=true", "--cluster.node-name=cluster_a",
-                                "--cluster.join-addresses=10.0.2.2:9000", "--cluster.name=lab",
-                                "--cluster.advertise-address=10.0.2.1:12345", *TLS_FLAGS,
-                                "--cluster.tls-cert-path=/tmp/fleet-alloy-unit-pki/a.pem", "--cluster.tls-key-path=/tmp/fleet-alloy-unit-pki/a.key"]
+    assert a["command"][3:] == _member_command(12345, "cluster_a", "10.0.2.2:9000", "10.0.2.1:12345", "a")
     # the TLS files read-only at the same paths in the container, where the flags and the http block name them
-    assert [v for v in a["volumes"] if v["source"].startswith("/tmp/fleet-alloy-unit-pki/")] == [
-        {"type": "bind", "source": path, "target": path, "read_only": True}
-        for path in ("/tmp/fleet-alloy-unit-pki/cluster-ca.pem", "/tmp/fleet-alloy-unit-pki/a.pem", "/tmp/fleet-alloy-unit-pki/a.key")]
+    assert [v for v in a["volumes"] if v["source"].startswith(PKI + "/")] == [
+        {"type": "bind", "source": f"{PKI}/{name}", "target": f"{PKI}/{name}", "read_only": True}
+        for name in ("cluster-ca.pem", "a.pem", "a.key")]
     b = _compose(outcome, "cluster_b")["services"]["alloy"]
-    assert b["command"][3:] == ["--server.http.listen-addr=0.0.0.0:9000", "--stability.level=generally-available",
-                                "--cluster.enabled=true", "--cluster.node-name=cluster_b",
-                                "--cluster.join-addresses=10.0.2.1:12345", "--cluster.name=lab",
-                                "--cluster.advertise-address=10.0.2.2:9000", *TLS_FLAGS,
-                                "--cluster.tls-cert-path=/tmp/fleet-alloy-unit-pki/b.pem", "--cluster.tls-key-path=/tmp/fleet-alloy-unit-pki/b.key"]
+    assert b["command"][3:] == _member_command(9000, "cluster_b", "10.0.2.1:12345", "10.0.2.2:9000", "b")
     assert b["ports"] == [{"target": 9000, "published": "9000", "host_ip": "10.0.2.2", "protocol": "tcp"}]
 
 
