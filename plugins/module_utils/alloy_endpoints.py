@@ -15,8 +15,9 @@ components), protocol (http or grpc), signals, headers, timeout, compression, ba
 client block, and an otelcol.auth.basic for the credentials. The Fleet Management connection
 (alloy_config_fleet_management_endpoint) takes url, basic_auth, bearer_token(_file) and tls and
 becomes the HTTP client part of the remotecfg block. A scrape job of shared targets
-(alloy_config_scrape_jobs; its rules are the rule book's) takes the same auth and tls and
-becomes a prometheus.scrape (scrape_job).
+(alloy_config_scrape_jobs; its rules are the rule book's, which shares auth_problem and
+basic_auth_problem with the endpoints) takes the same auth and tls and becomes a
+prometheus.scrape (scrape_job).
 
 Secrets (basic_auth.password, bearer_token) never reach the configuration: they are
 replaced by sys.env("FLEET_ALLOY_<KIND>_<n>_<FIELD>") and returned separately for the
@@ -44,7 +45,11 @@ PROTOCOLS = {"http": "otelcol.exporter.otlphttp", "grpc": "otelcol.exporter.otlp
 CLIENT_BLOCKS = {"http": "otelcol.exporter.otlphttp client", "grpc": "otelcol.exporter.otlp client"}
 # configcompression's types (the OpenTelemetry Collector, as Alloy builds it); "none" sends plain.
 COMPRESSIONS = ("gzip", "zlib", "deflate", "snappy", "zstd", "lz4", "none")
+# The authentication methods of an endpoint or a scrape job: at most one (auth_problem).
 AUTH_KEYS = ("basic_auth", "bearer_token", "bearer_token_file")
+# basic_auth's keys: the password comes from exactly one of its sources (basic_auth_problem).
+PASSWORD_SOURCES = ("password", "password_file")
+BASIC_AUTH_KEYS = ("username",) + PASSWORD_SOURCES
 TLS_KEYS = ("ca_file", "ca_pem", "cert_file", "key_file", "insecure_skip_verify", "server_name",
             "min_version")
 ATTRIBUTES = {
@@ -61,7 +66,8 @@ CREDENTIAL_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie"
                                 "x-auth-token", "private-token"))
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _URL = re.compile(r"^https?://[^\s/?#]+[^\s]*\Z")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters (C0 and DEL): no one-line value holds one (the rule book's too).
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def secret_env_name(kind, index, field):
@@ -72,6 +78,29 @@ def secret_env_name(kind, index, field):
 def _present(endpoint, key):
     value = endpoint.get(key)
     return value not in (None, "", {}, [])
+
+
+def auth_problem(entry):
+    """The rule of endpoints and scrape jobs alike: one authentication method at most. What is
+    wrong, worded to follow the entry's path, or None; it names keys only, never their secrets."""
+    auth = [key for key in AUTH_KEYS if _present(entry, key)]
+    if len(auth) > 1:
+        return "sets %s: use only one authentication method" % " and ".join(auth)
+    return None
+
+
+def basic_auth_problem(basic):
+    """The rule of a basic_auth given (of an endpoint or a scrape job): the password from exactly
+    one of password and password_file (Alloy's username is optional). What is wrong, worded to
+    follow the path of the basic_auth, or None; never the password."""
+    if len([key for key in PASSWORD_SOURCES if basic.get(key)]) != 1:
+        return "needs exactly one of password and password_file"
+    return None
+
+
+def _placed(path, problem):
+    """[the problem of a shared rule after the path it concerns], or [] for None."""
+    return ["%s %s" % (path, problem)] if problem else []
 
 
 def endpoint_problems(endpoints, kind, varname):
@@ -109,13 +138,11 @@ def _one_endpoint_problems(endpoint, kind, where):
     if problems:
         return problems
     problems = _url_problems(endpoint.get("url"), where)
-    auth = [key for key in AUTH_KEYS if _present(endpoint, key)]
-    if len(auth) > 1:
-        problems.append("%s sets %s: use only one authentication method" % (where, " and ".join(auth)))
+    problems += _placed(where, auth_problem(endpoint))
     secrets = [("bearer_token", endpoint.get("bearer_token")),
                ("basic_auth.password", (endpoint.get("basic_auth") or {}).get("password"))]
     for key, value in secrets:
-        if isinstance(value, str) and _CONTROL.search(value):
+        if isinstance(value, str) and CONTROL.search(value):
             problems.append("%s.%s holds a line break or control character (a trailing newline from a vault "
                             "block scalar?): remove it" % (where, key))
         elif isinstance(value, str) and value_problem(value):
@@ -123,8 +150,7 @@ def _one_endpoint_problems(endpoint, kind, where):
         elif isinstance(value, (bool, list, dict)):
             problems.append("%s.%s must be a string" % (where, key))
     basic = endpoint.get("basic_auth") or {}
-    if basic and bool(basic.get("password")) == bool(basic.get("password_file")):
-        problems.append("%s.basic_auth needs exactly one of password and password_file" % where)
+    problems += _placed(where + ".basic_auth", basic_auth_problem(basic) if basic else None)
     problems.extend(_header_problems(endpoint.get("headers") or {}, where,
                                      "basic_auth" if kind == "otlp" else "basic_auth or bearer_token"))
     name = endpoint.get("name")
@@ -194,7 +220,7 @@ def _header_problems(headers, where, auth):
         elif str(header).lower() in CREDENTIAL_HEADERS:
             problems.append("%s.headers.%s carries credentials, which would be written to the configuration "
                             "file: use %s (written to the env file only)" % (where, header, auth))
-        elif not isinstance(value, str) or _CONTROL.search(value):
+        elif not isinstance(value, str) or CONTROL.search(value):
             problems.append("%s.headers.%s must be a one-line string" % (where, header))
     return problems
 

@@ -21,7 +21,8 @@ import re
 from urllib.parse import urlsplit
 
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import (
-    CLIENT_BLOCKS, TLS_KEYS, endpoint_problems, scrape_label)
+    AUTH_KEYS, BASIC_AUTH_KEYS, CLIENT_BLOCKS, CONTROL, TLS_KEYS, auth_problem, basic_auth_problem, endpoint_problems,
+    scrape_label)
 from ansible_collections.fleet.alloy.plugins.module_utils.alloy_syntax import EXPR_KEY
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import value_problem
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import has_credentials
@@ -29,7 +30,6 @@ from ansible_collections.fleet.alloy.plugins.plugin_utils import cluster, packag
 from ansible_collections.fleet.alloy.plugins.plugin_utils.openpgp import OpenPGPError, fingerprints
 from ansible_collections.fleet.alloy.plugins.plugin_utils.alloy_schema import BLOCKS, STAGES
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TRUE = frozenset(("true", "yes", "on", "1"))
 _FALSE = frozenset(("false", "no", "off", "0"))
 # Go's time.ParseDuration, which Alloy's duration attributes use.
@@ -90,7 +90,7 @@ def text(pattern=None, doc="a string", empty=False, multiline=False, secret=Fals
         value = _string(value, "expected " + doc)
         if value == "" and empty:
             return value
-        if not multiline and _CONTROL.search(value):
+        if not multiline and CONTROL.search(value):
             raise Problem("expected %s on one line, without control characters" % doc)
         if multiline and "\0" in value:
             raise Problem("expected %s without NUL characters" % doc)
@@ -488,8 +488,8 @@ def poll_frequency():
 
 # prometheus.scrape's defaults (Arguments.SetToDefault in internal/component/prometheus/scrape/scrape.go).
 SCRAPE_DEFAULTS = {"scrape_interval": "60s", "scrape_timeout": "10s"}
-SCRAPE_KEYS = ("name", "targets", "labels", "metrics_path", "scheme", "scrape_interval", "scrape_timeout", "tls",
-               "basic_auth", "bearer_token", "bearer_token_file", "clustering")
+SCRAPE_KEYS = ("name", "targets", "labels", "metrics_path", "scheme", "scrape_interval", "scrape_timeout",
+               "tls") + AUTH_KEYS + ("clustering",)
 JOB_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.:/-]*"
 ADDRESS = r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_][A-Za-z0-9_.-]*):" + PORT
 ADDRESS_DOC = "host:port or [ipv6]:port (no scheme, no path)"
@@ -551,8 +551,15 @@ def _tls_options():
     return Rule(check, "a mapping of " + ", ".join(TLS_KEYS))
 
 
+def _refuse(problem):
+    """Raise the problem of a rule shared with the endpoints (module_utils/alloy_endpoints.py), if any."""
+    if problem:
+        raise _Nested("", problem)
+
+
 def _basic_auth():
-    """{username, password | password_file}; the password reaches Alloy through the env file only."""
+    """{username, password | password_file} (BASIC_AUTH_KEYS): its values typed, then the endpoints' own
+    rule (alloy_endpoints.basic_auth_problem); the password reaches Alloy through the env file only."""
     fields = {"username": text(None, "a user name", empty=True), "password": env_value(), "password_file": path()}
 
     def check(value):
@@ -560,10 +567,9 @@ def _basic_auth():
             raise Problem("expected a mapping of username and password or password_file, got %s" % _type_name(value))
         unknown = sorted((key for key in value if key not in fields), key=str)
         if unknown:
-            raise _Nested("", "%s is not a key of basic_auth (username, password, password_file)" % _show(unknown[0]))
+            raise _Nested("", "%s is not a key of basic_auth (%s)" % (_show(unknown[0]), ", ".join(BASIC_AUTH_KEYS)))
         out = dict((key, _at("." + key, fields[key], item)) for key, item in value.items() if item not in (None, ""))
-        if ("password" in out) == ("password_file" in out):
-            raise _Nested("", "needs exactly one of password and password_file")
+        _refuse(basic_auth_problem(out))
         return out
     return Rule(check, "{username, password or password_file}")
 
@@ -602,9 +608,6 @@ def _scrape_fields():
     }
 
 
-_SCRAPE_AUTH = ("basic_auth", "bearer_token", "bearer_token_file")
-
-
 def _scrape_job(job, fields):
     """One entry of alloy_config_scrape_jobs, converted (targets as label maps, labels and clustering
     filled in); _Nested for its first problem."""
@@ -620,9 +623,7 @@ def _scrape_job(job, fields):
     for key, item in job.items():
         if item not in (None, "", {}) or key in ("name", "targets"):
             out[key] = _at("." + key, fields[key], item)
-    auth = [key for key in _SCRAPE_AUTH if key in out]
-    if len(auth) > 1:
-        raise _Nested("", "sets %s: use only one authentication method" % " and ".join(auth))
+    _refuse(auth_problem(out))
     # Arguments.Validate, which Alloy runs when it loads the component (not `alloy validate`): at a
     # restart, the refused component would stop Alloy's start.
     interval, timeout = (out.get(key, SCRAPE_DEFAULTS[key]) for key in ("scrape_interval", "scrape_timeout"))

@@ -119,6 +119,21 @@ def test_basic_auth_needs_exactly_one_password_source_and_no_username() -> None:
     assert problems({"url": URL, "basic_auth": {"username": "u", "password_file": "/f"}}) == []
 
 
+def test_the_shared_auth_rules_word_what_follows_the_path() -> None:
+    # The rule book's scrape jobs use these two as they are (test_rulebook: the same verdict).
+    assert ae.auth_problem({"bearer_token": "t", "basic_auth": {"password": "p"}}) == (
+        "sets basic_auth and bearer_token: use only one authentication method")
+    assert ae.auth_problem({"bearer_token": "t", "bearer_token_file": [], "basic_auth": {}}) is None
+    assert ae.auth_problem({}) is None
+    assert ae.basic_auth_problem({"username": "u"}) == "needs exactly one of password and password_file"
+    assert ae.basic_auth_problem({}) == "needs exactly one of password and password_file"
+    assert ae.basic_auth_problem({"password": "p", "password_file": "/f"}) == (
+        "needs exactly one of password and password_file")
+    assert ae.basic_auth_problem({"password": "p"}) is None
+    assert ae.basic_auth_problem({"password": "", "password_file": "/f"}) is None
+    assert ae.BASIC_AUTH_KEYS == ("username", "password", "password_file")
+
+
 def test_header_names_must_be_http_tokens() -> None:
     assert problems({"url": URL, "headers": {"X-Ok_1.~!#$%&'*+^`|": "v", "Bad Name": "v", "Colon:": "v",
                                              "New\n": "v"}}) == [

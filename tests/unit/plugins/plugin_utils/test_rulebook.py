@@ -868,3 +868,57 @@ def test_options_the_remotecfg_block_does_not_have_are_refused() -> None:
     assert _fleet(alloy_config_fleet_management_endpoint={"url": "https://fm", "remote_timeout": "5s"}) == [
         "alloy_config_fleet_management_endpoint.remote_timeout is not an option of the Fleet Management connection "
         "(url, basic_auth, bearer_token, bearer_token_file, tls)"]
+
+
+# ---- one authentication method, basic_auth's password from one source: one rule (module_utils/alloy_endpoints.py)
+# for the endpoints and the scrape jobs, placed after the variable path each names ----
+
+AUTH_CASES: List[Tuple[Dict[str, Any], Any]] = [
+    ({"bearer_token": PW}, None),
+    ({"basic_auth": {"username": "u", "password_file": "/p"}}, None),
+    ({"basic_auth": {"password": PW}}, None),                                     # Alloy's username is optional
+    ({"bearer_token": PW, "bearer_token_file": ""}, None),                        # empty is not set
+    ({"basic_auth": {}, "bearer_token_file": "/t"}, None),
+    ({"basic_auth": {"username": "u", "password": PW}, "bearer_token": PW},
+     ("", "sets basic_auth and bearer_token: use only one authentication method")),
+    ({"bearer_token": PW, "bearer_token_file": "/t"},
+     ("", "sets bearer_token and bearer_token_file: use only one authentication method")),
+    ({"basic_auth": {"password_file": "/p"}, "bearer_token": PW, "bearer_token_file": "/t"},
+     ("", "sets basic_auth and bearer_token and bearer_token_file: use only one authentication method")),
+    ({"basic_auth": {"username": "u"}}, (".basic_auth", "needs exactly one of password and password_file")),
+    ({"basic_auth": {"username": ""}}, (".basic_auth", "needs exactly one of password and password_file")),
+    ({"basic_auth": {"username": "u", "password": PW, "password_file": "/p"}},
+     (".basic_auth", "needs exactly one of password and password_file")),
+]
+
+
+def _refusal(name: str, value: Any) -> Any:
+    """The message check_value refuses the value of the variable with, or None (as the preflight reads it)."""
+    try:
+        rb.check_value(name, value)
+    except rb.Problem as err:
+        return str(err)
+    return None
+
+
+@pytest.mark.parametrize("endpoints,path", [("alloy_config_loki_endpoints", "alloy_config_loki_endpoints[0]"),
+                                            ("alloy_config_prometheus_endpoints",
+                                             "alloy_config_prometheus_endpoints[0]"),
+                                            ("alloy_config_fleet_management_endpoint",
+                                             "alloy_config_fleet_management_endpoint")])
+@pytest.mark.parametrize("auth,verdict", AUTH_CASES)
+def test_an_endpoint_and_a_scrape_job_get_the_same_verdict_on_authentication(endpoints: str, path: str,
+                                                                             auth: Dict[str, Any],
+                                                                             verdict: Any) -> None:
+    endpoint = dict(auth, url="https://b.example/push")
+    endpoint_refused = _refusal(endpoints, endpoint if endpoints.endswith("_endpoint") else [endpoint])
+    job_refused = _refusal("alloy_config_scrape_jobs", [dict(auth, name="n", targets=["h:9100"])])
+    if verdict is None:
+        assert endpoint_refused is None and job_refused is None
+        return
+    where, what = verdict
+    # The endpoints' messages follow the path with a blank, the rule book's with a colon (both pinned by
+    # tests/unit/roles/test_alloy_config_render.py): the words of the rule are the same.
+    assert endpoint_refused == "%s%s %s" % (path, where, what)
+    assert job_refused == "alloy_config_scrape_jobs[0]%s: %s" % (where, what)
+    assert PW not in endpoint_refused + job_refused
