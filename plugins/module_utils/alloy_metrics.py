@@ -288,26 +288,41 @@ def remote_write_verdicts(reads, component_id, window, max_lag, wanted=None):
     return verdicts
 
 
-def delivery(kind, before, after, component_ids, window, max_lag, wanted=None, moved_only=False):
+CONFIRMED = " (its backend, asked in this window, has this host's recent data)"
+
+
+def _early(verdict, confirmed, moved_only):
+    """Whether a passing verdict may end the window now: always at its end; before, on a
+    delivery seen in the window, or on an idle pass whose backend confirmed it (confirmed)."""
+    return verdict.ok and (verdict.moved or not moved_only or confirmed)
+
+
+def delivery(kind, before, after, component_ids, window, max_lag, wanted=None, moved_only=False,
+             confirmed=frozenset()):
     """(ok, detail) over every writer component of one kind. With wanted (the endpoint
     keys of the configuration), a stale series is ignored, and a configured endpoint
     without any series is named: for Loki it has had nothing to send (Alloy makes the
     series when the first line is queued), for remote_write it is not loaded. With
-    moved_only, ok needs a delivery seen in the window for every endpoint: an idle pass
-    ("delivered before") is not enough to end a window early, since a backend that has
-    just gone down looks idle until Alloy's first retry."""
+    moved_only, ok needs for every endpoint a delivery seen in the window, or an idle pass
+    ("delivered before") of an endpoint in confirmed: one whose backend, asked in the same
+    check, answered with this host's recent data. An idle pass alone does not end a window
+    early, since a backend that has just gone down looks idle until Alloy's first retry;
+    a backend that answers with this host's data now is not down."""
     reads = Reads(before, after)
+    normal = (lambda key: key) if kind == "loki" else _url_normal
     texts, oks, seen = [], [], set()
     for cid in component_ids:
         if kind == "loki":
             verdicts = loki_verdicts(reads, cid, window, wanted)
-            seen.update(verdicts)
         else:
             verdicts = remote_write_verdicts(reads, cid, window, max_lag, wanted)
-            seen.update(_url_normal(key) for key in verdicts)
+        seen.update(normal(key) for key in verdicts)
         if verdicts:
-            oks.append(all(v.ok and (v.moved or not moved_only) for v in verdicts.values()))
-            texts.append("%s: %s" % (cid, "; ".join(v.text for v in verdicts.values())))
+            early = dict((key, _early(v, normal(key) in confirmed, moved_only)) for key, v in verdicts.items())
+            oks.append(all(early.values()))
+            texts.append("%s: %s" % (cid, "; ".join(
+                v.text + (CONFIRMED if moved_only and early[key] and not v.moved else "")
+                for key, v in verdicts.items())))
         elif wanted is None:
             oks.append(kind == "loki" and not moved_only)
             texts.append("%s: %s" % (cid, "nothing queued yet" if kind == "loki" else "no endpoint loaded"))

@@ -14,6 +14,7 @@ __metaclass__ = type
 import calendar
 import json
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -169,17 +170,44 @@ def _watch(read, judge, window, poll, sleep, clock):
             return ok, detail
 
 
+class Evidence(object):
+    """What the backends said during one verify run, for the delivery checks running beside
+    the data checks: the endpoints (alloy_metrics.endpoint_key, by kind) whose backend answered
+    a query with this host's recent data, each answer numbered in the order it came. A delivery
+    check takes mark() as it starts and reads only the answers that came after it: a data check
+    that passed in an earlier round (with wait, a passing check is not run again) confirms no
+    later window. Written and read by the checks' threads."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._answers = []   # (kind, endpoint key), in the order they came
+
+    def mark(self):
+        with self._lock:
+            return len(self._answers)
+
+    def confirm(self, kind, endpoint):
+        with self._lock:
+            self._answers.append((kind, alloy_metrics.endpoint_key(kind, endpoint)))
+
+    def confirmed(self, kind, since=0):
+        with self._lock:
+            return frozenset(key for found, key in self._answers[since:] if found == kind)
+
+
 def delivery_check(base, kind, endpoints, window, max_lag, timeout, sleep=time.sleep, poll=0.5,
-                   clock=time.monotonic, tls=None):
+                   clock=time.monotonic, tls=None, evidence=None):
     """Every loki.write (or prometheus.remote_write) component of the running Alloy
     delivers: its metrics read at the start of a window and again every poll seconds,
     judged per endpoint on the window so far; the window ends at the first read where
-    every endpoint passes, at most window seconds after the first (see _watch). With
+    every endpoint has delivered in it or, idle, is confirmed by its backend (evidence, see
+    alloy_metrics.delivery), at most window seconds after the first (see _watch). With
     endpoints (None: judge whatever is loaded), a missing writer or endpoint fails."""
     component = alloy_metrics.WRITERS[kind]
     wanted = None if endpoints is None else set(alloy_metrics.endpoint_key(kind, e) for e in endpoints)
 
     def run():
+        since = evidence.mark() if evidence else 0
         ids, error = _writer_ids(base, kind, timeout, tls)
         if ids is None:
             return False, error
@@ -187,7 +215,9 @@ def delivery_check(base, kind, endpoints, window, max_lag, timeout, sleep=time.s
             return wanted is None, "no %s component is loaded" % component
 
         def judge(before, after, elapsed, final):
-            return alloy_metrics.delivery(kind, before, after, ids, elapsed, max_lag, wanted, moved_only=not final)
+            confirmed = evidence.confirmed(kind, since) if evidence else frozenset()
+            return alloy_metrics.delivery(kind, before, after, ids, elapsed, max_lag, wanted, moved_only=not final,
+                                          confirmed=confirmed)
         return _watch(lambda: _metrics(base, timeout, tls=tls), judge, window, poll, sleep, clock)
     return lambda: _timed("delivery %s" % kind, run)
 
@@ -520,7 +550,17 @@ def backend_ready_check(backend, timeout):
     return lambda: _timed(backend.label, run)
 
 
-def prometheus_data_check(backend, query, max_age, timeout, now=time.time):
+def _confirming(backend, evidence, run):
+    """run, whose pass is also recorded in evidence as the backend's word on this host's data."""
+    def confirmed_run():
+        ok, detail = run()
+        if ok and evidence is not None:
+            evidence.confirm(backend.kind, backend.endpoint)
+        return ok, detail
+    return lambda: _timed("data " + backend.label, confirmed_run)
+
+
+def prometheus_data_check(backend, query, max_age, timeout, now=time.time, evidence=None):
     url = "%s?%s" % (backend.query_url, urlencode({"query": query}))
 
     def run():
@@ -538,10 +578,10 @@ def prometheus_data_check(backend, query, max_age, timeout, now=time.time):
         if age > max_age:
             return False, "newest sample for %s is %ds old (max %ds)" % (query, age, max_age)
         return True, "%d series for %s" % (len(stamps), query)
-    return lambda: _timed("data " + backend.label, run)
+    return _confirming(backend, evidence, run)
 
 
-def loki_data_check(backend, query, max_age, timeout, now=time.time):
+def loki_data_check(backend, query, max_age, timeout, now=time.time, evidence=None):
     def run():
         start_ns = int((now() - max_age) * 1e9)
         url = "%s?%s" % (backend.query_url, urlencode(
@@ -557,7 +597,7 @@ def loki_data_check(backend, query, max_age, timeout, now=time.time):
         if not lines:
             return False, "no log line for %s in the last %ds" % (query, max_age)
         return True, "%d lines for %s" % (lines, query)
-    return lambda: _timed("data " + backend.label, run)
+    return _confirming(backend, evidence, run)
 
 
 # --- running -------------------------------------------------------------------------

@@ -163,9 +163,10 @@ options:
     description:
       - The longest window, in seconds, over which delivery is watched. C(/metrics) is read
         at its start and every half second after, each read judged on the window so far; the
-        window ends early at the first read where every endpoint has delivered in it (an idle
-        endpoint does not end it, since a backend just gone down looks idle until the first retry),
-        and otherwise after
+        window ends early at the first read where every endpoint has delivered in it, or is idle
+        and its backend has answered this run's data check (O(data_flow)) with this host's recent
+        data (an idle endpoint without that answer does not end it, since a backend just gone down
+        looks idle until the first retry), and otherwise after
         O(delivery_window) seconds, judged on all of it - a failure seen early does not end it,
         as a later read may see the endpoint deliver. A longer window gives a failing endpoint
         longer to deliver. An endpoint idle in the window passes if it delivered since Alloy
@@ -328,7 +329,7 @@ from ansible_collections.fleet.alloy.plugins.module_utils.alloy_endpoints import
 from ansible_collections.fleet.alloy.plugins.module_utils.backends import Backend
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import TLSOptions
 from ansible_collections.fleet.alloy.plugins.module_utils.verify_checks import (
-    alloy_endpoint_check, alloy_log, backend_ready_check, cluster_check, components_check, container_check,
+    Evidence, alloy_endpoint_check, alloy_log, backend_ready_check, cluster_check, components_check, container_check,
     delivery_check, fleet_management_check, fleet_pipelines_check, loki_data_check, prometheus_data_check, run_all,
     summary, systemd_check)
 
@@ -442,7 +443,7 @@ def alloy_tls(params):
     return TLSOptions(**given) if given else None
 
 
-def _alloy_checks(params, base, runner):
+def _alloy_checks(params, base, runner, evidence):
     timeout, tls = params["timeout"], alloy_tls(params)
     checks = [alloy_endpoint_check("alloy ready", base + "/-/ready", timeout, tls),
               alloy_endpoint_check("alloy healthy", base + "/-/healthy", timeout, tls),
@@ -452,7 +453,7 @@ def _alloy_checks(params, base, runner):
         for kind in given or KINDS:
             endpoints = params["%s_endpoints" % kind] if given else None
             checks.append(delivery_check(base, kind, endpoints, params["delivery_window"], params["max_age"],
-                                         timeout, tls=tls))
+                                         timeout, tls=tls, evidence=evidence))
     if params["fleet_management"]:
         checks += [fleet_management_check(base, timeout, _alloy_log(params, runner),
                                           params["delivery_window"], tls=tls),
@@ -462,7 +463,7 @@ def _alloy_checks(params, base, runner):
     return checks
 
 
-def _backend_checks(params, backends):
+def _backend_checks(params, backends, evidence):
     timeout, max_age = params["timeout"], params["max_age"]
     checks = [backend_ready_check(b, timeout) for b in backends if b.ready_url]
     if params["data_flow"]:
@@ -470,21 +471,21 @@ def _backend_checks(params, backends):
         for backend in (b for b in backends if b.query_url):
             if backend.kind == "prometheus":
                 query = params["prometheus_query"] or 'up{instance="%s"}' % instance
-                checks.append(prometheus_data_check(backend, query, max_age, timeout))
+                checks.append(prometheus_data_check(backend, query, max_age, timeout, evidence=evidence))
             else:
                 query = params["loki_query"] or '{instance="%s"}' % instance
-                checks.append(loki_data_check(backend, query, max_age, timeout))
+                checks.append(loki_data_check(backend, query, max_age, timeout, evidence=evidence))
     return checks
 
 
 def build_checks(params, runner):
     """The check callables the parameters ask for, in report order."""
-    checks = _service_checks(params, runner)
+    checks, evidence = _service_checks(params, runner), Evidence()
     base = (params["alloy_url"] or "").rstrip("/")
     if base:
-        checks += _alloy_checks(params, base, runner)
+        checks += _alloy_checks(params, base, runner, evidence)
     backends = [Backend(kind, endpoint) for kind in KINDS for endpoint in params["%s_endpoints" % kind]]
-    return checks + _backend_checks(params, backends)
+    return checks + _backend_checks(params, backends, evidence)
 
 
 def verify(params, runner):

@@ -249,6 +249,7 @@ class MetricsAnswers:
                  writers: str = ONLY_A) -> None:
         self.reads, self.read_time, self.now = reads, read_time, 100.0
         self.slept: List[float] = []
+        self.during: List[Callable[[], None]] = []   # run at the first read (in the window)
         self.recorder = http({"http://a/api/v0/web/components": Response(200, writers)})
         self.recorder.answers["http://a/metrics"] = self  # type: ignore[assignment]  # a Response each read
 
@@ -259,15 +260,17 @@ class MetricsAnswers:
     @property
     def body(self) -> str:
         self.now += self.read_time
+        while self.metrics_reads == 1 and self.during:
+            self.during.pop()()
         return self.reads[min(self.metrics_reads, len(self.reads)) - 1]
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += seconds
 
-    def check(self, kind: str, window: float, endpoints: Any = None) -> vc.Check:
+    def check(self, kind: str, window: float, endpoints: Any = None, evidence: Optional[vc.Evidence] = None) -> vc.Check:
         return vc.delivery_check("http://a", kind, endpoints, window, 300, 2.0, sleep=self.sleep,
-                                 clock=lambda: self.now)()
+                                 clock=lambda: self.now, evidence=evidence)()
 
 
 def test_delivery_check_ends_the_window_at_the_first_read_that_delivered(http: Callable[..., Recorder]) -> None:
@@ -284,6 +287,51 @@ def test_an_idle_endpoint_is_judged_on_the_full_window(http: Callable[..., Recor
     check = polled.check("loki", 2)
     assert check.ok and check.detail == "loki.write.a: h:3100: idle in 2 s, 12 sent since start"
     assert sum(polled.slept) == 2 and polled.metrics_reads == 5
+
+
+def confirmed(kind: str, *endpoints: Dict[str, Any]) -> vc.Evidence:
+    evidence = vc.Evidence()
+    for endpoint in endpoints:
+        evidence.confirm(kind, endpoint)
+    return evidence
+
+
+def answered(polled: "MetricsAnswers", kind: str, endpoint: Dict[str, Any]) -> vc.Evidence:
+    """Evidence whose backend answers (a data check passing) once the window has begun."""
+    evidence = vc.Evidence()
+    polled.during.append(lambda: evidence.confirm(kind, endpoint))
+    return evidence
+
+
+def test_an_idle_endpoint_whose_backend_has_the_hosts_data_ends_the_window(http: Callable[..., Recorder]) -> None:
+    # The backend answered the data check with this host's recent data: it is not down, so the
+    # idle pass needs no more waiting for a retry that would show it down.
+    polled = MetricsAnswers(http, [LOKI_A % (12, 0, 0)])
+    check = polled.check("loki", 5, evidence=answered(polled, "loki", {"url": "https://H:3100/loki/api/v1/push"}))
+    assert check.ok and check.detail == ("loki.write.a: h:3100: idle in 0.5 s, 12 sent since start (its backend, "
+                                         "asked in this window, has this host's recent data)")
+    assert polled.slept == [0.5] and polled.metrics_reads == 2
+
+
+def test_a_backend_confirms_only_its_own_endpoint_and_only_a_clean_one(http: Callable[..., Recorder]) -> None:
+    polled = MetricsAnswers(http, [LOKI_A % (12, 0, 0)])
+    other_tenant = answered(polled, "loki", {"url": "https://h:3100/loki/api/v1/push", "tenant_id": "t"})
+    assert polled.check("loki", 2, evidence=other_tenant).ok and sum(polled.slept) == 2
+    # A backend that has the host's data does not excuse drops since start: judged on the full window.
+    dropped = MetricsAnswers(http, [LOKI_A % (12, 3, 0)])
+    check = dropped.check("loki", 2, evidence=answered(dropped, "loki", {"url": "http://h:3100/x"}))
+    assert not check.ok and sum(dropped.slept) == 2
+    # Confirmed for Loki is not confirmed for Prometheus at the same address.
+    nothing = RW_D % (10, 60, 60)
+    rw = MetricsAnswers(http, [nothing], writers=WRITERS)
+    check = rw.check("prometheus", 2, [{"url": "http://p/api/v1/write"}],
+                     evidence=answered(rw, "loki", {"url": "http://p/api/v1/write"}))
+    assert check.ok and sum(rw.slept) == 2 and "asked in this window" not in check.detail
+    rw = MetricsAnswers(http, [nothing], writers=WRITERS)
+    check = rw.check("prometheus", 2, [{"url": "http://p/api/v1/write"}],
+                     evidence=answered(rw, "prometheus", {"url": "HTTP://P/api/v1/write/"}))
+    assert check.ok and rw.slept == [0.5] and check.detail.endswith("delivered before (its backend, asked in this window, "
+                                                                    "has this host's recent data)")
 
 
 def test_delivery_check_prints_the_window_the_reads_took(http: Callable[..., Recorder]) -> None:
@@ -413,6 +461,22 @@ def test_prometheus_data_check_answers_without_data(http: Callable[..., Recorder
     assert run() == (False, "http://p:9090/api/v1/query: HTTP 500: oops")
 
 
+def test_a_data_check_that_passes_is_evidence_for_its_endpoint_only(http: Callable[..., Recorder]) -> None:
+    evidence = vc.Evidence()
+    backend = Backend("prometheus", PROM)
+    http({"http://p:9090/api/v1/query": query()})
+    assert not vc.prometheus_data_check(backend, "up", 300, 2.0, now=lambda: 1300.0, evidence=evidence)().ok
+    assert evidence.confirmed("prometheus") == frozenset()
+    http({"http://p:9090/api/v1/query": query(1290.0)})
+    assert vc.prometheus_data_check(backend, "up", 300, 2.0, now=lambda: 1300.0, evidence=evidence)().ok
+    assert evidence.confirmed("prometheus") == {"http://p:9090/api/v1/write"}
+    assert evidence.confirmed("loki") == frozenset()
+    loki = Backend("loki", {"url": "http://l:3100/loki/api/v1/push", "tenant_id": "t"})
+    http({"http://l:3100/loki/api/v1/query_range": Response(200, '{"data": {"result": [{"values": [["1", "a"]]}]}}')})
+    assert vc.loki_data_check(loki, "q", 60, 2.0, now=lambda: 1000.0, evidence=evidence)().ok
+    assert evidence.confirmed("loki") == {("l:3100", "t")}
+
+
 def test_loki_data_check_asks_for_the_last_lines_since_max_age(http: Callable[..., Recorder]) -> None:
     body = {"data": {"result": [{"values": [["1", "a"], ["2", "b"]]}, {"values": [["3", "c"]]}, {}]}}
     recorder = http({"http://l:3100/loki/api/v1/query_range": Response(200, json.dumps(body))})
@@ -507,3 +571,13 @@ def test_run_all_runs_at_most_sixteen_checks_at_once() -> None:
     running["most"] = 0
     vc.run_all([check] * 3)
     assert running["most"] == 3
+
+
+def test_an_answer_from_before_the_window_confirms_nothing(http: Callable[..., Recorder]) -> None:
+    # With wait, a data check that passed in an earlier round is not run again: its answer is no
+    # word on the later window, which then runs to its end.
+    evidence = confirmed("loki", {"url": "http://h:3100/loki/api/v1/push"})
+    assert evidence.confirmed("loki", since=evidence.mark()) == frozenset()
+    polled = MetricsAnswers(http, [LOKI_A % (12, 0, 0)])
+    check = polled.check("loki", 2, evidence=evidence)
+    assert check.ok and sum(polled.slept) == 2 and "asked in this window" not in check.detail

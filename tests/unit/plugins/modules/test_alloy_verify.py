@@ -420,3 +420,30 @@ def test_metrics_are_read_whole(server: LocalServer) -> None:
     server.routes["/metrics"] = (200, "# padding\n" * (MAX_BODY // 10 + 10) + "loki_write_sent_entries_total 1\n")
     assert request(server.url + "/metrics", max_body=None).body.endswith("loki_write_sent_entries_total 1\n")
     assert len(request(server.url + "/metrics").body) == MAX_BODY
+
+
+def _idle_remote_write(url: str, now: float) -> str:
+    labels = 'component_id="prometheus.remote_write.default",component_path="/",remote_name="q",url="%s"' % url
+    return ("prometheus_remote_storage_samples_total{%s} 40\n"
+            "prometheus_remote_storage_queue_highest_sent_timestamp_seconds{%s} %d\n"
+            'prometheus_remote_storage_highest_timestamp_in_seconds{component_id="prometheus.remote_write.default",'
+            'component_path="/"} %d\n' % (labels, labels, now, now))
+
+
+@pytest.mark.parametrize("series, early", [([{"metric": {}, "value": [time.time(), "1"]}], True), ([], False)])
+def test_the_data_check_confirms_an_idle_endpoint_to_the_delivery_check(
+        server: LocalServer, series: List[object], early: bool) -> None:
+    # One Alloy and one Prometheus on the same server: the remote write endpoint is idle (no
+    # send in the window). With the host's series at the backend the window ends at the first
+    # poll; without, it runs to its end (and passes: idle, delivered before).
+    alloy_routes(server, components=[{"name": "prometheus.remote_write", "localID": "prometheus.remote_write.default",
+                                      "health": {"state": "healthy"}}])
+    write = server.url + "/api/v1/write"
+    server.routes["/metrics"] = (200, _idle_remote_write(write, time.time()))
+    server.routes["/api/v1/query"] = (200, _query(series))
+    result = verify(params(alloy_url=server.url, delivery=True, delivery_window=3.0, data_flow=True, instance="h",
+                           prometheus_endpoints=[{"url": write, "verify": {"ready": False}}]), no_runner)
+    delivery = by_name(result)["delivery prometheus"]
+    assert delivery["ok"] and ("asked in this window, has this host's recent data" in delivery["detail"]) is early
+    reads = [r.path for r in server.requests].count("/metrics")
+    assert reads <= 3 if early else "idle in 3" in delivery["detail"]   # 7 reads unless the machine is slow

@@ -91,7 +91,7 @@ def test_delivery_judges_the_configured_endpoints_only(http: Recorder, monkeypat
     seen: List[Any] = []
 
     def fake(base: str, kind: str, endpoints: Any, window: float, max_lag: float, timeout: float,
-             tls: Any = None) -> Any:
+             tls: Any = None, evidence: Any = None) -> Any:
         seen.append((base, kind, endpoints, window, max_lag, timeout))
         return lambda: vc.Check("delivery " + kind, True, "")
     monkeypatch.setattr(av, "delivery_check", fake)
