@@ -296,8 +296,8 @@ def test_lab_pipelines_select_by_role_and_load_in_the_standin_alloy() -> None:
         assert [name for name, p in sorted(pipelines.items()) if p.selects(attributes)] == [role]
         loaded = modules.load(render(pipelines[role], attributes))
         blocks = {cid: entry.block for cid, entry in loaded[f"remotecfg/{role}.default"].items()}
-        assert sorted(blocks) == [f"prometheus.exporter.self.fleet_{role}", f"prometheus.remote_write.fleet_{role}",
-                                  f"prometheus.scrape.fleet_{role}"]
+        assert sorted(blocks) == [f"discovery.relabel.fleet_{role}", f"prometheus.exporter.self.fleet_{role}",
+                                  f"prometheus.remote_write.fleet_{role}", f"prometheus.scrape.fleet_{role}"]
         labels = evaluate(attr(blocks[f"prometheus.remote_write.fleet_{role}"], "external_labels"))
         assert isinstance(labels, dict) and (labels["fleet_pipeline"], labels["fleet_role"]) == (role, role)
         sink, series = next(Producer(blocks).samples(1000))

@@ -192,6 +192,7 @@ prometheus.scrape "shared" {{
 	]
 	forward_to = [prometheus.remote_write.out.receiver]
 	scrape_interval = "1s"
+	scrape_timeout = "300ms"
 	clustering {{
 		enabled = true
 	}}
@@ -200,6 +201,7 @@ prometheus.scrape "local" {{
 	targets = [{{"__address__" = "localhost:9100", "instance" = "{name}", "job" = "node"}}]
 	forward_to = [prometheus.remote_write.out.receiver]
 	scrape_interval = "1s"
+	scrape_timeout = "300ms"
 	clustering {{
 		enabled = true
 	}}

@@ -126,6 +126,22 @@ options:
         section is removed.
     type: dict
     default: {}
+  record:
+    description:
+      - What the configuration runs, for later plays (the record C(fleet.alloy.alloy_config) keeps of its
+        pipelines, P(fleet.alloy.alloy_pipelines_of#filter)) - kept on the host as the local fact O(record_path) once the
+        configuration is in place (JSON, root's, mode C(0644); a missing parent directory is created, mode
+        C(0755)) and returned as the fact C(alloy_pipelines), so that this play and later ones (gathering
+        C(ansible_local)) read what the host runs. In check mode it is returned, not written.
+      - Plain data, returned as a fact and kept readable by all - it must hold no secret.
+      - Its change alone does not make the task changed (bookkeeping for later plays, which restarts nothing);
+        RV(record_changed) says it.
+      - Nothing is done to the local fact when this is not given.
+    type: dict
+  record_path:
+    description: Where O(record) is kept.
+    type: path
+    default: /etc/ansible/facts.d/alloy_pipelines.fact
 """
 
 EXAMPLES = r"""
@@ -195,6 +211,14 @@ restart_needed:
       O(restart_on) written or removed; no reload was asked for.
   returned: always
   type: bool
+record_changed:
+  description: Whether the local fact O(record_path) was (or in check mode would be) written.
+  returned: when O(record) is given
+  type: bool
+ansible_facts:
+  description: The fact C(alloy_pipelines), O(record) as given.
+  returned: when O(record) is given
+  type: dict
 """
 
 import os
@@ -205,8 +229,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.alloy.plugins.module_utils.config_apply import (
     ApplyError, diffs, env_change, install, parse_version, plan, remove_tree, stage, undo, validation_commands,
     validator_for)
-from ansible_collections.fleet.alloy.plugins.module_utils.files import write_private
+from ansible_collections.fleet.alloy.plugins.module_utils.files import keep_fact, write_private
 from ansible_collections.fleet.alloy.plugins.module_utils.http_probe import TLSOptions, request
+from ansible_collections.fleet.alloy.plugins.module_utils.runtime_fact import PIPELINES_FACT, PIPELINES_FACT_PATH
 
 
 class ConfigApply(object):
@@ -318,7 +343,26 @@ class ConfigApply(object):
             elif self.params["reload_url"]:
                 result["reloaded"], result["reload_message"] = self.reload(undo_list)
         result["changed"] = self.attributes(result["changed"], env)
+        self.record(result)
         return result
+
+    def record(self, result):
+        """Keep the record of what now runs (O(record)): not a change by itself."""
+        record = self.params.get("record")
+        if record is None:
+            return
+        path = self.params.get("record_path") or PIPELINES_FACT_PATH
+        result.update(ansible_facts={PIPELINES_FACT: record})
+        try:
+            changed, diff = keep_fact(self.module, path, record)
+        except (IOError, OSError) as err:   # the configuration is live by now: say so, do not fail the apply
+            self.module.warn("the pipelines are in place, but their record %s could not be kept (%s): a later "
+                             "play that runs the verify task alone reads none" % (path, err))
+            result["record_changed"] = False
+            return
+        result["record_changed"] = changed
+        if changed:
+            result["diff"] = result.get("diff", []) + [diff]
 
     def attributes(self, changed, env=None):
         paths = []
@@ -351,6 +395,8 @@ def main():
             env_file=dict(type="path"),
             env_section=dict(type="str", default="alloy_config"),
             env_secrets=dict(type="dict", default={}, no_log=True),
+            record=dict(type="dict"),
+            record_path=dict(type="path", default=PIPELINES_FACT_PATH),
         ),
         add_file_common_args=True,
         supports_check_mode=True,

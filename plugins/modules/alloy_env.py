@@ -150,34 +150,14 @@ config_exists:
   type: bool
 """
 
-import io
-import json
 import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import EnvFileError, section_change
-from ansible_collections.fleet.alloy.plugins.module_utils.files import write_private
+from ansible_collections.fleet.alloy.plugins.module_utils.files import keep_fact, keep_root_file, write_private
 from ansible_collections.fleet.alloy.plugins.module_utils.runtime_fact import FACT, FACT_PATH
-
-
-# The attributes of the drop-in and of the local fact, whatever the task's owner/group/mode
-# (those are the env file's).
-DROPIN_OWNER = ("root", "root")
-DROPIN_MODE = "0644"
-DROPIN_DIR_MODE = "0755"
-
-
-def _read(path):
-    if not os.path.exists(path):
-        return ""
-    with io.open(path, "r", encoding="utf-8") as handle:
-        return handle.read()
-
-
-def _diff(path, before, after):
-    return dict(before=before, after=after, before_header=path, after_header=path)
 
 
 def _env_file(module, path, section, values, secret):
@@ -193,40 +173,6 @@ def _env_file(module, path, section, values, secret):
         file_args = module.load_file_common_arguments(module.params)
         changed = module.set_fs_attributes_if_different(file_args, changed)
     return changed, change.diff()
-
-
-def _dropin_attributes(module, path, mode):
-    """The file options for a drop-in or its directory: root's, with mode."""
-    owner, group = DROPIN_OWNER
-    return dict(module.load_file_common_arguments({}, path=path), owner=owner, group=group, mode=mode)
-
-
-def _make_dropin_dir(module, directory):
-    """Create the drop-in directory if missing (not in check mode): whether it was missing."""
-    if os.path.isdir(directory):
-        return False
-    if not module.check_mode:
-        os.makedirs(directory, int(DROPIN_DIR_MODE, 8))
-        module.set_fs_attributes_if_different(_dropin_attributes(module, directory, DROPIN_DIR_MODE), False)
-    return True
-
-
-def _dropin(module, path, text):
-    """Write the drop-in (or the local fact), or remove it when text is empty: (changed, diff)."""
-    exists = os.path.exists(path)
-    before = _read(path)
-    if not text:
-        if exists and not module.check_mode:
-            os.remove(path)
-        return exists, _diff(path, before, "")
-    changed = not exists or before != text
-    changed = _make_dropin_dir(module, os.path.dirname(path)) or changed
-    attributes = _dropin_attributes(module, path, DROPIN_MODE)
-    if changed and not module.check_mode:
-        write_private(module, path, text, attributes)
-    if os.path.exists(path):
-        changed = module.set_fs_attributes_if_different(attributes, changed)
-    return changed, _diff(path, before, text)
 
 
 def main():
@@ -259,13 +205,12 @@ def main():
     diffs = [diff]
     dropin_path = module.params["dropin_path"]
     if dropin_path:
-        dropin_changed, dropin_diff = _dropin(module, dropin_path, module.params["dropin"])
+        dropin_changed, dropin_diff = keep_root_file(module, dropin_path, module.params["dropin"])
         result.update(changed=result["changed"] or dropin_changed, dropin_changed=dropin_changed)
         diffs.append(dropin_diff)
     runtime = module.params["runtime"]
     if runtime is not None:
-        text = json.dumps(runtime, indent=2, sort_keys=True) + "\n"
-        runtime_changed, runtime_diff = _dropin(module, module.params["runtime_path"], text)
+        runtime_changed, runtime_diff = keep_fact(module, module.params["runtime_path"], runtime)
         result.update(changed=result["changed"] or runtime_changed, runtime_changed=runtime_changed,
                       ansible_facts={FACT: runtime})
         diffs.append(runtime_diff)

@@ -69,7 +69,6 @@ import http.client
 import json
 import math
 import random
-import socket
 import ssl
 import threading
 import time
@@ -80,8 +79,8 @@ from urllib.parse import urlsplit
 from lab_wire.handler import TextHandler
 
 from . import cluster_targets
-from .cluster_flags import Setup, join_host_port, join_peers, log, split_host_port, time_scale
-from .http_tls import client_error
+from .cluster_flags import Setup, join_peers, log, split_host_port, time_scale
+from .http_tls import transport_error
 from .cluster_ring import Ring, target_key
 from .syntax import Block
 from .telemetry import Labels, _first, _flag, attr, number_text
@@ -161,22 +160,6 @@ class _PeerConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(self.sock, server_hostname=self.server_name)  # type: ignore[attr-defined]
 
 
-def _transport_error(exc: OSError, host: str, port: int, name: str, timeout: float) -> str:
-    """Go's words for a request that got no answer (net/http's and crypto/tls's)."""
-    said = client_error(exc, host, port, name, timeout)
-    if said:
-        return said
-    if isinstance(exc, ConnectionRefusedError):
-        return f"dial tcp {join_host_port(host, port)}: connect: connection refused"
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return "context deadline exceeded"
-    # A server that closes before reading the request (a TLS listener given plain HTTP/2) breaks the
-    # write or the read, depending on timing; Go's transport reports EOF either way.
-    if isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
-        return "EOF"
-    return exc.strerror or str(exc)
-
-
 def _post(addr: str, path: str, payload: Message, timeout: float, tls: Optional[ssl.SSLContext],
           server_name: str = "") -> bytes:
     """POST payload as JSON to a peer's listen address (HTTPS with tls, the peer's certificate
@@ -194,14 +177,14 @@ def _post(addr: str, path: str, payload: Message, timeout: float, tls: Optional[
             raise OSError(f"unexpected status {answer.status}")
         return body
     except (http.client.RemoteDisconnected, ssl.SSLError) as exc:   # an SSLCertVerificationError is a ValueError
-        raise OSError(f'Post "{url}": ' + _transport_error(exc, host, int(port), server_name or host, timeout)) \
+        raise OSError(f'Post "{url}": ' + transport_error(exc, host, int(port), server_name or host, timeout)) \
             from None
     except (http.client.HTTPException, ValueError) as exc:
         raise OSError(str(exc) or "EOF") from None
     except OSError as exc:
         if str(exc).startswith("unexpected status"):
             raise
-        raise OSError(f'Post "{url}": ' + _transport_error(exc, host, int(port), server_name or host, timeout)) \
+        raise OSError(f'Post "{url}": ' + transport_error(exc, host, int(port), server_name or host, timeout)) \
             from None
     finally:
         conn.close()

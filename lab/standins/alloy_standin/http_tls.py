@@ -35,6 +35,7 @@ stand-in peer's gossip is HTTP/1.1 (cluster.py): on a TLS server its plain "POST
 """
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import ssl
@@ -44,6 +45,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
+from .cluster_flags import join_host_port
 from .diag import go_quote
 from .syntax import Attribute, Block
 from .telemetry import _first, evaluate
@@ -334,3 +336,22 @@ def client_error(exc: BaseException, host: str, port: int, name: str, timeout: f
     if isinstance(exc, ssl.SSLError):
         return "EOF" if "EOF" in reason or not reason else "tls: " + reason.lower().replace("_", " ")
     return ""
+
+
+def transport_error(exc: Exception, host: str, port: int, name: str, timeout: float) -> str:
+    """Go's words for a request to host:port (its certificate checked for name) that got no
+    answer (net/http's and crypto/tls's), without the `Post "<url>": ` that *url.Error adds."""
+    said = client_error(exc, host, port, name, timeout)
+    if said:
+        return said
+    if isinstance(exc, ConnectionRefusedError):
+        return f"dial tcp {join_host_port(host, port)}: connect: connection refused"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "context deadline exceeded"
+    if isinstance(exc, socket.gaierror):
+        return f"dial tcp: lookup {host}: no such host"
+    # A server that closes before reading the request (a TLS listener given plain HTTP/2) breaks the
+    # write or the read, depending on timing; Go's transport reports EOF either way.
+    if isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
+        return "EOF"
+    return (exc.strerror if isinstance(exc, OSError) else "") or str(exc)

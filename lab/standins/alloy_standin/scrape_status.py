@@ -9,27 +9,27 @@ last_error left out when empty).
 
 The targets are those the scrape manager was given: with clustering, only the ones the hash
 ring gives this node (cluster.py), else all of them (targets written inline,
-prometheus.exporter.*.targets, discovery.relabel outputs: cluster_targets.resolve), each
-distinct one once. Per target: job (the job_name, else the component's ID), url
-(__scheme__ or scheme, __address__, __metrics_path__ or metrics_path, __param_* as the query),
-health (up once the stand-in's round scraped it, unknown before; the stand-in never reaches
-the target itself), labels (the target's labels less the reserved "__" ones, with instance =
-__address__ and job unless the target has them: Prometheus' PopulateLabels), last_scrape (Go's
-zero time before) and last_scrape_duration.
+prometheus.exporter.*.targets, discovery.relabel outputs: scrape_loop.targets), each
+distinct one once. Per target: job (the job_name, else the component's ID: the scrape pool's
+name, whatever job label the target carries), url (__scheme__ or scheme, __address__,
+__metrics_path__ or metrics_path, __param_* as the query), health (after the stand-in's round
+scraped it: up when it answered, down when not, with last_error, as scrape_loop.py; unknown
+before), labels (the target's labels less the reserved "__" ones, with instance = __address__
+and job unless the target has them: Prometheus' PopulateLabels, so an exporter's target shows
+its own job="integrations/<name>"), last_scrape (Go's zero time before) and
+last_scrape_duration (whole milliseconds, at least 1ms).
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Dict, List, Optional, Tuple
-from urllib.parse import urlencode
+from typing import Dict, List, Tuple
 
-from . import cluster_targets
-from .cluster_ring import target_key
-from .syntax import Block
-from .telemetry import Labels, Telemetry, _text, attr
+from .remotecfg import go_duration
+from .scrape_loop import series_labels, target_url
+from .telemetry import Labels, TargetScrape, Telemetry, _text
 
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"
-SCRAPE_DURATION = "1ms"  # what the stand-in reports for a round (it scrapes nothing over the network)
+Key = Tuple[Tuple[str, str], ...]  # a target's labels, sorted
 
 
 def _value(kind: str, value: object) -> Dict[str, object]:
@@ -47,58 +47,33 @@ def _rfc3339(seconds: float) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
 
 
-def target_url(scrape: Block, target: Labels) -> str:
-    """The URL a scrape loop fetches (Prometheus scrape.Target.URL)."""
-    scheme = target.get("__scheme__") or _text(scrape, "scheme", "http")
-    path = target.get("__metrics_path__") or _text(scrape, "metrics_path", "/metrics")
-    params = sorted((name[len("__param_"):], value) for name, value in target.items() if name.startswith("__param_"))
-    return f"{scheme}://{target.get('__address__', '')}{path}" + (f"?{urlencode(params)}" if params else "")
-
-
-def public_labels(job: str, target: Labels) -> Labels:
-    """The labels a scrape target shows: instance and job filled in, the reserved ones left out."""
-    labels = {"job": job, "instance": target.get("__address__", "")}
-    labels.update((name, value) for name, value in target.items() if not name.startswith("__"))
-    return labels
-
-
-Round = Optional[Tuple[float, List[Labels]]]  # a scrape's last round: (wall time, its targets)
-
-
-def _targets(telemetry: Telemetry, cid: str) -> Optional[Tuple[Block, List[Labels], Round]]:
-    producer, last = telemetry.scrape_view(cid)
-    block = producer.blocks.get(cid)
-    if block is None or block.name != "prometheus.scrape":
-        return None
-    active = producer.active_targets(block)
-    if active is None:  # unclustered references: all of them
-        distinct: Dict[int, Labels] = {}
-        for target in cluster_targets.resolve(attr(block, "targets"), producer.blocks):
-            distinct.setdefault(target_key(target), target)
-        active = list(distinct.values())
-    return block, active, last
+def _key(target: Labels) -> Key:
+    return tuple(sorted(target.items()))
 
 
 def debug_info(telemetry: Telemetry, cid: str) -> List[Dict[str, object]]:
     """The component's debugInfo body: a prometheus.scrape's target blocks, [] for the others."""
-    found = _targets(telemetry, cid)
-    if found is None:
+    producer, last = telemetry.scrape_view(cid)
+    block = producer.blocks.get(cid)
+    if block is None or block.name != "prometheus.scrape":
         return []
-    block, active, last = found
     job = _text(block, "job_name", block.id)
-    scraped = {tuple(sorted(t.items())) for t in last[1]} if last else set()
+    when, scraped = last if last else (0.0, [])
+    results: Dict[Key, TargetScrape] = {_key(done.target): done for done in scraped}
     body = []
-    for target in active:
-        done = last is not None and tuple(sorted(target.items())) in scraped
-        fields = [
+    for target in producer.active_targets(block):
+        done = results.get(_key(target))
+        health = "unknown" if done is None else "down" if done.error else "up"
+        fields = [  # TargetStatus' fields in their order, last_error only when there is one
             _attr("job", _value("string", job)),
             _attr("url", _value("string", target_url(block, target))),
-            _attr("health", _value("string", "up" if done else "unknown")),
+            _attr("health", _value("string", health)),
             _attr("labels", _value("object", [{"key": key, "value": _value("string", value)}
-                                              for key, value in sorted(public_labels(job, target).items())])),
-            _attr("last_scrape", _value("string", _rfc3339(last[0]) if done and last else GO_ZERO_TIME)),
+                                              for key, value in sorted(series_labels(job, target).items())])),
+            *([_attr("last_error", _value("string", done.error))] if done and done.error else []),
+            _attr("last_scrape", _value("string", _rfc3339(when) if done else GO_ZERO_TIME)),
         ]
         if done:
-            fields.append(_attr("last_scrape_duration", _value("string", SCRAPE_DURATION)))
+            fields.append(_attr("last_scrape_duration", _value("string", go_duration(max(done.seconds, 0.001)))))
         body.append({"name": "target", "type": "block", "body": fields})
     return body

@@ -1,12 +1,12 @@
 """TEST FIXTURE (stand-in for Grafana Alloy): the telemetry the stand-in sends, and how.
 
 A mimic of the two pipelines' data flow, enough for a lab to see data arrive:
-- every prometheus.scrape produces `up`, `node_load1` (the real load average) and
-  `node_time_seconds` with job and instance labels: one set per target when its targets are
-  written inline or it uses clustering (only the targets it owns: cluster.py), with the
-  target's labels, instance its __address__ and job its job_name unless the target has them,
-  as Prometheus' PopulateLabels; one set with instance 127.0.0.1:12345 for an unclustered
-  scrape of references (the stand-in does not scrape exporters); follows forward_to through
+- every prometheus.scrape scrapes its targets (scrape_loop.py: with clustering only those it
+  owns, cluster.py; an exporter's target is the stand-in's own, any other a real GET of its
+  URL) and produces, per target that answered, `up` 1, `node_load1` (the real load average) and
+  `node_time_seconds`, per target that did not only `up` 0, with the target's labels, instance
+  its __address__ and job the job_name unless the target has them (an exporter's target
+  has job="integrations/<name>"), as Prometheus' PopulateLabels; follows forward_to through
   prometheus.relabel rules (replace/keep/drop with regex) to prometheus.remote_write,
   which adds its external_labels, appends the samples to its WAL and queues them for
   every endpoint;
@@ -65,6 +65,16 @@ Clock = Callable[[], float]
 Log = Callable[[str, str], None]  # (level, message)
 # A clustered prometheus.scrape's own targets (cluster.ClusterNode.scrape_targets); None: not clustered.
 ScrapeTargets = Callable[[Block, Dict[str, Block]], Optional[List[Dict[str, str]]]]
+
+
+class TargetScrape(NamedTuple):
+    """A target's last scrape (scrape_loop.py): Alloy's last_error ("" when the target answered,
+    health up) and how long it took."""
+
+    target: Labels
+    error: str = ""
+    seconds: float = 0.001
+
 
 TICK_SECONDS = 0.5
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -165,22 +175,14 @@ class Producer:
     def __init__(self, blocks: Dict[str, Block], scrape_targets: Optional[ScrapeTargets] = None) -> None:
         self.blocks = blocks
         self.scrape_targets = scrape_targets
-        self.scraped: Dict[str, List[Labels]] = {}  # prometheus.scrape ID -> the targets of this round
+        self.scraped: Dict[str, List[TargetScrape]] = {}  # prometheus.scrape ID -> its targets' scrapes this round
 
-    def active_targets(self, scrape: Block) -> Optional[List[Labels]]:
+    def active_targets(self, scrape: Block) -> List[Labels]:
         """The targets a prometheus.scrape scrapes here: a clustered one's own (cluster.py), else
-        those written inline, each distinct one once (a scrape pool keeps one loop per label set);
-        None for an unclustered scrape of references."""
+        every one it references (scrape_loop.targets)."""
+        from . import scrape_loop  # noqa: PLC0415 - scrape_loop builds on this module
         owned = self.scrape_targets(scrape, self.blocks) if self.scrape_targets else None
-        if owned is not None:
-            return owned
-        expr = attr(scrape, "targets")
-        if not isinstance(expr, ArrayExpr) or not all(isinstance(item, ObjectExpr) for item in expr.items):
-            return None
-        distinct: Dict[Tuple[Tuple[str, str], ...], Labels] = {}
-        for target in _targets(evaluate(expr)):
-            distinct.setdefault(tuple(sorted(target.items())), target)
-        return list(distinct.values())
+        return owned if owned is not None else scrape_loop.targets(scrape, self.blocks)
 
     def interval(self) -> float:
         scrapes = [b for b in self.blocks.values() if b.name == "prometheus.scrape"]
@@ -217,15 +219,13 @@ class Producer:
                 yield target, labels
 
     def _scrape(self, scrape: Block, now_ms: int) -> Iterator[Tuple[str, List[Series]]]:
+        from . import scrape_loop  # noqa: PLC0415 - scrape_loop builds on this module
         job = _text(scrape, "job_name", scrape.id)
-        owned = self.active_targets(scrape)
-        self.scraped[scrape.id] = owned or []
-        bases = [{"job": job, "instance": "127.0.0.1:12345"}] if owned is None else [
-            {"job": job, "instance": t.get("__address__", ""), **{k: v for k, v in t.items() if not k.startswith("__")}}
-            for t in owned]  # one series set per target (target labels win)
-        values = [("up", 1.0), ("node_load1", os.getloadavg()[0]), ("node_time_seconds", now_ms / 1000)]
-        for base in bases:
-            for sink, labels in self._follow(scrape, base):
+        self.scraped[scrape.id] = done = scrape_loop.scrape_round(scrape, self.active_targets(scrape))
+        answered = [("up", 1.0), ("node_load1", os.getloadavg()[0]), ("node_time_seconds", now_ms / 1000)]
+        for result in done:  # one series set per target (target labels win)
+            values = [("up", 0.0)] if result.error else answered
+            for sink, labels in self._follow(scrape, scrape_loop.series_labels(job, result.target)):
                 if sink.name != "prometheus.remote_write":
                     continue
                 # External labels never override a series' own labels (Prometheus processExternalLabels).
@@ -1020,7 +1020,8 @@ def render(samples: Iterable[Sample]) -> str:
 
 @dataclass
 class Endpoint:
-    """An endpoint block of loki.write (kind "loki") or prometheus.remote_write ("prometheus")."""
+    """An endpoint block of loki.write (kind "loki") or prometheus.remote_write ("prometheus"), or
+    a prometheus.scrape's client settings ("scrape": its auth and tls_config)."""
 
     kind: str
     url: str
@@ -1064,7 +1065,7 @@ def endpoint(kind: str, block: Block) -> Endpoint:
         ep.max_backoff = duration(_text(block, "max_backoff_period"), 300.0)
         ep.max_retries = _number_attr(block, "max_backoff_retries", 10)
         ep.retry_429 = _flag(block, "retry_on_http_429", True)
-    else:
+    elif kind == "prometheus":
         queue = _first(block, "queue_config")
         ep.timeout = duration(_text(block, "remote_timeout"), 30.0)
         ep.min_backoff = duration(_text(queue, "min_backoff"), 0.03)
@@ -1171,25 +1172,31 @@ def _connection(ep: Endpoint, parts: SplitResult) -> http.client.HTTPConnection:
     return http.client.HTTPConnection(host, parts.port, timeout=ep.timeout)
 
 
+def exchange(ep: Endpoint, method: str, payload: Optional[bytes], headers: Labels) -> Tuple[int, str, bytes]:
+    """(HTTP status, reason, the body's first KiB) of one request to ep.url with ep's tls_config
+    and timeout; OSError, http.client.HTTPException or ValueError when no answer came."""
+    parts = urlsplit(ep.url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    connection = _connection(ep, parts)
+    try:
+        connection.request(method, path, body=payload, headers=headers)
+        answer = connection.getresponse()
+        return answer.status, answer.reason, answer.read(1024)
+    finally:
+        connection.close()
+
+
 def post(ep: Endpoint, payload: bytes, base_headers: Labels) -> Tuple[int, str]:
     """(HTTP status, outcome text) of one POST; status -1 when no HTTP answer came
     (refused, timed out, TLS failure, unreadable credentials file)."""
-    parts = urlsplit(ep.url)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        connection = _connection(ep, parts)
-        try:
-            connection.request("POST", path, body=payload, headers=request_headers(ep, base_headers))
-            answer = connection.getresponse()
-            body = answer.read(1024)
-        finally:
-            connection.close()
+        status, _, body = exchange(ep, "POST", payload, request_headers(ep, base_headers))
     except (OSError, http.client.HTTPException, ValueError) as err:
         return -1, f"error: {err}"
-    if 200 <= answer.status < 300:
-        return answer.status, f"HTTP {answer.status}"
+    if 200 <= status < 300:
+        return status, f"HTTP {status}"
     first_line = body.decode(errors="replace").splitlines()[0][:300] if body.strip() else ""
-    return answer.status, f"HTTP {answer.status}: {first_line}"
+    return status, f"HTTP {status}: {first_line}"
 
 
 def user_agent(version: str) -> str:
@@ -1510,7 +1517,7 @@ class Telemetry:
         self._sources: Dict[str, FileSource] = {}
         self._matched: Dict[str, Tuple[float, List[Labels]]] = {}  # glob owner -> (next match, targets)
         self.scrape_targets: Optional[ScrapeTargets] = None  # set by cluster.attach
-        self._scraped: Dict[str, Tuple[float, List[Labels]]] = {}  # scrape ID -> (wall time, targets) of its last round
+        self._scraped: Dict[str, Tuple[float, List[TargetScrape]]] = {}  # scrape ID -> (wall time, scrapes), last round
 
     def update(self, blocks: Dict[str, Block]) -> None:
         """The components of a (re)loaded configuration; writers and file sources that stay keep
@@ -1534,9 +1541,9 @@ class Telemetry:
         with self._lock:
             return dict(self._writers)
 
-    def scrape_view(self, cid: str) -> Tuple[Producer, Optional[Tuple[float, List[Labels]]]]:
+    def scrape_view(self, cid: str) -> Tuple[Producer, Optional[Tuple[float, List[TargetScrape]]]]:
         """For a prometheus.scrape's debug info (scrape_status.py): a producer of the current
-        configuration and cluster view, and the scrape's last round (wall time, its targets)."""
+        configuration and cluster view, and the scrape's last round (wall time, its targets' scrapes)."""
         with self._lock:
             return Producer(dict(self._blocks), self.scrape_targets), self._scraped.get(cid)
 
@@ -1641,19 +1648,24 @@ class Telemetry:
         return sum(v for _, n, ls, v in self.samples() if n == name and labels.items() <= ls.items())
 
     def run(self, log: Log, stop: Optional[threading.Event] = None, tick_seconds: float = TICK_SECONDS) -> None:
-        """The `alloy run` loop: produce every interval, tail the files and tick, log outcomes
-        when they change."""
+        """The `alloy run` loop: produce every interval (in a thread of its own, one round at a
+        time: a target that does not answer holds up its scrape, not the writers, as in Alloy),
+        tail the files and tick, log outcomes when they change."""
         stop = stop or threading.Event()
         next_round = self.clock()
+        producing: Optional[threading.Thread] = None
         reported: Dict[str, str] = {}
         while not stop.is_set():
-            if self.clock() >= next_round:
-                self._guarded(self.produce, log)
+            if self.clock() >= next_round and (producing is None or not producing.is_alive()):
+                producing = threading.Thread(target=self._guarded, args=(self.produce, log), daemon=True)
+                producing.start()
                 next_round = self.clock() + self.interval()
             self._guarded(lambda: self.tail_files(log), log)
             self._guarded(lambda: self.tick(wait=False), log)
             reported = self.report(log, reported)
             stop.wait(tick_seconds)
+        if producing is not None:   # nothing feeds the writers after the loop (at most a scrape_timeout)
+            producing.join()
 
     def report(self, log: Log, reported: Dict[str, str]) -> Dict[str, str]:
         """Logs "telemetry <component> <url>: <outcome>" for outcomes that changed."""

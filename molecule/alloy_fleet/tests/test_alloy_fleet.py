@@ -83,6 +83,7 @@ def test_alloy_runs_the_served_pipeline_and_it_is_healthy(host) -> None:
     inner = _alloy(host, "/api/v0/web/remotecfg/modules/%s/components" % module)
     states = {c["localID"]: c["health"]["state"] for c in inner}
     assert states == {"prometheus.exporter.self.fleet_%s" % role: "healthy",
+                      "discovery.relabel.fleet_%s" % role: "healthy",
                       "prometheus.scrape.fleet_%s" % role: "healthy",
                       "prometheus.remote_write.fleet_%s" % role: "healthy"}
     # Beside the local configuration, not in it.

@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Optional, Set
 
 import pytest
 import yaml
+from alloy_standin import cluster_targets
+from alloy_standin.scrape_loop import series_labels
 from alloy_standin.syntax import Attribute, Block, chain_name, evaluate_literal, parse
 from alloy_standin.validate import load
 from ansible_collections.fleet.alloy.plugins.plugin_utils import runtime
@@ -490,6 +492,45 @@ def test_the_preflight_names_a_missing_runtime_like_any_problem(rendered: Dict[s
     assert rendered["no_runtime_instance_set"]["failed"] == ["alloy_config: " + _runtime_missing()]
 
 
+# What alloy_config recorded on the host (the fact alloy_pipelines, kept in the case's folder), which the
+# verify play checks the endpoints by: the pipelines, and per backend kind query, delivery only or quiet.
+RECORDED = {
+    "seed002": (["journal"], {"loki": "query"}),
+    "seed000": (["unix"], {"prometheus": "query"}),
+    "log_files": (["log_files"], {"loki": "delivery"}),
+    "otlp": (["otlp_to_prometheus", "otlp"], {"prometheus": "quiet"}),
+    "scrape_alone": (["scrape_jobs"], {"prometheus": "delivery"}),
+    "fleet": (["fleet_management"], {}),
+    "everything": (["journal", "unix", "self_metrics"], {"loki": "query", "prometheus": "query"}),
+}
+
+
+def _record(result: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    fact = result["dir"] / "alloy_pipelines.fact"
+    return json.loads(fact.read_text()) if fact.exists() else None
+
+
+def test_the_record_says_what_runs_and_what_the_backends_can_tell(rendered: Dict[str, Dict[str, Any]]) -> None:
+    for case, (pipelines, backends) in RECORDED.items():
+        record = _record(rendered[case])
+        assert record is not None and (record["pipelines"], record["backends"]) == (pipelines, backends), case
+    assert _record(rendered["seed002"])["instance"] == "runtime-seed002"       # the default: the runtime's name
+    assert _record(rendered["everything"])["instance"] == 'web-01 "quoted" }'
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c not in FAILING])
+def test_the_writers_run_where_the_record_says(rendered: Dict[str, Dict[str, Any]], case: str) -> None:
+    files, record = _files(rendered[case]), _record(rendered[case])
+    assert record is not None
+    assert ("fleet_loki.alloy" in files) == ("loki" in record["backends"])
+    assert ("fleet_prometheus.alloy" in files) == ("prometheus" in record["backends"])
+
+
+@pytest.mark.parametrize("case", sorted(FAILING))
+def test_a_refused_configuration_records_nothing(rendered: Dict[str, Dict[str, Any]], case: str) -> None:
+    assert _record(rendered[case]) is None
+
+
 def test_seed002_journal_pipeline(rendered: Dict[str, Dict[str, Any]]) -> None:
     files = _files(rendered["seed002"])
     assert set(files) == {"fleet_00_logging.alloy", "fleet_journal.alloy", "fleet_loki.alloy"}
@@ -639,8 +680,7 @@ def test_scrapes_feed_the_instance_relabel_which_feeds_the_writer(rendered: Dict
     files = _files(rendered["everything"])
     unix = _blocks(files["fleet_unix.alloy"])["prometheus.scrape.unix"]
     own = _blocks(files["fleet_self.alloy"])["prometheus.scrape.alloy"]
-    for scrape, targets in ((unix, "prometheus.exporter.unix.default.targets"),
-                            (own, "prometheus.exporter.self.alloy.targets")):
+    for scrape, targets in ((unix, "discovery.relabel.unix.output"), (own, "discovery.relabel.alloy.output")):
         assert chain_name(_attrs(scrape)["targets"]) == targets
         assert [chain_name(x) for x in _attrs(scrape)["forward_to"].items] == ["prometheus.relabel.instance.receiver"]
     assert (_value(own, "job_name"), _value(own, "scrape_interval")) == ("alloy", "60s")
@@ -650,6 +690,26 @@ def test_scrapes_feed_the_instance_relabel_which_feeds_the_writer(rendered: Dict
     seed = _blocks(_files(rendered["seed000"])["fleet_prometheus.alloy"])["prometheus.relabel.instance"]
     assert [chain_name(x) for x in _attrs(seed)["forward_to"].items] == \
         ["prometheus.remote_write.stg_prometheus.receiver"]
+
+
+@pytest.mark.parametrize("case, job", [("everything", "node"), ("seed000", "integrations/unix")])
+def test_the_host_metrics_get_the_job_asked_for(rendered: Dict[str, Dict[str, Any]], case: str, job: str) -> None:
+    """The exporter's target carries job="integrations/unix" (Alloy's exporter.go) and job_name
+    labels only targets without a job (Prometheus' PopulateDiscoveredLabels): the scrape reads a
+    discovery.relabel that sets alloy_config_unix_job_name, the job its series get."""
+    unix = _blocks(_files(rendered[case])["fleet_unix.alloy"])
+    scrape = unix["prometheus.scrape.unix"]
+    targets = cluster_targets.resolve(_attrs(scrape)["targets"], unix)
+    assert [series_labels(_value(scrape, "job_name"), target)["job"] for target in targets] == [job]
+    assert _value(scrape, "job_name") == job
+
+
+def test_alloys_own_metrics_get_the_job_alloy(rendered: Dict[str, Dict[str, Any]]) -> None:
+    """The same for prometheus.exporter.self, whose targets carry job="integrations/self"."""
+    own = _blocks(_files(rendered["everything"])["fleet_self.alloy"])
+    scrape = own["prometheus.scrape.alloy"]
+    targets = cluster_targets.resolve(_attrs(scrape)["targets"], own)
+    assert [series_labels(_value(scrape, "job_name"), target)["job"] for target in targets] == ["alloy"]
 
 
 def test_log_files_are_matched_under_the_runtime_root_and_read_into_the_writer(
@@ -715,6 +775,9 @@ ROUND_PLAYBOOK = """
   gather_facts: false
   environment:
     FAKE_SYSTEMCTL_LOG: "{{ systemctl_log }}"
+  module_defaults:
+    fleet.alloy.alloy_config_apply:
+      record_path: "{{ fleet_test_dir }}/alloy_pipelines.fact"
   tasks:
     - name: Publish the host's runtime, as a runtime role does
       fleet.alloy.alloy_env:

@@ -13,38 +13,22 @@ this process cannot resolve (conftest imports the collection as a plain package)
 every case."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Dict, Tuple
 
 import pytest
 import yaml
 from ansible_collections.fleet.alloy.plugins.plugin_utils import runtime
+from templating_child import run_child
 
 REPO = Path(__file__).resolve().parents[4]
 DRIVER = r"""
 import json, sys
 from unittest import mock
-from ansible.plugins.loader import init_plugin_loader
-init_plugin_loader([sys.argv[1]])
+from templating_child import start, templar, trusted
+start()
 from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar
 from ansible_collections.fleet.alloy.plugins.action.alloy_preflight import ActionModule
-try:   # ansible-core 2.19 templates only strings marked as coming from a template source
-    from ansible.template import trust_as_template
-except ImportError:   # 2.16 templates every string
-    def trust_as_template(value):
-        return value
-
-def trusted(value):
-    if isinstance(value, dict):
-        return dict((key, trusted(item)) for key, item in value.items())
-    if isinstance(value, list):
-        return [trusted(item) for item in value]
-    return trust_as_template(value) if isinstance(value, str) and "{{" in value else value
 
 results = {}
 TLS_FILES = ("/etc/alloy/tls/ca.pem", "/etc/alloy/tls/member.pem", "/etc/alloy/tls/member.key")
@@ -52,7 +36,7 @@ for name, case in json.load(sys.stdin).items():
     task_vars = trusted(case["task_vars"])
     task = mock.MagicMock(args=case["args"], async_val=0, check_mode=case["check_mode"])
     action = ActionModule(task, mock.MagicMock(), mock.MagicMock(check_mode=case["check_mode"]), DataLoader(),
-                          Templar(loader=DataLoader(), variables=task_vars), None)
+                          templar(task_vars), None)
     def execute(module_name, module_args=None, task_vars=None, case=case):
         # setup answers the case's facts; stat finds the case's files (the host's, for the TLS check)
         if module_name == "ansible.builtin.stat":
@@ -168,11 +152,7 @@ CASES["systemd_cluster_tls_missing_check"] = dict(CASES["systemd_cluster_tls_mis
 
 @pytest.fixture(scope="module")
 def results() -> Dict[str, Dict[str, Any]]:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
-    out = subprocess.run([sys.executable, "-c", DRIVER, str(REPO / ".collections")], input=json.dumps(CASES),
-                         capture_output=True, text=True, env=env, cwd=REPO, check=False)
-    assert out.returncode == 0, out.stderr[-3000:]
-    found: Dict[str, Dict[str, Any]] = json.loads(out.stdout)
+    found, _ = run_child(DRIVER, CASES)
     return found
 
 

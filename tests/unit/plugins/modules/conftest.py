@@ -1,4 +1,4 @@
-"""Fixtures of the alloy_env tests: files given to root, and a umask that must not matter."""
+"""Fixtures of the module tests (alloy_env, alloy_config_apply's record): files given to root, and a umask that must not matter."""
 from __future__ import annotations
 
 import grp
@@ -8,7 +8,7 @@ from typing import Iterator, Tuple
 
 import pytest
 
-from ansible_collections.fleet.alloy.plugins.modules import alloy_env
+from ansible_collections.fleet.alloy.plugins.module_utils import files
 
 
 @pytest.fixture
@@ -16,8 +16,8 @@ def owner(monkeypatch: pytest.MonkeyPatch) -> Tuple[int, int]:
     """The (uid, gid) the drop-in and the local fact must get: root's; without root, the module
     is told to use this user's and group's names, since only root can give files to root."""
     if os.geteuid() != 0:
-        monkeypatch.setattr(alloy_env, "DROPIN_OWNER", (pwd.getpwuid(os.geteuid()).pw_name,
-                                                        grp.getgrgid(os.getegid()).gr_name))
+        monkeypatch.setattr(files, "ROOT_FILE_OWNER", (pwd.getpwuid(os.geteuid()).pw_name,
+                                                       grp.getgrgid(os.getegid()).gr_name))
         return os.geteuid(), os.getegid()
     return 0, 0
 

@@ -2,11 +2,12 @@
 rollback when a running Alloy refuses the reload (a real HTTP server on 127.0.0.1)."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 from ansible_collections.fleet.alloy.plugins.module_utils import config_apply as ca
@@ -28,6 +29,7 @@ class FakeModule:
                                 env_file=None, env_section="alloy_config", env_secrets={}, reload_tls=None,
                                 restart_on=[]), **params)
         self.check_mode = check_mode
+        self.warnings: List[str] = []
 
     def run_command(self, cmd: List[str]) -> Tuple[int, str, str]:
         import subprocess
@@ -39,6 +41,9 @@ class FakeModule:
 
     def set_fs_attributes_if_different(self, args: Dict[str, object], changed: bool) -> bool:
         return changed
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
 
 
 @pytest.fixture()
@@ -165,3 +170,61 @@ def test_staging_is_made_beside_the_directory_even_with_a_trailing_slash(tmp_pat
     monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
     ConfigApply(FakeModule({"path": str(tmp_path / "conf.d") + "/", "files": {"fleet_x.alloy": GOOD}})).run()
     assert made == [str(tmp_path)]
+
+
+# The record of what runs (alloy_config's alloy_pipelines, plugin_utils/pipelines.py): kept as a local
+# fact once the configuration is in place, returned as the fact; bookkeeping, never a change by itself.
+RECORD = {"pipelines": ["journal"], "backends": {"loki": "query"}, "instance": "web-01"}
+
+
+def _recorded(tmp_path: Path, record: Dict[str, object], check_mode: bool = False,
+              files: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    return ConfigApply(FakeModule({"path": str(tmp_path / "conf.d"), "files": files or {"fleet_x.alloy": GOOD},
+                                   "record": record, "record_path": str(tmp_path / "facts.d" / "alloy_pipelines.fact")},
+                                  check_mode=check_mode)).run()
+
+
+def test_the_record_is_kept_as_a_local_fact_and_returned(tmp_path: Path) -> None:
+    fact = tmp_path / "facts.d" / "alloy_pipelines.fact"
+    first = _recorded(tmp_path, RECORD)
+    assert first["ansible_facts"] == {"alloy_pipelines": RECORD} and first["record_changed"] is True
+    assert json.loads(fact.read_text()) == RECORD
+    assert first["diff"][-1]["after_header"] == str(fact)
+    again = _recorded(tmp_path, RECORD)
+    assert again["changed"] is False and again["record_changed"] is False and "diff" not in again
+    assert again["ansible_facts"] == {"alloy_pipelines": RECORD}
+    # a new record alone: kept, but no change (nothing Alloy runs changed)
+    other = dict(RECORD, backends={"loki": "delivery"})
+    third = _recorded(tmp_path, other)
+    assert third["changed"] is False and third["record_changed"] is True and json.loads(fact.read_text()) == other
+
+
+def test_check_mode_returns_the_record_without_keeping_it(tmp_path: Path) -> None:
+    result = _recorded(tmp_path, RECORD, check_mode=True)
+    assert result["ansible_facts"] == {"alloy_pipelines": RECORD} and result["record_changed"] is True
+    assert not (tmp_path / "facts.d").exists()
+
+
+def test_a_refused_configuration_records_nothing(tmp_path: Path) -> None:
+    with pytest.raises(ca.ApplyError, match="refused the new configuration"):
+        _recorded(tmp_path, RECORD, files={"fleet_x.alloy": 'x "y" {\n'})
+    assert not (tmp_path / "facts.d").exists()
+
+
+def test_without_a_record_no_fact(tmp_path: Path) -> None:
+    result = ConfigApply(FakeModule({"path": str(tmp_path / "conf.d"), "files": {"fleet_x.alloy": GOOD}})).run()
+    assert "ansible_facts" not in result and "record_changed" not in result
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["conf.d"]
+
+
+def test_a_record_that_cannot_be_kept_warns_and_leaves_the_apply_done(tmp_path: Path) -> None:
+    # The configuration is live when the record is written: a failure there must not hide that
+    # (a failed task would skip the restart the env file may need).
+    (tmp_path / "facts.d").write_text("a file where the directory should be\n")
+    module = FakeModule({"path": str(tmp_path / "conf.d"), "files": {"fleet_x.alloy": GOOD}, "record": RECORD,
+                         "record_path": str(tmp_path / "facts.d" / "alloy_pipelines.fact")})
+    result = ConfigApply(module).run()
+    assert result["changed"] is True and result["record_changed"] is False
+    assert result["ansible_facts"] == {"alloy_pipelines": RECORD}
+    assert (tmp_path / "conf.d" / "fleet_x.alloy").read_text() == GOOD
+    assert len(module.warnings) == 1 and "could not be kept" in module.warnings[0]
