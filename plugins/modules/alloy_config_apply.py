@@ -351,7 +351,7 @@ class ConfigApply(object):
         record = self.params.get("record")
         if record is None:
             return
-        path = self.params.get("record_path") or PIPELINES_FACT_PATH
+        path = self.params["record_path"]
         result.update(ansible_facts={PIPELINES_FACT: record})
         try:
             changed, diff = keep_fact(self.module, path, record)
