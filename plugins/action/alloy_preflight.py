@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action fleet.alloy.alloy_preflight: the rule book (plugin_utils/rulebook.py) applied to the
 variables of one role or of the fleet plays, on the controller; no round trip to the host, but
-the one that gathers its facts when asked (gather_subset). Documentation:
+the one that gathers its facts when asked (gather_subset) and, for alloy_install, the one that reads
+what the host has of it (plugin_utils/host_state.py). Documentation:
 plugins/modules/alloy_preflight.py."""
 from __future__ import absolute_import, division, print_function
 
@@ -17,6 +18,7 @@ from ansible.vars.clean import clean_facts, namespace_facts
 
 from ansible_collections.fleet.alloy.plugins.plugin_utils import runtime as alloy_runtime
 from ansible_collections.fleet.alloy.plugins.plugin_utils import cluster
+from ansible_collections.fleet.alloy.plugins.plugin_utils import host_state
 from ansible_collections.fleet.alloy.plugins.plugin_utils.rulebook import RULES, check_values, moved_problems
 
 
@@ -80,6 +82,11 @@ class ActionModule(ActionBase):
             result["failed"] = True
             result["msg"] = "; ".join(problems)
             return result
+        if "alloy_install" in roles and runtime:
+            found = self._host_state(roles["alloy_install"], runtime, task_vars)
+            if found.get("failed"):
+                return found
+            result["host_state"] = host_state.host_state(found)
         if gathered:   # as the play's fact gathering keeps them: stored, and shown only with -v
             result["ansible_facts"] = dict(gathered["ansible_facts"], _ansible_facts_gathered=True)
             result["_ansible_verbose_override"] = True
@@ -106,6 +113,13 @@ class ActionModule(ActionBase):
             return []
         return ["%s: %s_cluster_tls names files that are not on this host: %s (your PKI puts them there; "
                 "Alloy does not start without them)" % (table, table, ", ".join(missing))]
+
+    def _host_state(self, checked, runtime, task_vars):
+        """What the host has of alloy_install's files, package and service (one round trip,
+        read-only): the role skips the tasks whose result it already shows."""
+        return self._execute_module(module_name=host_state.MODULE, task_vars=task_vars,
+                                    module_args=host_state.install_probe(checked, task_vars.get("ansible_facts") or {},
+                                                                         runtime))
 
     def _gather(self, subset, task_vars):
         """The host's facts of subset, by ansible.builtin.setup: the play's fact gathering and

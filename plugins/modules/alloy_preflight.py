@@ -12,7 +12,9 @@ short_description: Check and convert the variables of a fleet.alloy role or play
 version_added: 0.2.0
 description:
   - Applies the collection's rule book to every variable of one role (or of the fleet plays)
-    that is defined, on the controller, with no round trip to the host.
+    that is defined, on the controller. The host is asked only for its facts (O(gather_subset)), for
+    C(alloy_install) what it has of that role's files, package and service (RV(host_state)), and
+    whether a cluster's TLS files are there.
   - Types are enforced and converted once - booleans from survey strings (C(yes), C(no), C(true),
     C(false), C(on), C(off), C(1), C(0)), whole numbers from digit strings, numbers to strings where
     Alloy wants a string; patterns match the whole value, so a trailing line break is refused;
@@ -36,7 +38,9 @@ options:
         that registers this task as C(alloy_preflight) spares those roles their own preflight
         task - they read C(alloy_preflight.roles.<role>) instead (C(playbooks/site.yml) does this).
       - Only for roles the play imports (their defaults are visible before they run) and whose
-        variables it does not override when it runs them.
+        variables it does not override when it runs them; nothing between this task and the roles
+        may change C(alloy_install)'s files, package or service (RV(host_state) is what the host had
+        when this task ran).
     type: list
     elements: str
     default: []
@@ -46,7 +50,7 @@ options:
       - Gather these facts of the host first (as C(ansible.builtin.setup) with this C(gather_subset)),
         check with them and return them - the play's fact gathering and this check in one task, for a
         play with C(gather_facts=false) (C(playbooks/site.yml) gathers C(min) this way).
-      - Empty, the facts the host already has are used, and nothing runs on the host.
+      - Empty, the facts the host already has are used.
     type: list
     elements: str
     default: []
@@ -60,7 +64,9 @@ attributes:
   platform:
     support: full
     platforms: all
-    description: Runs on the controller (an action plugin), whatever the host; with O(gather_subset), C(ansible.builtin.setup) runs on the host.
+    description: >-
+      Runs on the controller (an action plugin), whatever the host; with O(gather_subset), C(ansible.builtin.setup)
+      runs on the host, and for C(alloy_install) M(fleet.alloy.alloy_host_state) does (read-only).
 author: fleet.alloy maintainers (@fleet-alloy)
 notes:
   - Runs on the controller (an action plugin); O(rules) tables live in plugins/plugin_utils/rulebook.py.
@@ -96,4 +102,14 @@ ansible_facts:
   returned: with O(gather_subset)
   type: dict
   sample: {"os_family": "Debian", "distribution_major_version": "12", "service_mgr": "systemd"}
+host_state:
+  description:
+    - What the host has of C(alloy_install)'s files, package and service, read by
+      M(fleet.alloy.alloy_host_state) in one round trip once the variables passed (that module's C(files),
+      C(package) and C(service)); C(alloy_install) skips the tasks whose result it already shows.
+  returned: when O(rules) or O(roles) names C(alloy_install) and its variables passed (and describe its runtime)
+  type: dict
+  sample: {"files": {"unit": {"path": "/usr/lib/systemd/system/alloy.service", "exists": true}},
+           "package": {"installed": true, "version": "1.5.1-1", "selection": "hold"},
+           "service": {"load_state": "loaded", "active_state": "active", "unit_file_state": "enabled"}}
 """

@@ -142,6 +142,20 @@ def test_upgrade_rolls_the_version_one_host_per_batch(pair: Tuple[Host, Host, Pa
     assert "is not healthy" not in out.stdout
 
 
+def test_the_version_given_at_launch_is_the_one_installed(pair: Tuple[Host, Host, Path]) -> None:
+    """alloy_site_version (extra vars, an AWX survey) over the inventory's pin: the hosts have NEW
+    (upgrade.yml), their inventory still pins OLD. site.yml in check mode with NEW given at launch
+    leaves the package task nothing to do (skipped: the host has that version); were the pin read
+    instead, apt would downgrade."""
+    h1, dummy, inventory = pair
+    out = site(inventory, "--check", "--limit", h1.name, "-e", f"alloy_site_version={NEW}", *WAIT)
+    assert out.returncode == 0, tail(out)
+    install = re.search(r"TASK \[fleet\.alloy\.alloy_install : Install the alloy package \(apt\)\][^\n]*\n"
+                        r"(\w+): \[", out.stdout)
+    assert install and install.group(1) == "skipping", tail(out)
+    assert version(h1) == f"install ok installed {NEW}-1"
+
+
 @pytest.fixture(scope="module")
 def tagged(pair: Tuple[Host, Host, Path], tmp_path_factory: pytest.TempPathFactory) -> Tuple[Host, Path]:
     """The first host alone, its inventory pinning the version it has (whatever the upgrade did)."""

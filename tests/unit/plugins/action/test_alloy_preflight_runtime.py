@@ -42,6 +42,11 @@ for name, case in json.load(sys.stdin).items():
         if module_name == "ansible.builtin.stat":
             found = module_args["path"] in case.get("files", TLS_FILES)
             return {"stat": {"exists": found, "isreg": found}}
+        if module_name == "fleet.alloy.alloy_host_state":   # answers what it was asked, and one extra key
+            return {"changed": False, "files": module_args["files"], "invocation": {},
+                    "rpm_keys": dict((key, False) for key in module_args["rpm_keys"]),
+                    "package": {"name": module_args["package"], "manager": module_args["package_manager"]},
+                    "service": {"name": module_args["service"]}}
         return dict(case.get("setup", {}))
     with mock.patch.object(ActionModule, "_execute_module", side_effect=execute):
         results[name] = action.run(task_vars=task_vars)
@@ -338,3 +343,22 @@ def test_cluster_tls_files_missing_on_the_host_are_refused_before_any_change(
     checked = results["systemd_cluster_tls_missing_check"]
     assert not checked.get("failed") and checked["warnings"] == [
         results["systemd_cluster_tls_missing"]["msg"]], checked
+
+
+def test_alloy_install_reads_the_host_once_its_variables_passed(results: Dict[str, Dict[str, Any]]) -> None:
+    """The same task asks the host (alloy_host_state) for the role's files, package and service:
+    apt's files on Debian, the rpm key on Rocky (at the paths the variables give), the runtime's unit."""
+    debian, rocky = results["systemd"]["host_state"], results["systemd_elsewhere"]["host_state"]
+    assert debian == {
+        "files": {"unit": "/usr/lib/systemd/system/alloy.service", "keyring": "/etc/apt/keyrings/grafana.asc",
+                  "sources": "/etc/apt/sources.list.d/grafana.sources", "proxy": "/etc/apt/apt.conf.d/80grafana-proxy"},
+        "rpm_keys": {}, "package": {"name": "alloy", "manager": "dpkg"}, "service": {"name": "alloy.service"}}
+    assert rocky["files"] == {"unit": "/usr/lib/systemd/system/alloy.service", "key_dir": "/etc/pki/rpm-gpg",
+                              "key": "/etc/pki/rpm-gpg/RPM-GPG-KEY-grafana"}
+    assert rocky["rpm_keys"] == {"10458545": False}   # Grafana's key, B53A...10458545 (the defaults' pin)
+    assert rocky["package"] == {"name": "alloy", "manager": "rpm"}
+
+
+@pytest.mark.parametrize("name", ["install_refused", "compose", "config_alone"])
+def test_the_host_is_not_read_for_a_refused_or_another_role(results: Dict[str, Dict[str, Any]], name: str) -> None:
+    assert "host_state" not in results[name]

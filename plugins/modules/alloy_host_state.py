@@ -1,0 +1,246 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fleet.alloy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Module fleet.alloy.alloy_host_state: what a host has of Alloy's installation, read in one round trip."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: alloy_host_state
+short_description: Read what a host has of an Alloy installation, changing nothing
+version_added: 0.4.0
+description:
+  - Reads, in one round trip, the files and directories an installation writes (whether each exists,
+    a file's SHA1, mode, owner and group), the OpenPGP keys rpm has imported, whether a package is installed (its version and, with dpkg, its
+    selection such as C(hold)) and a systemd unit's load, active and unit-file states.
+  - The preflight of C(fleet.alloy.alloy_install) (C(fleet.alloy.alloy_preflight)) runs it, so that
+    the role's tasks whose result the host already shows are skipped (a repository file with the
+    same content, the package at the asked version, the service in the asked state); a task whose
+    result differs runs as before, with its own change, diff and check mode.
+  - Nothing is read of a file but its metadata and checksum; a missing file, package or unit is
+    reported as missing, not as a failure.
+author: fleet.alloy maintainers (@fleet-alloy)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+options:
+  files:
+    description: Files to read, by a name of the caller's choosing.
+    type: dict
+    default: {}
+  rpm_keys:
+    description:
+      - OpenPGP key ids (the last 8 hex digits of a fingerprint, lower case) to look up in rpm's database
+        (C(rpm -q gpg-pubkey-<id>)).
+    type: list
+    elements: str
+    default: []
+  package:
+    description: The package to look up; empty, none is.
+    type: str
+    default: ""
+  package_manager:
+    description:
+      - Whose database tells whether O(package) is installed - C(dpkg) reads C(/var/lib/dpkg/status),
+        C(rpm) asks C(rpm -q).
+    type: str
+    choices: [dpkg, rpm]
+    default: dpkg
+  service:
+    description: The systemd unit to read (C(systemctl show)); empty, none is.
+    type: str
+    default: ""
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing changes.
+  platform:
+    support: full
+    platforms: posix
+"""
+
+EXAMPLES = r"""
+- name: Read the repository files, the package and the service
+  fleet.alloy.alloy_host_state:
+    files:
+      sources: /etc/apt/sources.list.d/grafana.sources
+    package: alloy
+    service: alloy.service
+  register: state
+
+- name: Say whether the package is held
+  ansible.builtin.debug:
+    msg: "{{ state.package.selection == 'hold' }}"
+"""
+
+RETURN = r"""
+files:
+  description:
+    - Each path of O(files), by its name - C(exists), C(state) (C(file) or C(directory); anything else counts
+      as missing), C(mode), C(owner), C(group) and a file's C(sha1).
+  returned: always
+  type: dict
+  sample:
+    sources: {path: /etc/apt/sources.list.d/grafana.sources, exists: true, state: file,
+              sha1: 3c1e7b9b1f0e4d2e8a35f1f2f1c0b7f7e9a2c111, mode: "0644", owner: root, group: root}
+rpm_keys:
+  description: Each key id of O(rpm_keys), whether rpm has it.
+  returned: always
+  type: dict
+  sample: {"10458545": true}
+package:
+  description:
+    - O(package) - C(installed), C(version) (C(VERSION-RELEASE) with rpm, dpkg's C(Version) field)
+      and, with dpkg, C(selection) (C(install), C(hold), C(deinstall) or C(purge)).
+  returned: always
+  type: dict
+  sample: {installed: true, version: 1.5.1-1, selection: hold}
+service:
+  description:
+    - O(service) - C(load_state) (C(not-found) when there is no such unit), C(active_state) and
+      C(unit_file_state) as systemd names them; empty strings when systemctl cannot tell.
+  returned: always
+  type: dict
+  sample: {load_state: loaded, active_state: active, unit_file_state: enabled}
+"""
+
+import grp
+import hashlib
+import os
+import pwd
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
+
+DPKG_STATUS = "/var/lib/dpkg/status"
+SYSTEMD_PROPERTIES = (("LoadState", "load_state"), ("ActiveState", "active_state"),
+                      ("UnitFileState", "unit_file_state"))
+
+
+def _name(lookup, number):
+    try:
+        return lookup(number)[0]
+    except KeyError:
+        return str(number)
+
+
+def _sha1(path):
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(65536), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_state(path):
+    """exists, state (file or directory), mode, owner, group and a file's sha1 of path; exists
+    false when it is missing or neither (a link is followed)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return {"path": path, "exists": False}
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        return {"path": path, "exists": False}
+    found = {"path": path, "exists": True, "state": "directory" if stat.S_ISDIR(info.st_mode) else "file",
+             "mode": "%04o" % stat.S_IMODE(info.st_mode),
+             "owner": _name(pwd.getpwuid, info.st_uid), "group": _name(grp.getgrgid, info.st_gid)}
+    if found["state"] == "file":
+        found["sha1"] = _sha1(path)
+    return found
+
+
+def _rpm(module, args):
+    """rpm's exit code and output; (1, "") without rpm on the host."""
+    rpm = module.get_bin_path("rpm")
+    if not rpm:
+        return 1, ""
+    rc, out, dummy = module.run_command([rpm] + args)
+    return rc, out
+
+
+def rpm_keys_imported(module, key_ids):
+    """Whether each key id (the last 8 hex digits of a fingerprint, lower case) is in rpm's database."""
+    return dict((key_id, _rpm(module, ["-q", "gpg-pubkey-" + key_id])[0] == 0) for key_id in key_ids)
+
+
+def dpkg_stanza(text, package):
+    """The fields of package's stanza in dpkg's status file, or {}."""
+    for stanza in text.split("\n\n"):
+        fields = {}
+        for line in stanza.splitlines():
+            if line[:1] not in (" ", "\t") and ":" in line:
+                key, value = line.split(":", 1)
+                fields[key] = value.strip()
+        if fields.get("Package") == package:
+            return fields
+    return {}
+
+
+def dpkg_package(text, package):
+    """installed, version and selection of package in dpkg's status file text."""
+    fields = dpkg_stanza(text, package)
+    status = fields.get("Status", "").split()
+    installed = len(status) == 3 and status[2] == "installed"
+    return {"installed": installed, "version": fields.get("Version", "") if installed else "",
+            "selection": status[0] if status else ""}
+
+
+def rpm_package(module, package):
+    rc, out = _rpm(module, ["-q", "--queryformat", "%{VERSION}-%{RELEASE}", package])
+    installed = rc == 0 and bool(out.strip())
+    return {"installed": installed, "version": out.strip() if installed else "", "selection": ""}
+
+
+def systemd_unit(module, unit):
+    """load, active and unit file states of unit (empty strings when systemctl cannot tell)."""
+    states = dict((name, "") for dummy, name in SYSTEMD_PROPERTIES)
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        return states
+    rc, out, dummy = module.run_command(
+        [systemctl, "show", unit, "--property=" + ",".join(prop for prop, dummy in SYSTEMD_PROPERTIES)])
+    if rc != 0:
+        return states
+    names = dict(SYSTEMD_PROPERTIES)
+    for line in out.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key in names:
+            states[names[key]] = value.strip()
+    return states
+
+
+def package_state(module):
+    package = module.params["package"]
+    if not package:
+        return {}
+    if module.params["package_manager"] == "rpm":
+        return rpm_package(module, package)
+    text = ""
+    if os.path.exists(DPKG_STATUS):
+        with open(DPKG_STATUS, "rb") as handle:
+            text = handle.read().decode("utf-8", "replace")
+    return dpkg_package(text, package)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "files": {"type": "dict", "default": {}},
+            "rpm_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},   # key ids, public
+            "package": {"type": "str", "default": ""},
+            "package_manager": {"type": "str", "default": "dpkg", "choices": ["dpkg", "rpm"]},
+            "service": {"type": "str", "default": ""},
+        },
+        supports_check_mode=True)
+    files = dict((name, file_state(str(path))) for name, path in module.params["files"].items())
+    service = systemd_unit(module, module.params["service"]) if module.params["service"] else {}
+    module.exit_json(changed=False, files=files, rpm_keys=rpm_keys_imported(module, module.params["rpm_keys"]),
+                     package=package_state(module), service=service)
+
+
+if __name__ == "__main__":
+    main()

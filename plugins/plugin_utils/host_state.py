@@ -1,0 +1,41 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleet.alloy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What alloy_install asks of a host before it changes anything, in the preflight's round trip
+(the module fleet.alloy.alloy_host_state): the files it writes, the package and the service. The
+role skips a task whose result the host already shows (roles/alloy_install/vars/main.yml); the
+paths of those files are named here only."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import posixpath
+
+MODULE = "fleet.alloy.alloy_host_state"
+PACKAGE = "alloy"
+UNIT_FILE = "/usr/lib/systemd/system/alloy.service"   # the package's unit
+APT_SOURCES = "/etc/apt/sources.list.d/grafana.sources"
+APT_PROXY = "/etc/apt/apt.conf.d/80grafana-proxy"
+
+
+def install_probe(checked, facts, runtime):
+    """The arguments of alloy_host_state for alloy_install (its checked variables, without the
+    role's prefix; the host's facts; the runtime contract the preflight published)."""
+    debian = facts.get("os_family") == "Debian"
+    files = {"unit": UNIT_FILE}
+    if debian:
+        files.update(keyring=checked["apt_keyring"], sources=APT_SOURCES, proxy=APT_PROXY)
+    else:
+        files.update(key=checked["rpm_key_file"], key_dir=posixpath.dirname(checked["rpm_key_file"]))
+    return {"files": files, "rpm_keys": [] if debian else rpm_key_ids(checked["key_fingerprints"]),
+            "package": PACKAGE, "package_manager": "dpkg" if debian else "rpm", "service": runtime["service"]}
+
+
+def rpm_key_ids(fingerprints):
+    """The ids rpm names imported keys by (gpg-pubkey-<id>): a fingerprint's last 8 hex digits, lower case."""
+    return [fingerprint[-8:].lower() for fingerprint in fingerprints]
+
+
+def host_state(result):
+    """The part of alloy_host_state's result the role reads."""
+    return dict((key, result.get(key) or {}) for key in ("files", "rpm_keys", "package", "service"))
