@@ -40,7 +40,7 @@ _RUNTIME_READERS = ("alloy_config",)   # the tables whose role reads the runtime
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("rules", "roles", "gather_subset"))
+    _VALID_ARGS = frozenset(("rules", "roles", "gather_subset", "download_key"))
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -50,7 +50,8 @@ class ActionModule(ActionBase):
             "rules": {"type": "str", "required": True, "choices": sorted(RULES)},
             "roles": {"type": "list", "elements": "str", "default": [],
                       "choices": sorted(name for name in RULES if name != "site")},
-            "gather_subset": {"type": "list", "elements": "str", "default": []}})
+            "gather_subset": {"type": "list", "elements": "str", "default": []},
+            "download_key": {"type": "bool", "default": True}})
         gathered = {}
         if args["gather_subset"]:
             gathered = self._gather(args["gather_subset"], task_vars)
@@ -83,7 +84,7 @@ class ActionModule(ActionBase):
             result["msg"] = "; ".join(problems)
             return result
         if "alloy_install" in roles and runtime:
-            found = self._host_state(roles["alloy_install"], runtime, task_vars)
+            found = self._host_state(roles["alloy_install"], runtime, task_vars, args["download_key"])
             if found.get("failed"):
                 return found
             result["host_state"] = host_state.host_state(found)
@@ -114,12 +115,12 @@ class ActionModule(ActionBase):
         return ["%s: %s_cluster_tls names files that are not on this host: %s (your PKI puts them there; "
                 "Alloy does not start without them)" % (table, table, ", ".join(missing))]
 
-    def _host_state(self, checked, runtime, task_vars):
-        """What the host has of alloy_install's files, package and service (one round trip,
-        read-only): the role skips the tasks whose result it already shows."""
+    def _host_state(self, checked, runtime, task_vars, download_key):
+        """What the host has of alloy_install's files, package and service, and the repository key
+        (one round trip, read-only): the role skips the tasks whose result it already shows."""
         return self._execute_module(module_name=host_state.MODULE, task_vars=task_vars,
                                     module_args=host_state.install_probe(checked, task_vars.get("ansible_facts") or {},
-                                                                         runtime))
+                                                                         runtime, download_key))
 
     def _gather(self, subset, task_vars):
         """The host's facts of subset, by ansible.builtin.setup: the play's fact gathering and

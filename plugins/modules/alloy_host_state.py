@@ -13,14 +13,17 @@ short_description: Read what a host has of an Alloy installation, changing nothi
 version_added: 0.4.0
 description:
   - Reads, in one round trip, the files and directories an installation writes (whether each exists,
-    a file's SHA1, mode, owner and group), the OpenPGP keys rpm has imported, whether a package is installed (its version and, with dpkg, its
-    selection such as C(hold)) and a systemd unit's load, active and unit-file states.
+    a file's SHA1, mode, owner and group), the OpenPGP keys rpm has imported, whether a package is
+    installed (its version and, with dpkg, its selection such as C(hold)) and a systemd unit's load,
+    active and unit-file states; and downloads one URL from the host (the repository key), as the
+    host sees it.
   - The preflight of C(fleet.alloy.alloy_install) (C(fleet.alloy.alloy_preflight)) runs it, so that
     the role's tasks whose result the host already shows are skipped (a repository file with the
     same content, the package at the asked version, the service in the asked state); a task whose
     result differs runs as before, with its own change, diff and check mode.
   - Nothing is read of a file but its metadata and checksum; a missing file, package or unit is
-    reported as missing, not as a failure.
+    reported as missing, not as a failure. A download that fails is reported (its status and the
+    reason), not a failure either - the caller decides.
 author: fleet.alloy maintainers (@fleet-alloy)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
@@ -51,6 +54,22 @@ options:
     description: The systemd unit to read (C(systemctl show)); empty, none is.
     type: str
     default: ""
+  url:
+    description:
+      - A URL to download from the host (C(http://) or C(https://), certificates verified); empty, none is.
+      - Meant for public material such as a repository's OpenPGP key - its content is returned.
+    type: str
+    default: ""
+  proxy:
+    description:
+      - The proxy (C(http://host:port), without credentials) to download O(url) through; empty, the
+        download goes direct and ignores the proxy variables of the environment.
+    type: str
+    default: ""
+  timeout:
+    description: Seconds the download of O(url) may take.
+    type: int
+    default: 30
 attributes:
   check_mode:
     support: full
@@ -106,6 +125,15 @@ service:
   returned: always
   type: dict
   sample: {load_state: loaded, active_state: active, unit_file_state: enabled}
+download:
+  description:
+    - O(url) - C(url), C(status) (the HTTP status; -1 when no answer came), C(content) (the body when
+      the status is 200, else empty) and C(msg) (the reason of a failed download). Redirects are
+      followed; a URL that is not C(http://) or C(https://) is not downloaded (status -1).
+  returned: always (empty without O(url))
+  type: dict
+  sample: {url: "https://apt.grafana.com/gpg.key", status: 200, msg: OK,
+           content: "-----BEGIN PGP PUBLIC KEY BLOCK-----..."}
 """
 
 import grp
@@ -115,6 +143,8 @@ import pwd
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.urls import open_url
 
 DPKG_STATUS = "/var/lib/dpkg/status"
 SYSTEMD_PROPERTIES = (("LoadState", "load_state"), ("ActiveState", "active_state"),
@@ -226,6 +256,25 @@ def package_state(module):
     return dpkg_package(text, package)
 
 
+def download(module):
+    """url, status, content (on a 200) and msg of the download of the url option, from the host."""
+    url, proxy = module.params["url"], module.params["proxy"]
+    if not url:
+        return {}
+    if not url.startswith(("http://", "https://")):
+        return {"url": url, "status": -1, "content": "", "msg": "only http:// and https:// URLs are downloaded"}
+    if proxy:   # urllib reads the proxy from the environment
+        os.environ.update(http_proxy=proxy, https_proxy=proxy, HTTP_PROXY=proxy, HTTPS_PROXY=proxy)
+    try:
+        response = open_url(url, use_proxy=bool(proxy), timeout=module.params["timeout"], validate_certs=True)
+        status = response.getcode()
+        content = to_text(response.read(), errors="surrogate_or_strict") if status == 200 else ""
+    # An HTTP error carries its status; no answer, a refused certificate or a bad address do not.
+    except Exception as err:  # pylint: disable=broad-except
+        return {"url": url, "status": int(getattr(err, "code", None) or -1), "content": "", "msg": to_text(err)}
+    return {"url": url, "status": status, "content": content, "msg": "OK" if status == 200 else "HTTP %s" % status}
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -234,12 +283,15 @@ def main():
             "package": {"type": "str", "default": ""},
             "package_manager": {"type": "str", "default": "dpkg", "choices": ["dpkg", "rpm"]},
             "service": {"type": "str", "default": ""},
+            "url": {"type": "str", "default": ""},
+            "proxy": {"type": "str", "default": ""},
+            "timeout": {"type": "int", "default": 30},
         },
         supports_check_mode=True)
     files = dict((name, file_state(str(path))) for name, path in module.params["files"].items())
     service = systemd_unit(module, module.params["service"]) if module.params["service"] else {}
     module.exit_json(changed=False, files=files, rpm_keys=rpm_keys_imported(module, module.params["rpm_keys"]),
-                     package=package_state(module), service=service)
+                     package=package_state(module), service=service, download=download(module))
 
 
 if __name__ == "__main__":

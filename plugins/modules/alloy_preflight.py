@@ -13,8 +13,8 @@ version_added: 0.2.0
 description:
   - Applies the collection's rule book to every variable of one role (or of the fleet plays)
     that is defined, on the controller. The host is asked only for its facts (O(gather_subset)), for
-    C(alloy_install) what it has of that role's files, package and service (RV(host_state)), and
-    whether a cluster's TLS files are there.
+    C(alloy_install) what it has of that role's files, package and service, and the repository key
+    it downloads (RV(host_state)), and whether a cluster's TLS files are there.
   - Types are enforced and converted once - booleans from survey strings (C(yes), C(no), C(true),
     C(false), C(on), C(off), C(1), C(0)), whole numbers from digit strings, numbers to strings where
     Alloy wants a string; patterns match the whole value, so a trailing line break is refused;
@@ -54,6 +54,15 @@ options:
     type: list
     elements: str
     default: []
+  download_key:
+    description:
+      - Whether the read of C(alloy_install)'s host state also downloads the repository key (from the
+        host, through C(alloy_install_proxy) when set; C(download) of RV(host_state)), which the role's
+        repository tasks write. Turn it off when they do not run (C(playbooks/site.yml) does for a
+        run whose tags leave out C(install)), so that a run that does not need the key does not wait
+        for its server.
+    type: bool
+    default: true
 attributes:
   check_mode:
     support: full
@@ -106,10 +115,14 @@ host_state:
   description:
     - What the host has of C(alloy_install)'s files, package and service, read by
       M(fleet.alloy.alloy_host_state) in one round trip once the variables passed (that module's C(files),
-      C(package) and C(service)); C(alloy_install) skips the tasks whose result it already shows.
+      C(rpm_keys), C(package) and C(service)); C(alloy_install) skips the tasks whose result it already shows.
+    - C(download) is the repository key as the host downloaded it (C(url), C(status), C(content), C(msg)),
+      when the role installs from the repository without C(alloy_install_key_content).
   returned: when O(rules) or O(roles) names C(alloy_install) and its variables passed (and describe its runtime)
   type: dict
   sample: {"files": {"unit": {"path": "/usr/lib/systemd/system/alloy.service", "exists": true}},
            "package": {"installed": true, "version": "1.5.1-1", "selection": "hold"},
-           "service": {"load_state": "loaded", "active_state": "active", "unit_file_state": "enabled"}}
+           "service": {"load_state": "loaded", "active_state": "active", "unit_file_state": "enabled"},
+           "download": {"url": "https://apt.grafana.com/gpg-full.key", "status": 200, "content": "-----BEGIN PGP...",
+                        "msg": "OK"}}
 """

@@ -4,7 +4,8 @@
 """What alloy_install asks of a host before it changes anything, in the preflight's round trip
 (the module fleet.alloy.alloy_host_state): the files it writes, the package and the service. The
 role skips a task whose result the host already shows (roles/alloy_install/vars/main.yml); the
-paths of those files are named here only."""
+paths of those files are named here only. The same round trip downloads the repository key, as
+the host sees its URL (its network, alloy_install_proxy)."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -18,17 +19,30 @@ APT_SOURCES = "/etc/apt/sources.list.d/grafana.sources"
 APT_PROXY = "/etc/apt/apt.conf.d/80grafana-proxy"
 
 
-def install_probe(checked, facts, runtime):
+def install_probe(checked, facts, runtime, download_key=True):
     """The arguments of alloy_host_state for alloy_install (its checked variables, without the
-    role's prefix; the host's facts; the runtime contract the preflight published)."""
+    role's prefix; the host's facts; the runtime contract the preflight published); the key's
+    download only with download_key (the role's repository tasks run)."""
     debian = facts.get("os_family") == "Debian"
     files = {"unit": UNIT_FILE}
     if debian:
         files.update(keyring=checked["apt_keyring"], sources=APT_SOURCES, proxy=APT_PROXY)
     else:
         files.update(key=checked["rpm_key_file"], key_dir=posixpath.dirname(checked["rpm_key_file"]))
-    return {"files": files, "rpm_keys": [] if debian else rpm_key_ids(checked["key_fingerprints"]),
-            "package": PACKAGE, "package_manager": "dpkg" if debian else "rpm", "service": runtime["service"]}
+    probe = {"files": files, "rpm_keys": [] if debian else rpm_key_ids(checked["key_fingerprints"]),
+             "package": PACKAGE, "package_manager": "dpkg" if debian else "rpm", "service": runtime["service"]}
+    if download_key and key_url(checked, debian):
+        probe.update(url=key_url(checked, debian), proxy=checked.get("proxy") or "")
+    return probe
+
+
+def key_url(checked, debian):
+    """Where the host downloads the repository key from: the family's key URL, when the role installs
+    from the repository and the key is not given inline; else empty."""
+    if (checked.get("state", "present") != "present" or checked.get("key_content")
+            or checked.get("package_source", "repository") != "repository"):
+        return ""
+    return checked["apt_key_url" if debian else "rpm_key_url"]
 
 
 def rpm_key_ids(fingerprints):
@@ -38,4 +52,4 @@ def rpm_key_ids(fingerprints):
 
 def host_state(result):
     """The part of alloy_host_state's result the role reads."""
-    return dict((key, result.get(key) or {}) for key in ("files", "rpm_keys", "package", "service"))
+    return dict((key, result.get(key) or {}) for key in ("files", "rpm_keys", "package", "service", "download"))

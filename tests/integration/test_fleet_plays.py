@@ -166,7 +166,7 @@ def tagged(pair: Tuple[Host, Host, Path], tmp_path_factory: pytest.TempPathFacto
 
 UNIX_FILE = "/etc/alloy/conf.d/fleet_unix.alloy"
 INSTALL_TASKS = ("fleet.alloy.alloy_install : Check the platform and the variables",
-                 "fleet.alloy.alloy_install : Download the repository key",
+                 "fleet.alloy.alloy_install : Stop when the repository key could not be downloaded",
                  "fleet.alloy.alloy_install : Write the Grafana apt source (deb822, Signed-By)",
                  "fleet.alloy.alloy_install : Install the alloy package (apt)")
 

@@ -1,5 +1,5 @@
 """A real HTTP(S) server on 127.0.0.1 for unit tests: answers each path with the
-(status, body) a test sets, records every request, and can be told never to answer."""
+(status, body) a test sets or a redirect, records every request, and can be told never to answer."""
 from __future__ import annotations
 
 import ssl
@@ -24,6 +24,7 @@ class Recorded:
 class LocalServer:
     def __init__(self, tls: Optional[ssl.SSLContext] = None) -> None:
         self.routes: Dict[str, Tuple[int, str]] = {}
+        self.redirects: Dict[str, str] = {}   # path -> Location of a 302
         self.requests: List[Recorded] = []
         owner = self
 
@@ -31,6 +32,12 @@ class LocalServer:
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 owner.requests.append(Recorded(self.command, self.path, self.headers, self.rfile.read(length)))
+                if self.path in owner.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", owner.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 code, body = owner.routes.get(self.path.split("?")[0], (404, "not found"))
                 if body == HANG:
                     time.sleep(5)

@@ -42,11 +42,12 @@ for name, case in json.load(sys.stdin).items():
         if module_name == "ansible.builtin.stat":
             found = module_args["path"] in case.get("files", TLS_FILES)
             return {"stat": {"exists": found, "isreg": found}}
-        if module_name == "fleet.alloy.alloy_host_state":   # answers what it was asked, and one extra key
+        if module_name == "fleet.alloy.alloy_host_state":   # echoes what it was asked (its arguments), one extra key
             return {"changed": False, "files": module_args["files"], "invocation": {},
                     "rpm_keys": dict((key, False) for key in module_args["rpm_keys"]),
                     "package": {"name": module_args["package"], "manager": module_args["package_manager"]},
-                    "service": {"name": module_args["service"]}}
+                    "service": {"name": module_args["service"]},
+                    "download": {"url": module_args["url"], "proxy": module_args["proxy"]} if "url" in module_args else {}}
         return dict(case.get("setup", {}))
     with mock.patch.object(ActionModule, "_execute_module", side_effect=execute):
         results[name] = action.run(task_vars=task_vars)
@@ -95,7 +96,9 @@ COMPOSE_PEERS = {"inventory-name": {"alloy_docker_cluster_enabled": True, "ansib
 CASES: Dict[str, Dict[str, Any]] = {
     "systemd": case(SITE, DEBIAN, roles=BOTH),
     "systemd_elsewhere": case(SITE, ROCKY, roles=BOTH, alloy_install_listen_address="0.0.0.0:9000",
-                              alloy_install_config_path="/srv/alloy", alloy_install_group="grafana"),
+                              alloy_install_config_path="/srv/alloy", alloy_install_group="grafana",
+                              alloy_install_proxy="http://proxy.example:3128"),
+    "systemd_no_key": case(dict(SITE, download_key=False), DEBIAN, roles=BOTH),
     "replaces_a_kept_runtime": case(SITE, dict(DEBIAN, alloy_runtime=KEPT), roles=BOTH),
     # the reader named first: the runtime role is checked before it all the same
     "config_named_before_install": case({"rules": "alloy_config", "roles": ["alloy_install"]}, DEBIAN, roles=BOTH),
@@ -352,11 +355,15 @@ def test_alloy_install_reads_the_host_once_its_variables_passed(results: Dict[st
     assert debian == {
         "files": {"unit": "/usr/lib/systemd/system/alloy.service", "keyring": "/etc/apt/keyrings/grafana.asc",
                   "sources": "/etc/apt/sources.list.d/grafana.sources", "proxy": "/etc/apt/apt.conf.d/80grafana-proxy"},
-        "rpm_keys": {}, "package": {"name": "alloy", "manager": "dpkg"}, "service": {"name": "alloy.service"}}
+        "rpm_keys": {}, "package": {"name": "alloy", "manager": "dpkg"}, "service": {"name": "alloy.service"},
+        "download": {"url": "https://apt.grafana.com/gpg-full.key", "proxy": ""}}   # the key asked of the host
+    assert rocky["download"] == {"url": "https://rpm.grafana.com/gpg.key", "proxy": "http://proxy.example:3128"}
     assert rocky["files"] == {"unit": "/usr/lib/systemd/system/alloy.service", "key_dir": "/etc/pki/rpm-gpg",
                               "key": "/etc/pki/rpm-gpg/RPM-GPG-KEY-grafana"}
     assert rocky["rpm_keys"] == {"10458545": False}   # Grafana's key, B53A...10458545 (the defaults' pin)
     assert rocky["package"] == {"name": "alloy", "manager": "rpm"}
+    # a play whose tags leave the repository tasks out: the same read, without the download
+    assert results["systemd_no_key"]["host_state"] == dict(debian, download={})
 
 
 @pytest.mark.parametrize("name", ["install_refused", "compose", "config_alone"])

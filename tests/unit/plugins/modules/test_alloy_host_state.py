@@ -7,10 +7,13 @@ import grp
 import hashlib
 import os
 import pwd
+import ssl
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import pytest
+from gateway_standin import lab_ca
+from local_http import LocalServer
 from ansible_collections.fleet.alloy.plugins.filter.alloy_host_state import alloy_file_current
 from ansible_collections.fleet.alloy.plugins.modules import alloy_host_state as module
 
@@ -135,3 +138,96 @@ def test_the_filter_agrees_with_the_module_only_on_same_content_and_attributes(t
     directory = module.file_state(str(tmp_path))
     assert alloy_file_current(directory, None, mode=directory["mode"], **me) is True
     assert alloy_file_current(state, None, **me) is False                                 # a file, not a directory
+
+
+KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\nmQINBGTnhmkBEADU\n-----END PGP PUBLIC KEY BLOCK-----\n"
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY")
+
+
+class Params:
+    """What download() reads of a module."""
+
+    def __init__(self, url: str, proxy: str = "") -> None:
+        self.params = {"url": url, "proxy": proxy, "timeout": 5}
+
+
+@pytest.fixture()
+def server() -> Iterator[LocalServer]:
+    found = LocalServer()
+    yield found
+    found.close()
+
+
+@pytest.fixture()
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The proxy variables as a shell would have them, put back after the test (download() sets them)."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.setenv(name, "")
+
+
+def test_a_key_is_downloaded_from_the_host_its_content_returned(server: LocalServer, environment: None) -> None:
+    server.routes["/gpg.key"] = (200, KEY)
+    assert module.download(Params(server.url + "/gpg.key")) == {
+        "url": server.url + "/gpg.key", "status": 200, "content": KEY, "msg": "OK"}
+    assert [(r.method, r.path) for r in server.requests] == [("GET", "/gpg.key")]
+
+
+def test_a_failed_download_is_reported_with_its_status_not_raised(server: LocalServer, environment: None) -> None:
+    missing = module.download(Params(server.url + "/missing.key"))
+    assert (missing["status"], missing["content"]) == (404, "") and "Not Found" in missing["msg"], missing
+    server.close()
+    server.httpd.server_close()   # nothing listens on the port any more
+    refused = module.download(Params(server.url + "/gpg.key"))
+    assert (refused["status"], refused["content"]) == (-1, "") and "refused" in refused["msg"].lower(), refused
+
+
+def test_a_proxy_is_the_one_given_and_none_without_it(server: LocalServer, environment: None,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through alloy_install_proxy when set (as apt and dnf go), else direct even where the
+    environment names a proxy: the old uri task's use_proxy."""
+    server.routes["http://grafana.invalid/gpg.key"] = (200, KEY)   # a proxy sees the whole URL
+    found = module.download(Params("http://grafana.invalid/gpg.key", proxy=server.url))
+    assert (found["status"], found["content"]) == (200, KEY), found
+    assert [r.path for r in server.requests] == ["http://grafana.invalid/gpg.key"]
+    direct = LocalServer()
+    direct.routes["/gpg.key"] = (200, KEY)
+    monkeypatch.setenv("http_proxy", server.url)
+    try:
+        assert module.download(Params(direct.url + "/gpg.key"))["content"] == KEY
+    finally:
+        direct.close()
+    assert len(server.requests) == 1 and len(direct.requests) == 1
+
+
+def test_without_a_url_nothing_is_downloaded() -> None:
+    assert module.download(Params("")) == {}
+
+
+def test_a_redirect_is_followed_to_the_key(server: LocalServer, environment: None) -> None:
+    server.redirects["/gpg.key"] = server.url + "/keys/gpg-2025.key"
+    server.routes["/keys/gpg-2025.key"] = (200, KEY)
+    found = module.download(Params(server.url + "/gpg.key"))
+    assert (found["status"], found["content"]) == (200, KEY), found
+    assert [r.path for r in server.requests] == ["/gpg.key", "/keys/gpg-2025.key"]
+
+
+def test_a_certificate_the_host_does_not_trust_is_refused(tmp_path: Path, environment: None) -> None:
+    """The key is only as good as the channel: an HTTPS server whose CA the host does not know gives
+    no content (certificates are verified, as the uri task did)."""
+    ca = lab_ca.make_ca(tmp_path, "ca", "ca", days=2)
+    pair = lab_ca.issue(ca, tmp_path, "keyserver", ["localhost"], days=2, ips=["127.0.0.1"])
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(pair.cert), str(pair.key))
+    server = LocalServer(tls=context)
+    server.routes["/gpg.key"] = (200, KEY)
+    try:
+        found = module.download(Params(server.url + "/gpg.key"))
+    finally:
+        server.close()
+    assert (found["status"], found["content"]) == (-1, ""), found
+    assert "CERTIFICATE_VERIFY_FAILED" in found["msg"], found
+
+
+def test_only_http_and_https_are_downloaded() -> None:
+    found = module.download(Params("file:///etc/hostname"))
+    assert (found["status"], found["content"]) == (-1, "") and "http://" in found["msg"], found

@@ -1,0 +1,43 @@
+"""What alloy_install's read of the host asks for: the repository key is downloaded only when the
+role installs from the repository and the key is not given inline, from the family's URL."""
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import pytest
+from ansible_collections.fleet.alloy.plugins.plugin_utils import host_state
+
+CHECKED: Dict[str, Any] = {"state": "present", "package_source": "repository", "key_content": "", "proxy": "",
+                           "apt_key_url": "https://apt.example/gpg.key", "rpm_key_url": "https://rpm.example/gpg.key",
+                           "apt_keyring": "/etc/apt/keyrings/grafana.asc", "rpm_key_file": "/etc/pki/rpm-gpg/K",
+                           "key_fingerprints": ["B53AE77BADB630A683046005963FA27710458545"]}
+RUNTIME = {"service": "alloy.service"}
+
+
+def probe(os_family: str, **changes: Any) -> Dict[str, Any]:
+    return host_state.install_probe(dict(CHECKED, **changes), {"os_family": os_family}, RUNTIME)
+
+
+def test_the_key_of_the_hosts_family_through_the_roles_proxy() -> None:
+    assert (probe("Debian")["url"], probe("Debian")["proxy"]) == ("https://apt.example/gpg.key", "")
+    assert (probe("RedHat", proxy="http://proxy:3128")["url"], probe("RedHat", proxy="http://proxy:3128")["proxy"]) \
+        == ("https://rpm.example/gpg.key", "http://proxy:3128")
+
+
+@pytest.mark.parametrize("changes", [{"key_content": "-----BEGIN PGP PUBLIC KEY BLOCK-----"},
+                                     {"package_source": "controller"}, {"state": "absent"}])
+def test_no_download_when_the_role_does_not_need_the_key(changes: Dict[str, Any]) -> None:
+    for family in ("Debian", "RedHat"):
+        assert "url" not in probe(family, **changes) and "proxy" not in probe(family, **changes)
+
+
+def test_no_download_when_the_play_says_the_repository_tasks_do_not_run() -> None:
+    assert "url" not in host_state.install_probe(CHECKED, {"os_family": "Debian"}, RUNTIME, download_key=False)
+
+
+def test_the_result_the_role_reads_has_the_download_or_an_empty_one() -> None:
+    found = {"files": {}, "rpm_keys": {}, "package": {}, "service": {}, "invocation": {},
+             "download": {"url": "u", "status": 200, "content": "k", "msg": "OK"}}
+    assert host_state.host_state(found)["download"] == found["download"]
+    assert "invocation" not in host_state.host_state(found)
+    assert host_state.host_state({})["download"] == {}
