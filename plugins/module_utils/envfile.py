@@ -18,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import io
 import os
 import re
@@ -149,11 +150,45 @@ def section_change(path, name, values, secret):
     """The env file at path with section name set to values (read only; EnvFileError names
     a value that cannot be written, before anything changes)."""
     exists = os.path.exists(path)
-    before = ""
-    if exists:
-        with io.open(path, "r", encoding="utf-8") as handle:
-            before = handle.read()
+    before = read_text(path) if exists else ""
     return SectionChange(path, before, file_text(before, exists, name, values, secret))
+
+
+def read_text(path):
+    """The env file's text as alloy_env reads it (UTF-8, line ends read as line feeds)."""
+    with io.open(path, "r", encoding="utf-8") as handle:
+        return handle.read()
+
+
+def section_digest(lines):
+    """The SHA1 of a section's lines (markers included) as render_section gives them."""
+    return hashlib.sha1("\n".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def section_read(text, name):
+    """What the controller may know of an env file's text to tell whether setting section name would
+    change it, and nothing of a secret: the SHA1 of that section when it is there once, whole (its own
+    END marker last, no other marker inside) and not marked secret; the keys assigned outside the
+    sections (names, no values); whether the text is as update() writes it (a last line end)."""
+    stray, own = [], []
+    parts = split(text)
+    for owner, secret, lines in parts:
+        if owner is None:
+            stray.extend(match.group("key") for match in (_ASSIGNMENT.match(line) for line in lines) if match)
+        elif owner == name:
+            own.append((secret, lines))
+    section = {"found": bool(own)}
+    if len(own) == 1 and not own[0][0] and _whole(name, own[0][1]):
+        section["sha1"] = section_digest(own[0][1])
+    joined = "\n".join(line for dummy, dummy, lines in parts for line in lines)
+    return {"section": section, "stray_keys": sorted(set(stray)),
+            "canonical": text == (joined + "\n" if parts else "")}
+
+
+def _whole(name, lines):
+    """A section that is not secret, with its own END marker last and no other marker inside."""
+    return (len(lines) >= 2 and lines[-1] == _end(name, False)
+            and not any(_BEGIN.match(line) or line.startswith("# END fleet.alloy") for line in lines[1:-1]))
 
 
 def _overridden(line, values):

@@ -79,6 +79,11 @@ def keep_root_file(module, path, text):
     return changed, diff
 
 
+def fact_text(data):
+    """A local fact's file text: data as JSON (also what the controller compares, filter alloy_fact_current)."""
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
 def keep_fact(module, path, data):
     """Keep data as the local fact at path, as JSON (keep_root_file). Returns (changed, diff)."""
-    return keep_root_file(module, path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return keep_root_file(module, path, fact_text(data))

@@ -15,8 +15,8 @@ description:
   - Reads, in one round trip, the files and directories an installation writes (whether each exists,
     a file's SHA1, mode, owner and group), the OpenPGP keys rpm has imported, whether a package is
     installed (its version and, with dpkg, its selection such as C(hold)) and a systemd unit's load,
-    active and unit-file states; and downloads one URL from the host (the repository key), as the
-    host sees it.
+    active and unit-file states; one section of an env file without its values; and downloads one
+    URL from the host (the repository key), as the host sees it.
   - The preflight of C(fleet.alloy.alloy_install) (C(fleet.alloy.alloy_preflight)) runs it, so that
     the role's tasks whose result the host already shows are skipped (a repository file with the
     same content, the package at the asked version, the service in the asked state); a task whose
@@ -52,6 +52,22 @@ options:
     default: dpkg
   service:
     description: The systemd unit to read (C(systemctl show)); empty, none is.
+    type: str
+    default: ""
+  exists:
+    description: Paths of which only whether they exist is read (no checksum, since such a file may hold secrets), by a name.
+    type: dict
+    default: {}
+  env_file:
+    description:
+      - An env file in which C(fleet.alloy.alloy_env) writes O(env_section); empty, none is read.
+      - Its values never leave the host - only the SHA1 of O(env_section) when that section is not marked
+        secret and stands alone (its own END marker last, no other marker inside, there once), the names of
+        the keys assigned outside the sections, and the file's mode, owner and group.
+    type: path
+    default: ""
+  env_section:
+    description: The section of O(env_file) to read (its owner's name).
     type: str
     default: ""
   url:
@@ -100,11 +116,11 @@ RETURN = r"""
 files:
   description:
     - Each path of O(files), by its name - C(exists), C(state) (C(file) or C(directory); anything else counts
-      as missing), C(mode), C(owner), C(group) and a file's C(sha1).
+      as missing), C(link) (a symbolic link, followed for the rest), C(mode), C(owner), C(group) and a file's C(sha1).
   returned: always
   type: dict
   sample:
-    sources: {path: /etc/apt/sources.list.d/grafana.sources, exists: true, state: file,
+    sources: {path: /etc/apt/sources.list.d/grafana.sources, exists: true, state: file, link: false,
               sha1: 3c1e7b9b1f0e4d2e8a35f1f2f1c0b7f7e9a2c111, mode: "0644", owner: root, group: root}
 rpm_keys:
   description: Each key id of O(rpm_keys), whether rpm has it.
@@ -125,6 +141,21 @@ service:
   returned: always
   type: dict
   sample: {load_state: loaded, active_state: active, unit_file_state: enabled}
+exists:
+  description: Each path of O(exists), by its name - whether it exists (symbolic links followed).
+  returned: always
+  type: dict
+  sample: {config: true}
+env:
+  description:
+    - O(env_file) - C(path), C(exists), C(link), C(mode), C(owner), C(group); C(section), O(env_section) -
+      C(found) and, when it is not secret and stands alone, C(sha1) (of its lines, markers included, joined
+      by line feeds); C(stray_keys), the keys assigned outside any section; C(canonical), whether the file is
+      as C(fleet.alloy.alloy_env) leaves it (UTF-8, a last line end, not a link).
+  returned: always (empty without O(env_file) and O(env_section))
+  type: dict
+  sample: {path: /etc/default/alloy, exists: true, link: false, mode: "0640", owner: root, group: alloy,
+           canonical: true, stray_keys: [], section: {found: true, sha1: 0beec7b5ea3f0fdbc95d0dd47f3c5bc275da8a33}}
 download:
   description:
     - O(url) - C(url), C(status) (the HTTP status; -1 when no answer came), C(content) (the body when
@@ -145,6 +176,8 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.urls import open_url
+
+from ansible_collections.fleet.alloy.plugins.module_utils.envfile import read_text, section_read
 
 DPKG_STATUS = "/var/lib/dpkg/status"
 SYSTEMD_PROPERTIES = (("LoadState", "load_state"), ("ActiveState", "active_state"),
@@ -170,12 +203,12 @@ def file_state(path):
     """exists, state (file or directory), mode, owner, group and a file's sha1 of path; exists
     false when it is missing or neither (a link is followed)."""
     try:
-        info = os.stat(path)
+        info, link = os.stat(path), os.path.islink(path)
     except OSError:
         return {"path": path, "exists": False}
     if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
         return {"path": path, "exists": False}
-    found = {"path": path, "exists": True, "state": "directory" if stat.S_ISDIR(info.st_mode) else "file",
+    found = {"path": path, "exists": True, "state": "directory" if stat.S_ISDIR(info.st_mode) else "file", "link": link,
              "mode": "%04o" % stat.S_IMODE(info.st_mode),
              "owner": _name(pwd.getpwuid, info.st_uid), "group": _name(grp.getgrgid, info.st_gid)}
     if found["state"] == "file":
@@ -256,6 +289,23 @@ def package_state(module):
     return dpkg_package(text, package)
 
 
+def env_state(path, section):
+    """What section of the env file at path is, without any value (section_read), and the file's
+    attributes; a link, or a file that is not UTF-8 text, is not canonical (alloy_env would not
+    leave it as it is)."""
+    found = file_state(path)
+    found.pop("sha1", None)   # the whole file's: it holds the secrets
+    if found.get("state") != "file":
+        return {"path": path, "exists": False}
+    try:
+        found.update(section_read(read_text(path), section))
+    except (OSError, UnicodeDecodeError):
+        found.update(section={"found": False}, stray_keys=[], canonical=False)
+    if found["link"]:
+        found["canonical"] = False
+    return found
+
+
 def download(module):
     """url, status, content (on a 200) and msg of the download of the url option, from the host."""
     url, proxy = module.params["url"], module.params["proxy"]
@@ -283,6 +333,9 @@ def main():
             "package": {"type": "str", "default": ""},
             "package_manager": {"type": "str", "default": "dpkg", "choices": ["dpkg", "rpm"]},
             "service": {"type": "str", "default": ""},
+            "exists": {"type": "dict", "default": {}},
+            "env_file": {"type": "path", "default": ""},
+            "env_section": {"type": "str", "default": ""},
             "url": {"type": "str", "default": ""},
             "proxy": {"type": "str", "default": ""},
             "timeout": {"type": "int", "default": 30},
@@ -291,7 +344,11 @@ def main():
     files = dict((name, file_state(str(path))) for name, path in module.params["files"].items())
     service = systemd_unit(module, module.params["service"]) if module.params["service"] else {}
     module.exit_json(changed=False, files=files, rpm_keys=rpm_keys_imported(module, module.params["rpm_keys"]),
-                     package=package_state(module), service=service, download=download(module))
+                     package=package_state(module), service=service,
+                     exists=dict((name, os.path.exists(str(path))) for name, path in module.params["exists"].items()),
+                     env=env_state(module.params["env_file"], module.params["env_section"])
+                     if module.params["env_file"] and module.params["env_section"] else {},
+                     download=download(module))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 # Copyright: fleet.alloy contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What alloy_install asks of a host before it changes anything, in the preflight's round trip
-(the module fleet.alloy.alloy_host_state): the files it writes, the package and the service. The
+(the module fleet.alloy.alloy_host_state): the files it writes, its env file section (without the
+values of a secret one), the package and the service. The
 role skips a task whose result the host already shows (roles/alloy_install/vars/main.yml); the
 paths of those files are named here only. The same round trip downloads the repository key, as
 the host sees its URL (its network, alloy_install_proxy)."""
@@ -12,11 +13,15 @@ __metaclass__ = type
 
 import posixpath
 
+from ansible_collections.fleet.alloy.plugins.module_utils.runtime_fact import FACT_PATH
+
 MODULE = "fleet.alloy.alloy_host_state"
 PACKAGE = "alloy"
 UNIT_FILE = "/usr/lib/systemd/system/alloy.service"   # the package's unit
 APT_SOURCES = "/etc/apt/sources.list.d/grafana.sources"
 APT_PROXY = "/etc/apt/apt.conf.d/80grafana-proxy"
+DROPIN = "/etc/systemd/system/alloy.service.d/fleet-alloy.conf"   # the role's drop-in of the unit
+ENV_SECTION = "alloy_install"   # the role's section of the env file
 
 
 def install_probe(checked, facts, runtime, download_key=True):
@@ -24,13 +29,17 @@ def install_probe(checked, facts, runtime, download_key=True):
     role's prefix; the host's facts; the runtime contract the preflight published); the key's
     download only with download_key (the role's repository tasks run)."""
     debian = facts.get("os_family") == "Debian"
-    files = {"unit": UNIT_FILE}
+    # alloy_env's files besides the env file (read apart, without its values): the drop-in and the runtime's
+    # local fact; of the configuration the service loads, whether it exists yet (no checksum: it may be the
+    # user's own file, with secrets).
+    files = {"unit": UNIT_FILE, "dropin": DROPIN, "runtime_fact": FACT_PATH}
     if debian:
         files.update(keyring=checked["apt_keyring"], sources=APT_SOURCES, proxy=APT_PROXY)
     else:
         files.update(key=checked["rpm_key_file"], key_dir=posixpath.dirname(checked["rpm_key_file"]))
     probe = {"files": files, "rpm_keys": [] if debian else rpm_key_ids(checked["key_fingerprints"]),
-             "package": PACKAGE, "package_manager": "dpkg" if debian else "rpm", "service": runtime["service"]}
+             "package": PACKAGE, "package_manager": "dpkg" if debian else "rpm", "service": runtime["service"],
+             "exists": {"config": checked["config_path"], "dropin": DROPIN}, "env_file": runtime["env_file"], "env_section": ENV_SECTION}
     if download_key and key_url(checked, debian):
         probe.update(url=key_url(checked, debian), proxy=checked.get("proxy") or "")
     return probe
@@ -52,4 +61,5 @@ def rpm_key_ids(fingerprints):
 
 def host_state(result):
     """The part of alloy_host_state's result the role reads."""
-    return dict((key, result.get(key) or {}) for key in ("files", "rpm_keys", "package", "service", "download"))
+    return dict((key, result.get(key) or {})
+                for key in ("files", "exists", "rpm_keys", "package", "service", "env", "download"))

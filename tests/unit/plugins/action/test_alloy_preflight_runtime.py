@@ -46,7 +46,8 @@ for name, case in json.load(sys.stdin).items():
             return {"changed": False, "files": module_args["files"], "invocation": {},
                     "rpm_keys": dict((key, False) for key in module_args["rpm_keys"]),
                     "package": {"name": module_args["package"], "manager": module_args["package_manager"]},
-                    "service": {"name": module_args["service"]},
+                    "service": {"name": module_args["service"]}, "exists": module_args["exists"],
+                    "env": {"path": module_args["env_file"], "section": module_args["env_section"]},
                     "download": {"url": module_args["url"], "proxy": module_args["proxy"]} if "url" in module_args else {}}
         return dict(case.get("setup", {}))
     with mock.patch.object(ActionModule, "_execute_module", side_effect=execute):
@@ -354,12 +355,22 @@ def test_alloy_install_reads_the_host_once_its_variables_passed(results: Dict[st
     debian, rocky = results["systemd"]["host_state"], results["systemd_elsewhere"]["host_state"]
     assert debian == {
         "files": {"unit": "/usr/lib/systemd/system/alloy.service", "keyring": "/etc/apt/keyrings/grafana.asc",
-                  "sources": "/etc/apt/sources.list.d/grafana.sources", "proxy": "/etc/apt/apt.conf.d/80grafana-proxy"},
+                  "sources": "/etc/apt/sources.list.d/grafana.sources", "proxy": "/etc/apt/apt.conf.d/80grafana-proxy",
+                  "dropin": "/etc/systemd/system/alloy.service.d/fleet-alloy.conf",
+                  "runtime_fact": "/etc/ansible/facts.d/alloy_runtime.fact"},
+        # whether they exist only (the configuration may be the user's file, with secrets)
+        "exists": {"config": "/etc/alloy/conf.d", "dropin": "/etc/systemd/system/alloy.service.d/fleet-alloy.conf"},
         "rpm_keys": {}, "package": {"name": "alloy", "manager": "dpkg"}, "service": {"name": "alloy.service"},
+        # the runtime's env file, the role's section of it (read without its values)
+        "env": {"path": "/etc/default/alloy", "section": "alloy_install"},
         "download": {"url": "https://apt.grafana.com/gpg-full.key", "proxy": ""}}   # the key asked of the host
     assert rocky["download"] == {"url": "https://rpm.grafana.com/gpg.key", "proxy": "http://proxy.example:3128"}
     assert rocky["files"] == {"unit": "/usr/lib/systemd/system/alloy.service", "key_dir": "/etc/pki/rpm-gpg",
-                              "key": "/etc/pki/rpm-gpg/RPM-GPG-KEY-grafana"}
+                              "key": "/etc/pki/rpm-gpg/RPM-GPG-KEY-grafana",
+                              "dropin": "/etc/systemd/system/alloy.service.d/fleet-alloy.conf",
+                              "runtime_fact": "/etc/ansible/facts.d/alloy_runtime.fact"}
+    assert rocky["exists"] == {"config": "/srv/alloy", "dropin": "/etc/systemd/system/alloy.service.d/fleet-alloy.conf"}
+    assert rocky["env"] == {"path": "/etc/sysconfig/alloy", "section": "alloy_install"}
     assert rocky["rpm_keys"] == {"10458545": False}   # Grafana's key, B53A...10458545 (the defaults' pin)
     assert rocky["package"] == {"name": "alloy", "manager": "rpm"}
     # a play whose tags leave the repository tasks out: the same read, without the download

@@ -60,7 +60,7 @@ def test_a_files_checksum_and_attributes_are_what_copy_compares(tmp_path: Path) 
     path.write_text("Types: deb\n")
     path.chmod(0o640)
     state = module.file_state(str(path))
-    assert state == {"path": str(path), "exists": True, "state": "file",
+    assert state == {"path": str(path), "exists": True, "state": "file", "link": False,
                      "sha1": hashlib.sha1(b"Types: deb\n").hexdigest(),
                      "mode": "0640", "owner": pwd.getpwuid(os.geteuid()).pw_name,
                      "group": grp.getgrgid(os.getegid()).gr_name}

@@ -2,16 +2,19 @@
 role installs from the repository and the key is not given inline, from the family's URL."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Dict
 
 import pytest
+import yaml
 from ansible_collections.fleet.alloy.plugins.plugin_utils import host_state
 
 CHECKED: Dict[str, Any] = {"state": "present", "package_source": "repository", "key_content": "", "proxy": "",
                            "apt_key_url": "https://apt.example/gpg.key", "rpm_key_url": "https://rpm.example/gpg.key",
                            "apt_keyring": "/etc/apt/keyrings/grafana.asc", "rpm_key_file": "/etc/pki/rpm-gpg/K",
-                           "key_fingerprints": ["B53AE77BADB630A683046005963FA27710458545"]}
-RUNTIME = {"service": "alloy.service"}
+                           "key_fingerprints": ["B53AE77BADB630A683046005963FA27710458545"],
+                           "config_path": "/etc/alloy/conf.d"}
+RUNTIME = {"service": "alloy.service", "env_file": "/etc/default/alloy"}
 
 
 def probe(os_family: str, **changes: Any) -> Dict[str, Any]:
@@ -36,8 +39,13 @@ def test_no_download_when_the_play_says_the_repository_tasks_do_not_run() -> Non
 
 
 def test_the_result_the_role_reads_has_the_download_or_an_empty_one() -> None:
-    found = {"files": {}, "rpm_keys": {}, "package": {}, "service": {}, "invocation": {},
+    found = {"files": {}, "exists": {}, "rpm_keys": {}, "package": {}, "service": {}, "env": {}, "invocation": {},
              "download": {"url": "u", "status": 200, "content": "k", "msg": "OK"}}
     assert host_state.host_state(found)["download"] == found["download"]
     assert "invocation" not in host_state.host_state(found)
     assert host_state.host_state({})["download"] == {}
+
+
+def test_the_section_read_is_the_one_the_role_writes() -> None:
+    role_vars = yaml.safe_load((Path(__file__).parents[4] / "roles/alloy_install/vars/main.yml").read_text())
+    assert role_vars["__alloy_install_env_section"] == host_state.ENV_SECTION == probe("Debian")["env_section"]
