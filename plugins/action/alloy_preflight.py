@@ -19,7 +19,8 @@ from ansible.vars.clean import clean_facts, namespace_facts
 from ansible_collections.fleet.alloy.plugins.plugin_utils import runtime as alloy_runtime
 from ansible_collections.fleet.alloy.plugins.plugin_utils import cluster
 from ansible_collections.fleet.alloy.plugins.plugin_utils import host_state
-from ansible_collections.fleet.alloy.plugins.plugin_utils.rulebook import RULES, check_values, moved_problems
+from ansible_collections.fleet.alloy.plugins.plugin_utils.rulebook import (
+    INSTALL_FAMILIES, RULES, check_values, moved_problems)
 
 
 def _plain(value):
@@ -52,16 +53,17 @@ class ActionModule(ActionBase):
                       "choices": sorted(name for name in RULES if name != "site")},
             "gather_subset": {"type": "list", "elements": "str", "default": []},
             "download_key": {"type": "bool", "default": True}})
-        gathered = {}
+        tables = [args["rules"]] + [name for name in args["roles"] if name != args["rules"]]
+        gathered, reads = {}, {}
         if args["gather_subset"]:
-            gathered = self._gather(args["gather_subset"], task_vars)
+            reads = self._reads_before_facts(tables, task_vars, args["download_key"])
+            gathered = self._gather(args["gather_subset"], task_vars, reads)
             if gathered.get("failed"):
                 return gathered
             result.update((key, gathered[key]) for key in ("warnings", "deprecations") if gathered.get(key))
             task_vars = self._with_facts(task_vars, gathered["ansible_facts"])
         result["changed"] = False
         problems, roles, runtime = [], {}, None
-        tables = [args["rules"]] + [name for name in args["roles"] if name != args["rules"]]
         # the runtime roles first: the tables that read the runtime are checked with it
         for table in sorted(tables, key=lambda name: name in _RUNTIME_READERS):
             if table in _RUNTIME_READERS and problems and runtime is None and roles.keys() & set(_RUNTIME_ROLES):
@@ -84,7 +86,7 @@ class ActionModule(ActionBase):
             result["msg"] = "; ".join(problems)
             return result
         if "alloy_install" in roles and runtime:
-            found = self._host_state(roles["alloy_install"], runtime, task_vars, args["download_key"])
+            found = self._host_state(roles["alloy_install"], runtime, task_vars, args["download_key"], gathered, reads)
             if found.get("failed"):
                 return found
             result["host_state"] = host_state.host_state(found)
@@ -115,20 +117,49 @@ class ActionModule(ActionBase):
         return ["%s: %s_cluster_tls names files that are not on this host: %s (your PKI puts them there; "
                 "Alloy does not start without them)" % (table, table, ", ".join(missing))]
 
-    def _host_state(self, checked, runtime, task_vars, download_key):
+    def _host_state(self, checked, runtime, task_vars, download_key, gathered, reads):
         """What the host has of alloy_install's files, package and service, and the repository key
-        (one round trip, read-only): the role skips the tasks whose result it already shows."""
-        return self._execute_module(module_name=host_state.MODULE, task_vars=task_vars,
-                                    module_args=host_state.install_probe(checked, task_vars.get("ansible_facts") or {},
-                                                                         runtime, download_key))
+        (read-only): the role skips the tasks whose result it already shows. The read made with the
+        facts (gathered, of reads) when it is the one the variables checked with the facts ask for;
+        else a round trip of its own."""
+        probe = host_state.install_probe(checked, task_vars.get("ansible_facts") or {}, runtime, download_key)
+        if gathered.get("read") and reads.get(gathered.get("family")) == probe:
+            return gathered
+        return self._execute_module(module_name=host_state.MODULE, task_vars=task_vars, module_args=probe)
 
-    def _gather(self, subset, task_vars):
-        """The host's facts of subset, by ansible.builtin.setup: the play's fact gathering and
-        this check in one task."""
-        gathered = self._execute_module(module_name="ansible.builtin.setup", task_vars=task_vars,
-                                        module_args={"gather_subset": subset})
+    def _reads_before_facts(self, tables, task_vars, download_key):
+        """alloy_install's read of the host for each family it runs on, from its variables checked
+        before the facts are gathered (every rule but those that need the facts: the platform), so that
+        one round trip gathers them and reads the host; {} when a variable of alloy_install or of the
+        fleet plays is refused, or cannot be templated yet (it reads a fact: the read waits for the facts
+        and the whole check, as alloy_config's do)."""
+        if "alloy_install" not in tables:
+            return {}
+        context = dict(self._context(task_vars), facts={})
+        checked, problems = self._check("alloy_install", task_vars, context)
+        if problems or ("site" in tables and self._check("site", task_vars, context)[1]):
+            return {}
+        reads = {}
+        for family in INSTALL_FAMILIES:
+            facts = {"os_family": family}
+            runtime = self._runtime("alloy_install", checked, dict(task_vars, ansible_facts=facts))
+            if runtime is None:
+                return {}
+            try:
+                reads[family] = host_state.install_probe(checked, facts, runtime, download_key)
+            except KeyError:
+                return {}
+        return reads
+
+    def _gather(self, subset, task_vars, reads):
+        """The host's facts of subset: the play's fact gathering and this check in one task; by
+        alloy_host_state with reads (the same collectors as ansible.builtin.setup's, and the read
+        for the host's family in the same round trip), else by ansible.builtin.setup."""
+        module = host_state.MODULE if reads else "ansible.builtin.setup"
+        module_args = {"gather_subset": subset, "for_family": reads} if reads else {"gather_subset": subset}
+        gathered = self._execute_module(module_name=module, task_vars=task_vars, module_args=module_args)
         if not gathered.get("failed") and "ansible_facts" not in gathered:
-            gathered.update(failed=True, msg="ansible.builtin.setup returned no facts")
+            gathered.update(failed=True, msg="%s returned no facts" % module)
         return gathered
 
     def _with_facts(self, task_vars, gathered):

@@ -21,6 +21,9 @@ description:
     the role's tasks whose result the host already shows are skipped (a repository file with the
     same content, the package at the asked version, the service in the asked state); a task whose
     result differs runs as before, with its own change, diff and check mode.
+  - With O(gather_subset) the same round trip gathers the host's facts as C(ansible.builtin.setup) does
+    (the same collectors), and with O(for_family) the read is the one given for the host's C(os_family) -
+    the preflight gathers the facts and reads the host at once when the read does not depend on them.
   - Nothing is read of a file but its metadata and checksum; a missing file, package or unit is
     reported as missing, not as a failure. A download that fails is reported (its status and the
     reason), not a failure either - the caller decides.
@@ -86,6 +89,27 @@ options:
     description: Seconds the download of O(url) may take.
     type: int
     default: 30
+  gather_subset:
+    description:
+      - Also gather the host's facts of these subsets, as C(ansible.builtin.setup) with the same
+        O(gather_subset), O(gather_timeout) and O(fact_path) does; returned as RV(ansible_facts). Empty, none are.
+    type: list
+    elements: str
+    default: []
+  gather_timeout:
+    description: As C(ansible.builtin.setup)'s, for O(gather_subset).
+    type: int
+    default: 10
+  fact_path:
+    description: As C(ansible.builtin.setup)'s, for O(gather_subset) (the local facts).
+    type: path
+    default: /etc/ansible/facts.d
+  for_family:
+    description:
+      - The read by the host's C(os_family) (needs O(gather_subset)) - each key a family such as C(Debian) or
+        C(RedHat), each value the options above (O(files) to O(proxy)), used instead of them on a host of that
+        family. A host of a family not listed is not read (RV(read) false).
+    type: dict
 attributes:
   check_mode:
     support: full
@@ -156,6 +180,28 @@ env:
   type: dict
   sample: {path: /etc/default/alloy, exists: true, link: false, mode: "0640", owner: root, group: alloy,
            canonical: true, stray_keys: [], section: {found: true, sha1: 0beec7b5ea3f0fdbc95d0dd47f3c5bc275da8a33}}
+ansible_facts:
+  description: The host's facts, as C(ansible.builtin.setup) gathers them.
+  returned: with O(gather_subset)
+  type: dict
+  sample: {ansible_os_family: Debian, ansible_hostname: web-01}
+family:
+  description: The host's C(os_family) whose read of O(for_family) was made.
+  returned: with O(for_family)
+  type: str
+  sample: Debian
+read:
+  description:
+    - Whether the host was read - false with O(for_family) when it does not name the host's family or
+      when the read failed (RV(read_error); the facts are returned all the same).
+  returned: always
+  type: bool
+  sample: true
+read_error:
+  description: Why the read of O(for_family) failed.
+  returned: when it failed
+  type: str
+  sample: "[Errno 13] Permission denied: '/etc/default/alloy'"
 download:
   description:
     - O(url) - C(url), C(status) (the HTTP status; -1 when no answer came), C(content) (the body when
@@ -174,12 +220,33 @@ import pwd
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.facts import ansible_collector, default_collectors
+from ansible.module_utils.facts.collector import CollectorNotFoundError, CycleFoundInFactDeps, UnresolvedFactDep
+from ansible.module_utils.facts.namespace import PrefixFactNamespace
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import read_text, section_read
 
 DPKG_STATUS = "/var/lib/dpkg/status"
+# What is read (for_family takes the same options by family).
+READ_OPTIONS = {
+    "files": {"type": "dict", "default": {}},
+    "rpm_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},   # key ids, public
+    "package": {"type": "str", "default": ""},
+    "package_manager": {"type": "str", "default": "dpkg", "choices": ["dpkg", "rpm"]},
+    "service": {"type": "str", "default": ""},
+    "exists": {"type": "dict", "default": {}},
+    "env_file": {"type": "path", "default": ""},
+    "env_section": {"type": "str", "default": ""},
+    "url": {"type": "str", "default": ""},
+    "proxy": {"type": "str", "default": ""},
+}
+# ansible.builtin.setup's: what gather_subset ['!all'] still gathers.
+MINIMAL_GATHER_SUBSET = frozenset(["apparmor", "caps", "cmdline", "date_time", "distribution", "dns", "env", "fips",
+                                   "local", "lsb", "pkg_mgr", "platform", "python", "selinux", "service_mgr",
+                                   "ssh_pub_keys", "user"])
 SYSTEMD_PROPERTIES = (("LoadState", "load_state"), ("ActiveState", "active_state"),
                       ("UnitFileState", "unit_file_state"))
 
@@ -276,11 +343,12 @@ def systemd_unit(module, unit):
     return states
 
 
-def package_state(module):
-    package = module.params["package"]
+def package_state(module, options=None):
+    options = module.params if options is None else options
+    package = options["package"]
     if not package:
         return {}
-    if module.params["package_manager"] == "rpm":
+    if options["package_manager"] == "rpm":
         return rpm_package(module, package)
     text = ""
     if os.path.exists(DPKG_STATUS):
@@ -306,9 +374,10 @@ def env_state(path, section):
     return found
 
 
-def download(module):
+def download(module, options=None):
     """url, status, content (on a 200) and msg of the download of the url option, from the host."""
-    url, proxy = module.params["url"], module.params["proxy"]
+    options = module.params if options is None else options
+    url, proxy = options["url"], options["proxy"]
     if not url:
         return {}
     if not url.startswith(("http://", "https://")):
@@ -325,30 +394,71 @@ def download(module):
     return {"url": url, "status": status, "content": content, "msg": "OK" if status == 200 else "HTTP %s" % status}
 
 
+def gather_facts(module):
+    """The host's facts of the gather_subset option, as ansible.builtin.setup gathers them."""
+    try:
+        collector = ansible_collector.get_ansible_collector(
+            all_collector_classes=default_collectors.collectors,
+            namespace=PrefixFactNamespace(namespace_name="ansible", prefix="ansible_"), filter_spec=[],
+            gather_subset=module.params["gather_subset"], gather_timeout=module.params["gather_timeout"],
+            minimal_gather_subset=MINIMAL_GATHER_SUBSET)
+    except (TypeError, CollectorNotFoundError, CycleFoundInFactDeps, UnresolvedFactDep) as err:
+        module.fail_json(msg=to_text(err))
+    return collector.collect(module=module)
+
+
+def family_options(module, family):
+    """The read options of for_family for family, checked as the module's own; None when not listed."""
+    given = module.params["for_family"].get(family)
+    if given is None:
+        return None
+    validated = ArgumentSpecValidator(READ_OPTIONS).validate(given)
+    if validated.error_messages:
+        module.fail_json(msg="for_family.%s: %s" % (family, "; ".join(validated.error_messages)))
+    return validated.validated_parameters
+
+
+def read(module, options):
+    """What the host has of the read options."""
+    files = dict((name, file_state(str(path))) for name, path in options["files"].items())
+    return dict(files=files, rpm_keys=rpm_keys_imported(module, options["rpm_keys"]),
+                package=package_state(module, options),
+                service=systemd_unit(module, options["service"]) if options["service"] else {},
+                exists=dict((name, os.path.exists(str(path))) for name, path in options["exists"].items()),
+                env=env_state(options["env_file"], options["env_section"])
+                if options["env_file"] and options["env_section"] else {},
+                download=download(module, options))
+
+
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "files": {"type": "dict", "default": {}},
-            "rpm_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},   # key ids, public
-            "package": {"type": "str", "default": ""},
-            "package_manager": {"type": "str", "default": "dpkg", "choices": ["dpkg", "rpm"]},
-            "service": {"type": "str", "default": ""},
-            "exists": {"type": "dict", "default": {}},
-            "env_file": {"type": "path", "default": ""},
-            "env_section": {"type": "str", "default": ""},
-            "url": {"type": "str", "default": ""},
-            "proxy": {"type": "str", "default": ""},
-            "timeout": {"type": "int", "default": 30},
-        },
+        argument_spec=dict(
+            READ_OPTIONS,
+            timeout={"type": "int", "default": 30},
+            gather_subset={"type": "list", "elements": "str", "default": []},
+            gather_timeout={"type": "int", "default": 10},
+            fact_path={"type": "path", "default": "/etc/ansible/facts.d"},
+            for_family={"type": "dict"}),
         supports_check_mode=True)
-    files = dict((name, file_state(str(path))) for name, path in module.params["files"].items())
-    service = systemd_unit(module, module.params["service"]) if module.params["service"] else {}
-    module.exit_json(changed=False, files=files, rpm_keys=rpm_keys_imported(module, module.params["rpm_keys"]),
-                     package=package_state(module), service=service,
-                     exists=dict((name, os.path.exists(str(path))) for name, path in module.params["exists"].items()),
-                     env=env_state(module.params["env_file"], module.params["env_section"])
-                     if module.params["env_file"] and module.params["env_section"] else {},
-                     download=download(module))
+    result = {"changed": False}
+    options = module.params
+    if module.params["gather_subset"]:
+        result["ansible_facts"] = gather_facts(module)
+    if module.params["for_family"] is not None:
+        if not module.params["gather_subset"]:
+            module.fail_json(msg="for_family needs gather_subset: the family is the one of the facts gathered")
+        result["family"] = result["ansible_facts"].get("ansible_os_family", "")
+        options = family_options(module, result["family"])
+        if options is not None:   # the facts come back whatever befalls the read: the caller reads again
+            try:
+                result.update(read(module, options))
+            except Exception as err:  # pylint: disable=broad-except
+                result["read_error"] = to_text(err)
+                options = None
+    elif options is not None:
+        result.update(read(module, options))
+    result["read"] = options is not None
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

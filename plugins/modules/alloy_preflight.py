@@ -75,7 +75,8 @@ attributes:
     platforms: all
     description: >-
       Runs on the controller (an action plugin), whatever the host; with O(gather_subset), C(ansible.builtin.setup)
-      runs on the host, and for C(alloy_install) M(fleet.alloy.alloy_host_state) does (read-only).
+      or M(fleet.alloy.alloy_host_state) runs on the host, and for C(alloy_install) M(fleet.alloy.alloy_host_state)
+      does (read-only).
 author: fleet.alloy maintainers (@fleet-alloy)
 notes:
   - Runs on the controller (an action plugin); O(rules) tables live in plugins/plugin_utils/rulebook.py.
@@ -114,8 +115,11 @@ ansible_facts:
 host_state:
   description:
     - What the host has of C(alloy_install)'s files, package and service, read by
-      M(fleet.alloy.alloy_host_state) in one round trip once the variables passed (that module's C(files),
-      C(rpm_keys), C(package) and C(service)); C(alloy_install) skips the tasks whose result it already shows.
+      M(fleet.alloy.alloy_host_state) (that module's C(files), C(rpm_keys), C(package) and C(service)), as the
+      variables checked with the facts ask; C(alloy_install) skips the tasks whose result it already shows.
+    - With O(gather_subset), when the variables of C(alloy_install) and of the fleet plays pass the rules that
+      need no facts, the read goes with the gathering (one round trip, the read for each OS family given) and is
+      kept if it is the one asked for once the facts are in; otherwise the host is read after the check.
     - C(download) is the repository key as the host downloaded it (C(url), C(status), C(content), C(msg)),
       when the role installs from the repository without C(alloy_install_key_content).
   returned: when O(rules) or O(roles) names C(alloy_install) and its variables passed (and describe its runtime)

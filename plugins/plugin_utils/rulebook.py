@@ -1190,10 +1190,13 @@ CROSS = {"alloy_install": (_install_cross, _cluster_cross("alloy_install")), "al
          "alloy_docker": (_cluster_cross("alloy_docker"),), "site": (_site_cross,)}
 
 
+INSTALL_FAMILIES = ("Debian", "RedHat")   # the os_family values alloy_install runs on
+
+
 def platform_problems(facts):
     """What alloy_install needs of the host, from its facts."""
     family, name = facts.get("os_family"), facts.get("distribution")
-    if family not in ("Debian", "RedHat"):
+    if family not in INSTALL_FAMILIES:
         return ["unsupported OS: %s (os_family %s); alloy_install supports the Debian family and the RHEL family 8 "
                 "or later" % (name, family)]
     major = str(facts.get("distribution_major_version", ""))

@@ -150,9 +150,11 @@ def test_the_version_given_at_launch_is_the_one_installed(pair: Tuple[Host, Host
     h1, dummy, inventory = pair
     out = site(inventory, "--check", "--limit", h1.name, "-e", f"alloy_site_version={NEW}", *WAIT)
     assert out.returncode == 0, tail(out)
-    install = re.search(r"TASK \[fleet\.alloy\.alloy_install : Install the alloy package \(apt\)\][^\n]*\n"
-                        r"(\w+): \[", out.stdout)
-    assert install and install.group(1) == "skipping", tail(out)
+    # Skipped: the package task, or the whole of what the role includes when the host lacks nothing.
+    install = re.search(r"TASK \[fleet\.alloy\.alloy_install : (Install the alloy package \(apt\)"
+                        r"|Install, configure and run Alloy, or remove it)\][^\n]*\n(\w+): \[", out.stdout)
+    assert install and install.group(2) == "skipping", tail(out)
+    assert recap(out, h1)["changed"] == 0, tail(out)
     assert version(h1) == f"install ok installed {NEW}-1"
 
 
@@ -165,10 +167,11 @@ def tagged(pair: Tuple[Host, Host, Path], tmp_path_factory: pytest.TempPathFacto
 
 
 UNIX_FILE = "/etc/alloy/conf.d/fleet_unix.alloy"
+# alloy_install's tasks at the role's level (the install, configure and run tasks are included by the
+# second, only on a host that lacks something of them: roles/alloy_install/tasks/main.yml).
 INSTALL_TASKS = ("fleet.alloy.alloy_install : Check the platform and the variables",
-                 "fleet.alloy.alloy_install : Stop when the repository key could not be downloaded",
-                 "fleet.alloy.alloy_install : Write the Grafana apt source (deb822, Signed-By)",
-                 "fleet.alloy.alloy_install : Install the alloy package (apt)")
+                 "fleet.alloy.alloy_install : Install, configure and run Alloy, or remove it")
+HOLD_TASK = "fleet.alloy.alloy_install : Hold or release the package against unattended upgrades"
 
 
 def test_tag_config_writes_only_the_pipelines(tagged: Tuple[Host, Path]) -> None:
@@ -203,6 +206,31 @@ def test_tag_install_runs_no_config_task(tagged: Tuple[Host, Path]) -> None:
     assert recap(out, host)["changed"] == 0, tail(out)
     assert service(host)["MainPID"] == pid
     assert host.sh(f"cat {UNIX_FILE}").stdout == config
+    # Nothing to do: the included tasks are not even loaded.
+    assert HOLD_TASK not in ran, ran
+
+
+def selection(host: Host) -> str:
+    return host.sh("dpkg-query -W -f '${Status}' alloy").stdout.split()[0]
+
+
+def test_tag_install_runs_the_included_tasks_when_there_is_work(tagged: Tuple[Host, Path]) -> None:
+    """The tasks that main.yml includes inherit the role's tag: a hold asked under --tags install is
+    applied (dpkg's selection), without a restart; the release after it too."""
+    host, inventory = tagged
+    pid = service(host)["MainPID"]
+    try:
+        for hold, expected in (("true", "hold"), ("false", "install")):
+            out = site(inventory, "--tags", "install", "-e", f"alloy_install_hold={hold}", *WAIT)
+            assert out.returncode == 0, tail(out)
+            ran = tasks(out)
+            assert HOLD_TASK in ran, ran
+            assert not [t for t in ran if "alloy_config" in t], ran
+            assert selection(host) == expected, tail(out)
+            assert recap(out, host)["changed"] == 1, tail(out)
+    finally:   # the cases after this one expect the package released
+        host.sh("apt-mark unhold alloy", check=False)
+    assert service(host)["MainPID"] == pid
 
 
 def test_tag_verify_only_verifies(tagged: Tuple[Host, Path]) -> None:

@@ -30,25 +30,41 @@ start()
 from ansible.parsing.dataloader import DataLoader
 from ansible_collections.fleet.alloy.plugins.action.alloy_preflight import ActionModule
 
-results = {}
+results = {"__calls__": {}}
 TLS_FILES = ("/etc/alloy/tls/ca.pem", "/etc/alloy/tls/member.pem", "/etc/alloy/tls/member.key")
 for name, case in json.load(sys.stdin).items():
     task_vars = trusted(case["task_vars"])
     task = mock.MagicMock(args=case["args"], async_val=0, check_mode=case["check_mode"])
     action = ActionModule(task, mock.MagicMock(), mock.MagicMock(check_mode=case["check_mode"]), DataLoader(),
                           templar(task_vars), None)
-    def execute(module_name, module_args=None, task_vars=None, case=case):
+    calls = results["__calls__"][name] = []
+    def echo(module_args):
+        # alloy_host_state echoes what it was asked (its arguments), one extra key
+        return {"changed": False, "files": module_args["files"], "invocation": {},
+                "rpm_keys": dict((key, False) for key in module_args["rpm_keys"]),
+                "package": {"name": module_args["package"], "manager": module_args["package_manager"]},
+                "service": {"name": module_args["service"]}, "exists": module_args["exists"],
+                "env": {"path": module_args["env_file"], "section": module_args["env_section"]},
+                "download": {"url": module_args["url"], "proxy": module_args["proxy"]} if "url" in module_args else {}}
+    def execute(module_name, module_args=None, task_vars=None, case=case, calls=calls):
         # setup answers the case's facts; stat finds the case's files (the host's, for the TLS check)
+        calls.append([module_name, sorted(module_args)])
         if module_name == "ansible.builtin.stat":
             found = module_args["path"] in case.get("files", TLS_FILES)
             return {"stat": {"exists": found, "isreg": found}}
-        if module_name == "fleet.alloy.alloy_host_state":   # echoes what it was asked (its arguments), one extra key
-            return {"changed": False, "files": module_args["files"], "invocation": {},
-                    "rpm_keys": dict((key, False) for key in module_args["rpm_keys"]),
-                    "package": {"name": module_args["package"], "manager": module_args["package_manager"]},
-                    "service": {"name": module_args["service"]}, "exists": module_args["exists"],
-                    "env": {"path": module_args["env_file"], "section": module_args["env_section"]},
-                    "download": {"url": module_args["url"], "proxy": module_args["proxy"]} if "url" in module_args else {}}
+        if module_name == "fleet.alloy.alloy_host_state" and "for_family" in module_args:
+            # the facts gathered (the case's setup) and the read given for their family, if any
+            if case["setup"].get("failed"):
+                return dict(case["setup"])
+            facts = case["setup"]["ansible_facts"]
+            family = facts.get("ansible_os_family", "")
+            chosen = module_args["for_family"].get(family)
+            if case.get("read_error"):
+                return {"ansible_facts": facts, "family": family, "read": False, "read_error": case["read_error"]}
+            return dict(echo(chosen) if chosen is not None else {}, ansible_facts=facts, family=family,
+                        read=chosen is not None, _asked=module_args["for_family"])
+        if module_name == "fleet.alloy.alloy_host_state":
+            return echo(module_args)
         return dict(case.get("setup", {}))
     with mock.patch.object(ActionModule, "_execute_module", side_effect=execute):
         results[name] = action.run(task_vars=task_vars)
@@ -108,6 +124,47 @@ CASES: Dict[str, Dict[str, Any]] = {
     "site_gathers": dict(case({"rules": "site", "roles": ["alloy_install", "alloy_config"], "gather_subset": ["min"]},
                               {}, roles=BOTH),
                          setup={"ansible_facts": {"ansible_" + key: value for key, value in DEBIAN.items()}}),
+    # A variable that reads a fact (it cannot be templated before the facts), one whose value changes with them,
+    # and a RedHat-family host: the read follows the variables as checked with the facts.
+    "site_gathers_fact_variable": dict(
+        case({"rules": "site", "roles": ["alloy_install", "alloy_config"], "gather_subset": ["min"]}, {}, roles=BOTH,
+             alloy_install_config_path="/etc/alloy/{{ ansible_facts['hostname'] }}"),
+        setup={"ansible_facts": {"ansible_" + key: value for key, value in DEBIAN.items()}}),
+    "site_gathers_fact_default": dict(
+        case({"rules": "site", "roles": ["alloy_install", "alloy_config"], "gather_subset": ["min"]}, {}, roles=BOTH,
+             alloy_install_config_path="/etc/alloy/{{ ansible_facts['hostname'] | default('any') }}"),
+        setup={"ansible_facts": {"ansible_" + key: value for key, value in DEBIAN.items()}}),
+    "site_gathers_rocky": dict(
+        case({"rules": "site", "roles": ["alloy_install", "alloy_config"], "gather_subset": ["min"]}, {}, roles=BOTH),
+        setup={"ansible_facts": {"ansible_" + key: value for key, value in ROCKY.items()}}),
+    "site_gathers_refused": dict(
+        case({"rules": "site", "roles": ["alloy_install", "alloy_config"], "gather_subset": ["min"]}, {}, roles=BOTH,
+             alloy_install_version="v1.10.0"),
+        setup={"ansible_facts": {"ansible_" + key: value for key, value in DEBIAN.items()}}),
+    # Passes without the facts, refused with them: one round trip (the facts and a read), then the refusal.
+    "site_gathers_el7": dict(
+        case({"rules": "site", "roles": ["alloy_install", "alloy_config"], "gather_subset": ["min"]}, {}, roles=BOTH),
+        setup={"ansible_facts": {"ansible_" + key: value for key, value in dict(ROCKY, distribution="CentOS",
+                                                                               distribution_major_version="7").items()}}),
+    # A launch variable refused: no read before the check.
+    "site_gathers_site_refused": dict(
+        case({"rules": "site", "roles": ["alloy_install", "alloy_config"], "gather_subset": ["min"]}, {}, roles=BOTH,
+             alloy_site_verify="maybe"),
+        setup={"ansible_facts": {"ansible_" + key: value for key, value in DEBIAN.items()}}),
+    "site_gathers_no_key": dict(
+        case({"rules": "site", "roles": ["alloy_install", "alloy_config"], "gather_subset": ["min"],
+              "download_key": False}, {}, roles=BOTH),
+        setup={"ansible_facts": {"ansible_" + key: value for key, value in DEBIAN.items()}}),
+    "site_gathers_unreachable": dict(
+        case({"rules": "site", "roles": ["alloy_install", "alloy_config"], "gather_subset": ["min"]}, {}, roles=BOTH),
+        setup={"failed": True, "msg": "Timeout (12s) waiting for privilege escalation prompt"}),
+    "site_gathers_read_error": dict(
+        case({"rules": "site", "roles": ["alloy_install", "alloy_config"], "gather_subset": ["min"]}, {}, roles=BOTH),
+        setup={"ansible_facts": {"ansible_" + key: value for key, value in DEBIAN.items()}},
+        read_error="[Errno 13] Permission denied: '/etc/default/alloy'"),
+    "compose_gathers": dict(case({"rules": "site", "roles": [], "gather_subset": ["min"]}, {"hostname": "box-7"},
+                                 roles=("alloy_docker", "alloy_config")),
+                            setup={"ansible_facts": {"ansible_hostname": "box-7", "ansible_os_family": "Debian"}}),
     "compose_check_mode": case({"rules": "alloy_docker", "roles": ["alloy_config"]}, {"hostname": "box-7"},
                                check_mode=True, roles=("alloy_docker", "alloy_config")),
     "compose": case({"rules": "alloy_docker", "roles": ["alloy_config"]}, {"hostname": "box-7"},
@@ -380,3 +437,66 @@ def test_alloy_install_reads_the_host_once_its_variables_passed(results: Dict[st
 @pytest.mark.parametrize("name", ["install_refused", "compose", "config_alone"])
 def test_the_host_is_not_read_for_a_refused_or_another_role(results: Dict[str, Dict[str, Any]], name: str) -> None:
     assert "host_state" not in results[name]
+
+
+HOST_STATE, SETUP_MODULE = "fleet.alloy.alloy_host_state", "ansible.builtin.setup"
+
+
+def test_one_round_trip_gathers_the_facts_and_reads_the_host(results: Dict[str, Dict[str, Any]]) -> None:
+    """With alloy_install's variables checked before the facts (none reads one), its read for each family
+    goes with the facts' gathering: one module run, and the read kept is the one the variables checked
+    with the facts ask for, for the host's family."""
+    calls = results["__calls__"]
+    assert calls["site_gathers"] == [[HOST_STATE, ["for_family", "gather_subset"]]]
+    assert calls["site_gathers_rocky"] == [[HOST_STATE, ["for_family", "gather_subset"]]]
+    debian, rocky = results["site_gathers"]["host_state"], results["site_gathers_rocky"]["host_state"]
+    assert debian == dict(results["systemd"]["host_state"]), debian
+    assert rocky["package"] == {"name": "alloy", "manager": "rpm"} and rocky["env"]["path"] == "/etc/sysconfig/alloy"
+    assert rocky["download"]["url"] == "https://rpm.grafana.com/gpg.key"
+    assert results["site_gathers_rocky"]["ansible_facts"]["alloy_runtime"]["env_file"] == "/etc/sysconfig/alloy"
+
+
+def test_a_variable_reading_a_fact_is_read_again_once_the_facts_are_in(results: Dict[str, Dict[str, Any]]) -> None:
+    """A variable that needs the facts to be templated: no read before them (setup, then the read); one whose
+    value changes with them: the read made before is not the one asked for, so the host is read again."""
+    calls = results["__calls__"]
+    assert calls["site_gathers_fact_variable"] == [[SETUP_MODULE, ["gather_subset"]], [HOST_STATE, ANY_READ]]
+    assert results["site_gathers_fact_variable"]["host_state"]["exists"]["config"] == "/etc/alloy/web-01"
+    assert calls["site_gathers_fact_default"] == [[HOST_STATE, ["for_family", "gather_subset"]],
+                                                  [HOST_STATE, ANY_READ]]
+    assert results["site_gathers_fact_default"]["host_state"]["exists"]["config"] == "/etc/alloy/web-01"
+
+
+def test_no_read_before_the_facts_for_refused_variables_or_another_role(results: Dict[str, Dict[str, Any]]) -> None:
+    calls = results["__calls__"]
+    assert calls["site_gathers_refused"] == [[SETUP_MODULE, ["gather_subset"]]]
+    assert results["site_gathers_refused"]["failed"] is True
+    assert calls["site_gathers_site_refused"] == [[SETUP_MODULE, ["gather_subset"]]]
+    assert "alloy_site_verify" in results["site_gathers_site_refused"]["msg"]
+    assert calls["compose_gathers"] == [[SETUP_MODULE, ["gather_subset"]]]
+
+
+def test_a_platform_refused_with_the_facts_is_refused_after_the_one_round_trip(
+        results: Dict[str, Dict[str, Any]]) -> None:
+    assert results["__calls__"]["site_gathers_el7"] == [[HOST_STATE, ["for_family", "gather_subset"]]]
+    assert refusal(results["site_gathers_el7"]) == "alloy_install: unsupported OS: CentOS 7; alloy_install needs EL 8 or later"
+    assert "host_state" not in results["site_gathers_el7"]
+
+
+def test_the_reads_before_the_facts_follow_download_key(results: Dict[str, Dict[str, Any]]) -> None:
+    assert results["site_gathers_no_key"]["host_state"]["download"] == {}
+    assert results["site_gathers"]["host_state"]["download"]["url"] == "https://apt.grafana.com/gpg-full.key"
+    assert results["__calls__"]["site_gathers_no_key"] == [[HOST_STATE, ["for_family", "gather_subset"]]]
+
+
+def test_a_failed_gathering_fails_and_a_failed_read_is_made_again(results: Dict[str, Dict[str, Any]]) -> None:
+    unreachable = results["site_gathers_unreachable"]
+    assert unreachable["failed"] is True and "privilege escalation" in unreachable["msg"]
+    # the read failed, the facts came: the variables are checked with them and the host read on its own
+    assert results["__calls__"]["site_gathers_read_error"] == [[HOST_STATE, ["for_family", "gather_subset"]],
+                                                               [HOST_STATE, ANY_READ]]
+    assert results["site_gathers_read_error"]["host_state"] == results["site_gathers"]["host_state"]
+
+
+ANY_READ = sorted(["files", "rpm_keys", "package", "package_manager", "service", "exists", "env_file", "env_section",
+                   "url", "proxy"])

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import grp
 import hashlib
+import json
 import os
 import pwd
 import ssl
+import subprocess
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
@@ -231,3 +233,60 @@ def test_a_certificate_the_host_does_not_trust_is_refused(tmp_path: Path, enviro
 def test_only_http_and_https_are_downloaded() -> None:
     found = module.download(Params("file:///etc/hostname"))
     assert (found["status"], found["content"]) == (-1, "") and "http://" in found["msg"], found
+
+
+# --- the facts in the same round trip (ad hoc, on this machine, as Ansible runs the modules) ----------
+
+def run_ad_hoc(module_name: str, args: Dict[str, object]) -> Dict[str, object]:
+    """The module's result on localhost (ansible ad hoc, the json callback)."""
+    repo = Path(__file__).resolve().parents[4]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(repo / "ansible.cfg"), ANSIBLE_INVENTORY="localhost,",
+               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+    out = subprocess.run(["ansible", "localhost", "-c", "local", "-m", module_name, "-a", json.dumps(args)],
+                         cwd=repo, env=env, capture_output=True, text=True, check=False)
+    found: Dict[str, object] = json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    return found
+
+
+# What changes from one run to the next, or with the module that runs (its environment).
+VOLATILE = {"ansible_date_time", "ansible_env"}
+
+
+def test_the_facts_are_the_ones_setup_gathers(tmp_path: Path) -> None:
+    """gather_subset: the same collectors as ansible.builtin.setup, local facts (fact_path) included."""
+    (tmp_path / "lab.fact").write_text('{"address": "10.0.0.7"}')
+    args = {"gather_subset": ["min"], "fact_path": str(tmp_path)}
+    setup = run_ad_hoc("ansible.builtin.setup", args)["ansible_facts"]
+    ours = run_ad_hoc("fleet.alloy.alloy_host_state", args)
+    assert isinstance(setup, dict) and isinstance(ours["ansible_facts"], dict)
+    assert sorted(ours["ansible_facts"]) == sorted(setup)
+    assert {k: v for k, v in ours["ansible_facts"].items() if k not in VOLATILE} == {
+        k: v for k, v in setup.items() if k not in VOLATILE}
+    assert setup["ansible_local"] == {"lab": {"address": "10.0.0.7"}}
+    assert ours["read"] is True and "family" not in ours
+
+
+def test_the_read_given_for_the_hosts_family_is_the_one_made(tmp_path: Path) -> None:
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.write_text("x")
+    family = run_ad_hoc("ansible.builtin.setup", {"gather_subset": ["min"]})["ansible_facts"]["ansible_os_family"]
+    other = "Solaris" if family != "Solaris" else "Debian"
+    found = run_ad_hoc("fleet.alloy.alloy_host_state", {
+        "gather_subset": ["min"], "for_family": {family: {"files": {"mine": str(here)}, "package": ""},
+                                                 other: {"files": {"theirs": str(elsewhere)}}}})
+    assert found["family"] == family and found["read"] is True, found
+    assert found["files"] == {"mine": module.file_state(str(here))}
+    assert found["ansible_facts"]["ansible_os_family"] == family   # type: ignore[index]
+    # a family not listed: the facts, and nothing read
+    none = run_ad_hoc("fleet.alloy.alloy_host_state", {"gather_subset": ["min"],
+                                                       "for_family": {other: {"files": {"theirs": str(elsewhere)}}}})
+    assert none["read"] is False and "files" not in none and none["family"] == family, none
+
+
+def test_for_family_is_checked_and_needs_the_facts() -> None:
+    wrong = run_ad_hoc("fleet.alloy.alloy_host_state", {"gather_subset": ["min"], "for_family": {
+        run_ad_hoc("ansible.builtin.setup", {"gather_subset": ["min"]})["ansible_facts"]["ansible_os_family"]:
+        {"package_manager": "pacman"}}})
+    assert wrong.get("failed") is True and "for_family." in str(wrong["msg"]) and "pacman" in str(wrong["msg"]), wrong
+    alone = run_ad_hoc("fleet.alloy.alloy_host_state", {"for_family": {"Debian": {}}})
+    assert alone.get("failed") is True and "needs gather_subset" in str(alone["msg"]), alone

@@ -49,3 +49,13 @@ def test_the_result_the_role_reads_has_the_download_or_an_empty_one() -> None:
 def test_the_section_read_is_the_one_the_role_writes() -> None:
     role_vars = yaml.safe_load((Path(__file__).parents[4] / "roles/alloy_install/vars/main.yml").read_text())
     assert role_vars["__alloy_install_env_section"] == host_state.ENV_SECTION == probe("Debian")["env_section"]
+
+
+def test_every_read_the_preflight_asks_is_one_the_module_takes_by_family() -> None:
+    """The read goes to the host as the module's options, or as for_family's (validated there against
+    READ_OPTIONS): a key the probe gains must be one the module knows, on every family."""
+    from ansible_collections.fleet.alloy.plugins.modules.alloy_host_state import READ_OPTIONS
+    from ansible_collections.fleet.alloy.plugins.plugin_utils.rulebook import INSTALL_FAMILIES
+    for family in INSTALL_FAMILIES:
+        assert set(probe(family)) <= set(READ_OPTIONS), family
+        assert set(probe(family)) | {"url", "proxy"} == set(READ_OPTIONS), family
