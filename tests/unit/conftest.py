@@ -1,7 +1,8 @@
 """Unit tests of the product, without containers, laid out as ansible-test units expects:
 plugins/<kind>/ by the plugin each file tests (modules, module_utils, filter, action,
 plugin_utils), roles/ for the roles (rendered and their preflights run on the controller),
-awx/ for the AWX material. Importable from every test: the collection (as
+playbooks/ for the fleet plays' own tasks (run on localhost), awx/ for the AWX material.
+Importable from every test: the collection (as
 ansible_collections.fleet.alloy, through the .collections link), the helpers beside this
 file (module_main, local_http), the lab's stand-ins (lab/standins: the Alloy stand-in
 plays `alloy validate`) and the product tooling (tools, appended last)."""
