@@ -19,6 +19,7 @@ from ansible.vars.clean import clean_facts, namespace_facts
 from ansible_collections.fleet.alloy.plugins.plugin_utils import runtime as alloy_runtime
 from ansible_collections.fleet.alloy.plugins.plugin_utils import cluster
 from ansible_collections.fleet.alloy.plugins.plugin_utils import host_state
+from ansible_collections.fleet.alloy.plugins.plugin_utils import pipelines
 from ansible_collections.fleet.alloy.plugins.plugin_utils.rulebook import (
     INSTALL_FAMILIES, RULES, check_values, moved_problems)
 
@@ -86,13 +87,18 @@ class ActionModule(ActionBase):
             result["msg"] = "; ".join(problems)
             return result
         if "alloy_install" in roles and runtime:
-            found = self._host_state(roles["alloy_install"], runtime, task_vars, args["download_key"], gathered, reads)
+            found = self._host_state(roles["alloy_install"], runtime, task_vars, args["download_key"], gathered, reads,
+                                     "alloy_config" in roles)
             if found.get("failed"):
                 return found
             result["host_state"] = host_state.host_state(found)
         if gathered:   # as the play's fact gathering keeps them: stored, and shown only with -v
             result["ansible_facts"] = dict(gathered["ansible_facts"], _ansible_facts_gathered=True)
             result["_ansible_verbose_override"] = True
+            if (result.get("host_state") or {}).get("config"):
+                # what the host runs now (its record), as alloy_config_apply returns it: a skipped apply
+                # returns none, and a fact of an earlier run (a fact cache) is not the host's
+                result["ansible_facts"].update(pipelines.kept(gathered["ansible_facts"]))
         if runtime:
             result.setdefault("ansible_facts", {})[alloy_runtime.FACT] = runtime
         result["checked"] = roles[args["rules"]]
@@ -117,19 +123,30 @@ class ActionModule(ActionBase):
         return ["%s: %s_cluster_tls names files that are not on this host: %s (your PKI puts them there; "
                 "Alloy does not start without them)" % (table, table, ", ".join(missing))]
 
-    def _host_state(self, checked, runtime, task_vars, download_key, gathered, reads):
+    def _host_state(self, checked, runtime, task_vars, download_key, gathered, reads, config):
         """What the host has of alloy_install's files, package and service, and the repository key
-        (read-only): the role skips the tasks whose result it already shows. The read made with the
-        facts (gathered, of reads) when it is the one the variables checked with the facts ask for;
+        (read-only): the role skips the tasks whose result it already shows; with config, also of what
+        alloy_config_apply leaves (alloy_config skips it when the host shows it all). The read made with
+        the facts (gathered, of reads) when it is the one the variables checked with the facts ask for;
         else a round trip of its own."""
         probe = host_state.install_probe(checked, task_vars.get("ansible_facts") or {}, runtime, download_key)
+        probe = host_state.config_probe(probe, runtime) if config and checked.get("state") == "present" else probe
         if gathered.get("read") and reads.get(gathered.get("family")) == probe:
             return gathered
-        return self._execute_module(module_name=host_state.MODULE, task_vars=task_vars, module_args=probe)
+        return self._execute_module(module_name=host_state.MODULE, task_vars=task_vars,
+                                    module_args=self._with_key(probe, [probe], task_vars))
+
+    @staticmethod
+    def _with_key(module_args, reads, task_vars):
+        """module_args with the host's key of this run when a read makes the HMAC of a secret section."""
+        if any(read.get("env_secret_section") for read in reads):
+            return dict(module_args, digest_key=host_state.host_key(task_vars.get("inventory_hostname", "")))
+        return module_args
 
     def _reads_before_facts(self, tables, task_vars, download_key):
-        """alloy_install's read of the host for each family it runs on, from its variables checked
-        before the facts are gathered (every rule but those that need the facts: the platform), so that
+        """alloy_install's read of the host for each family it runs on (and alloy_config's, when it runs
+        after it), from alloy_install's variables checked before the facts are gathered (every rule but
+        those that need the facts: the platform), so that
         one round trip gathers them and reads the host; {} when a variable of alloy_install or of the
         fleet plays is refused, or cannot be templated yet (it reads a fact: the read waits for the facts
         and the whole check, as alloy_config's do)."""
@@ -149,6 +166,8 @@ class ActionModule(ActionBase):
                 reads[family] = host_state.install_probe(checked, facts, runtime, download_key)
             except KeyError:
                 return {}
+            if "alloy_config" in tables and checked.get("state") == "present":
+                reads[family] = host_state.config_probe(reads[family], runtime)
         return reads
 
     def _gather(self, subset, task_vars, reads):
@@ -156,7 +175,10 @@ class ActionModule(ActionBase):
         alloy_host_state with reads (the same collectors as ansible.builtin.setup's, and the read
         for the host's family in the same round trip), else by ansible.builtin.setup."""
         module = host_state.MODULE if reads else "ansible.builtin.setup"
-        module_args = {"gather_subset": subset, "for_family": reads} if reads else {"gather_subset": subset}
+        if reads:
+            module_args = self._with_key({"gather_subset": subset, "for_family": reads}, reads.values(), task_vars)
+        else:
+            module_args = {"gather_subset": subset}
         gathered = self._execute_module(module_name=module, task_vars=task_vars, module_args=module_args)
         if not gathered.get("failed") and "ansible_facts" not in gathered:
             gathered.update(failed=True, msg="%s returned no facts" % module)

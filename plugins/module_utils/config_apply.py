@@ -44,7 +44,8 @@ class Plan(object):
 
 
 def _read(path):
-    with io.open(path, "r", encoding="utf-8") as handle:
+    """The file's text as it is (no newline translation: a CR LF file is not the LF text it would read as)."""
+    with io.open(path, "r", encoding="utf-8", newline="") as handle:
         return handle.read()
 
 

@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import hmac
 import io
 import os
 import re
@@ -165,6 +166,25 @@ def section_digest(lines):
     return hashlib.sha1("\n".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
 
 
+def section_keyed_digest(lines, key):
+    """The HMAC-SHA256 of a section's lines (markers included) under key (text): what may leave the
+    host of a secret section - it tells whether the section is one the holder of key expects, and
+    nothing of its values to anyone without key."""
+    return hmac.new(key.encode("utf-8"), "\n".join(lines).encode("utf-8", "surrogateescape"),
+                    hashlib.sha256).hexdigest()
+
+
+def secret_section_read(text, name, key):
+    """Of a secret section (one that holds values the controller must not learn): whether it is
+    there and, when it is there once, marked secret and whole (its own END marker last, no other
+    marker inside), section_keyed_digest() of it under key."""
+    own = [lines for owner, dummy, lines in split(text) if owner == name]
+    found = {"found": bool(own)}
+    if len(own) == 1 and key and _whole(name, own[0], secret=True):
+        found["hmac"] = section_keyed_digest(own[0], key)
+    return found
+
+
 def section_read(text, name):
     """What the controller may know of an env file's text to tell whether setting section name would
     change it, and nothing of a secret: the SHA1 of that section when it is there once, whole (its own
@@ -185,9 +205,9 @@ def section_read(text, name):
             "canonical": text == (joined + "\n" if parts else "")}
 
 
-def _whole(name, lines):
-    """A section that is not secret, with its own END marker last and no other marker inside."""
-    return (len(lines) >= 2 and lines[-1] == _end(name, False)
+def _whole(name, lines, secret=False):
+    """A section (not secret, unless secret) with its own END marker last and no other marker inside."""
+    return (len(lines) >= 2 and lines[-1] == _end(name, secret)
             and not any(_BEGIN.match(line) or line.startswith("# END fleet.alloy") for line in lines[1:-1]))
 
 

@@ -24,6 +24,9 @@ description:
   - With O(gather_subset) the same round trip gathers the host's facts as C(ansible.builtin.setup) does
     (the same collectors), and with O(for_family) the read is the one given for the host's C(os_family) -
     the preflight gathers the facts and reads the host at once when the read does not depend on them.
+  - With O(config_dir) and O(env_secret_section) it also reads what C(fleet.alloy.alloy_config_apply) leaves
+    (the files of a configuration directory, a secret section of the env file as an HMAC under O(digest_key)), so
+    that C(fleet.alloy.alloy_config) skips its apply when the host shows it as the apply would leave it.
   - Nothing is read of a file but its metadata and checksum; a missing file, package or unit is
     reported as missing, not as a failure. A download that fails is reported (its status and the
     reason), not a failure either - the caller decides.
@@ -73,6 +76,23 @@ options:
     description: The section of O(env_file) to read (its owner's name).
     type: str
     default: ""
+  env_secret_section:
+    description:
+      - A secret section of O(env_file) (one whose values the controller must not learn, such as
+        C(alloy_config)'s) - whether it is there and, with O(digest_key), its HMAC-SHA256 under that key.
+    type: str
+    default: ""
+  config_dir:
+    description:
+      - A configuration directory (where C(fleet.alloy.alloy_config_apply) writes) - whether it is a
+        directory, and each C(*.alloy) file in it whose name starts with O(config_prefix), read as O(files) are.
+        Empty, none is read.
+    type: path
+    default: ""
+  config_prefix:
+    description: The prefix of the files of O(config_dir) that are read (the writer's; the others are the user's).
+    type: str
+    default: fleet_
   url:
     description:
       - A URL to download from the host (C(http://) or C(https://), certificates verified); empty, none is.
@@ -89,6 +109,12 @@ options:
     description: Seconds the download of O(url) may take.
     type: int
     default: 30
+  digest_key:
+    description:
+      - The key of the HMAC of O(env_secret_section) (random, the caller's, for one run). Without it no
+        digest of that section is made. Never logged.
+    type: str
+    default: ""
   gather_subset:
     description:
       - Also gather the host's facts of these subsets, as C(ansible.builtin.setup) with the same
@@ -176,10 +202,21 @@ env:
       C(found) and, when it is not secret and stands alone, C(sha1) (of its lines, markers included, joined
       by line feeds); C(stray_keys), the keys assigned outside any section; C(canonical), whether the file is
       as C(fleet.alloy.alloy_env) leaves it (UTF-8, a last line end, not a link).
+    - With O(env_secret_section), C(secret_section) - C(found) and, with O(digest_key), when it is there once,
+      marked secret and stands alone, C(hmac) (HMAC-SHA256 of its lines under O(digest_key)).
   returned: always (empty without O(env_file) and O(env_section))
   type: dict
   sample: {path: /etc/default/alloy, exists: true, link: false, mode: "0640", owner: root, group: alloy,
            canonical: true, stray_keys: [], section: {found: true, sha1: 0beec7b5ea3f0fdbc95d0dd47f3c5bc275da8a33}}
+config:
+  description:
+    - O(config_dir) - C(path), C(exists) (a directory), C(link) and C(files), each C(*.alloy) file that
+      starts with O(config_prefix) by its name, read as RV(files) are.
+  returned: always (empty without O(config_dir))
+  type: dict
+  sample: {path: /etc/alloy/conf.d, exists: true, link: false,
+           files: {fleet_loki.alloy: {exists: true, state: file, link: false, sha1: 0beec7b5ea3f0fdbc95d0dd47f3c5bc275da8a33,
+                                      mode: "0640", owner: root, group: alloy}}}
 ansible_facts:
   description: The host's facts, as C(ansible.builtin.setup) gathers them.
   returned: with O(gather_subset)
@@ -227,7 +264,7 @@ from ansible.module_utils.facts.collector import CollectorNotFoundError, CycleFo
 from ansible.module_utils.facts.namespace import PrefixFactNamespace
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.fleet.alloy.plugins.module_utils.envfile import read_text, section_read
+from ansible_collections.fleet.alloy.plugins.module_utils.envfile import read_text, secret_section_read, section_read
 
 DPKG_STATUS = "/var/lib/dpkg/status"
 # What is read (for_family takes the same options by family).
@@ -240,6 +277,9 @@ READ_OPTIONS = {
     "exists": {"type": "dict", "default": {}},
     "env_file": {"type": "path", "default": ""},
     "env_section": {"type": "str", "default": ""},
+    "env_secret_section": {"type": "str", "default": "", "no_log": False},   # a section's name
+    "config_dir": {"type": "path", "default": ""},
+    "config_prefix": {"type": "str", "default": "fleet_"},
     "url": {"type": "str", "default": ""},
     "proxy": {"type": "str", "default": ""},
 }
@@ -357,21 +397,39 @@ def package_state(module, options=None):
     return dpkg_package(text, package)
 
 
-def env_state(path, section):
+def env_state(path, section, secret_section="", key=""):
     """What section of the env file at path is, without any value (section_read), and the file's
     attributes; a link, or a file that is not UTF-8 text, is not canonical (alloy_env would not
-    leave it as it is)."""
+    leave it as it is). With secret_section, that section's HMAC under key (secret_section_read)."""
     found = file_state(path)
     found.pop("sha1", None)   # the whole file's: it holds the secrets
     if found.get("state") != "file":
         return {"path": path, "exists": False}
     try:
-        found.update(section_read(read_text(path), section))
+        text = read_text(path)
+        found.update(section_read(text, section))
+        if secret_section:
+            found["secret_section"] = secret_section_read(text, secret_section, key)
     except (OSError, UnicodeDecodeError):
         found.update(section={"found": False}, stray_keys=[], canonical=False)
+        if secret_section:
+            found["secret_section"] = {"found": False}
     if found["link"]:
         found["canonical"] = False
     return found
+
+
+def config_state(path, prefix):
+    """The directory at path and its *.alloy files whose name starts with prefix (file_state each)."""
+    found = file_state(path)
+    if found.get("state") != "directory":
+        return {"path": path, "exists": False}
+    try:
+        names = sorted(name for name in os.listdir(path) if name.startswith(prefix) and name.endswith(".alloy"))
+    except OSError:   # unreadable: not as the writer leaves it
+        return {"path": path, "exists": False}
+    files = dict((name, file_state(os.path.join(path, name))) for name in names)
+    return {"path": path, "exists": True, "link": found["link"], "files": files}
 
 
 def download(module, options=None):
@@ -419,14 +477,16 @@ def family_options(module, family):
 
 
 def read(module, options):
-    """What the host has of the read options."""
+    """What the host has of the read options (and of digest_key, the same for every family)."""
     files = dict((name, file_state(str(path))) for name, path in options["files"].items())
     return dict(files=files, rpm_keys=rpm_keys_imported(module, options["rpm_keys"]),
                 package=package_state(module, options),
                 service=systemd_unit(module, options["service"]) if options["service"] else {},
                 exists=dict((name, os.path.exists(str(path))) for name, path in options["exists"].items()),
-                env=env_state(options["env_file"], options["env_section"])
-                if options["env_file"] and options["env_section"] else {},
+                env=env_state(options["env_file"], options["env_section"], options["env_secret_section"],
+                              module.params["digest_key"])
+                if options["env_file"] and (options["env_section"] or options["env_secret_section"]) else {},
+                config=config_state(options["config_dir"], options["config_prefix"]) if options["config_dir"] else {},
                 download=download(module, options))
 
 
@@ -435,6 +495,7 @@ def main():
         argument_spec=dict(
             READ_OPTIONS,
             timeout={"type": "int", "default": 30},
+            digest_key={"type": "str", "default": "", "no_log": True},
             gather_subset={"type": "list", "elements": "str", "default": []},
             gather_timeout={"type": "int", "default": 10},
             fact_path={"type": "path", "default": "/etc/ansible/facts.d"},

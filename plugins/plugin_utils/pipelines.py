@@ -105,6 +105,13 @@ def from_facts(facts):
     return None if not found else _valid(found)
 
 
+def kept(facts):
+    """{alloy_pipelines: the record kept on the host} from facts just gathered (ansible_local), or {}: the fact
+    of this run before alloy_config_apply returns its own (a run that skips the apply keeps the host's)."""
+    found = ((facts or {}).get("ansible_local") or {}).get(FACT)
+    return {FACT: found} if found else {}
+
+
 def endpoints_to_check(endpoints, record, kind):
     """The endpoints of kind alloy_verify is to check, as the record says: none when no pipeline
     sends there, or only others' data when they send (quiet); as given when the backend can be asked

@@ -191,6 +191,42 @@ def test_tag_config_writes_only_the_pipelines(tagged: Tuple[Host, Path]) -> None
     assert service(host)["MainPID"] == pid
 
 
+APPLY_TASK = "fleet.alloy.alloy_config : Install the configuration if Alloy accepts it, then reload"
+ENV_FILE = "/etc/default/alloy"
+
+
+def outcome(out: subprocess.CompletedProcess[str], name: str) -> str:
+    """How the task named name ended on the (one) host: ok, changed, skipping, fatal; '' when it did not run."""
+    match = re.search(rf"^TASK \[{re.escape(name)}\][^\n]*\n(\w+): \[", out.stdout, re.M)
+    return match.group(1) if match else ""
+
+
+def test_the_apply_is_skipped_on_a_host_that_has_it_and_runs_on_one_changed_by_hand(tagged: Tuple[Host, Path]) -> None:
+    """The preflight's read (files, record, the secret section as an HMAC) decides on the controller: a host
+    as the apply would leave it skips it; a pipeline file or a secret changed on the host since makes it run
+    and put them back - the file by a reload, the secret by a restart."""
+    host, inventory = tagged
+    first = site(inventory, "--tags", "config", *WAIT)   # as the inventory says (the case before set another interval)
+    assert first.returncode == 0, tail(first)
+    pid, env = service(host)["MainPID"], host.sh(f"cat {ENV_FILE}").stdout
+    out = site(inventory, "--tags", "config", *WAIT)
+    assert out.returncode == 0 and outcome(out, APPLY_TASK) == "skipping", tail(out)
+    assert recap(out, host)["changed"] == 0 and "alloy_config (secret)" in env
+    host.sh(f"echo '// edited by hand' >> {UNIX_FILE}")
+    out = site(inventory, "--tags", "config", *WAIT)
+    assert out.returncode == 0 and outcome(out, APPLY_TASK) == "changed", tail(out)
+    assert "edited by hand" not in host.sh(f"cat {UNIX_FILE}").stdout
+    assert service(host)["MainPID"] == pid   # reloaded
+    # a secret changed on the host: only the HMAC of its section left it, and that differs
+    host.sh(f"sed -i 's/^\\(FLEET_ALLOY_LOKI_0_PASSWORD=\"\\)/\\1stale-/' {ENV_FILE}")
+    assert host.sh(f"cat {ENV_FILE}").stdout != env
+    out = site(inventory, "--tags", "config", *WAIT)
+    assert out.returncode == 0 and outcome(out, APPLY_TASK) == "changed", tail(out)
+    assert host.sh(f"cat {ENV_FILE}").stdout == env
+    assert "RUNNING HANDLER [fleet.alloy.alloy_install : Restart alloy for its new secrets]" in out.stdout, tail(out)
+    assert service(host)["MainPID"] != pid   # restarted for the secret put back
+
+
 def test_tag_install_runs_no_config_task(tagged: Tuple[Host, Path]) -> None:
     host, inventory = tagged
     pid = service(host)["MainPID"]

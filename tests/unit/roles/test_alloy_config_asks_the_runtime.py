@@ -1,7 +1,7 @@
 """alloy_config's task that asks the runtime role to restart or start Alloy (roles/alloy_config/tasks/
 main.yml), run as written on localhost after each kind of apply result: new secrets or the HTTP server's
 TLS notify "alloy pipelines changed" (a restart); files Alloy did not reload notify "alloy pipelines
-written" (a start); a reload or no change notifies nothing."""
+written" (a start); a reload, no change or an apply skipped notifies nothing."""
 from __future__ import annotations
 
 import json
@@ -46,3 +46,10 @@ def handlers_run(tmp_path: Path, applied: Dict[str, Any]) -> List[str]:
 def test_the_runtime_is_asked_for_what_the_apply_needs(tmp_path: Path, applied: Dict[str, Any],
                                                        expected: List[str]) -> None:
     assert handlers_run(tmp_path, dict(APPLIED, **applied)) == expected
+
+
+def test_an_apply_skipped_as_current_asks_nothing(tmp_path: Path) -> None:
+    """The apply skipped (the preflight's read showed the host as it would leave it): a skipped result has
+    none of the apply's keys, and nothing is asked."""
+    assert handlers_run(tmp_path, {"changed": False, "skipped": True, "false_condition": "not __alloy_config_current",
+                                   "skip_reason": "Conditional result was False"}) == []

@@ -44,11 +44,16 @@ for name, case in json.load(sys.stdin).items():
                 "rpm_keys": dict((key, False) for key in module_args["rpm_keys"]),
                 "package": {"name": module_args["package"], "manager": module_args["package_manager"]},
                 "service": {"name": module_args["service"]}, "exists": module_args["exists"],
-                "env": {"path": module_args["env_file"], "section": module_args["env_section"]},
+                "env": dict({"path": module_args["env_file"], "section": module_args["env_section"]},
+                            **({"secret_section": module_args["env_secret_section"]}
+                               if module_args.get("env_secret_section") else {})),
+                "config": {"path": module_args["config_dir"]} if module_args.get("config_dir") else {},
                 "download": {"url": module_args["url"], "proxy": module_args["proxy"]} if "url" in module_args else {}}
     def execute(module_name, module_args=None, task_vars=None, case=case, calls=calls):
         # setup answers the case's facts; stat finds the case's files (the host's, for the TLS check)
         calls.append([module_name, sorted(module_args)])
+        if "digest_key" in module_args:   # this run's key, the same for every read (a file of the run)
+            results.setdefault("__keys__", {}).setdefault(name, []).append(module_args["digest_key"])
         if module_name == "ansible.builtin.stat":
             found = module_args["path"] in case.get("files", TLS_FILES)
             return {"stat": {"exists": found, "isreg": found}}
@@ -116,6 +121,7 @@ CASES: Dict[str, Dict[str, Any]] = {
                               alloy_install_config_path="/srv/alloy", alloy_install_group="grafana",
                               alloy_install_proxy="http://proxy.example:3128"),
     "systemd_no_key": case(dict(SITE, download_key=False), DEBIAN, roles=BOTH),
+    "install_alone": case({"rules": "alloy_install"}, DEBIAN, roles=("alloy_install",)),
     "replaces_a_kept_runtime": case(SITE, dict(DEBIAN, alloy_runtime=KEPT), roles=BOTH),
     # the reader named first: the runtime role is checked before it all the same
     "config_named_before_install": case({"rules": "alloy_config", "roles": ["alloy_install"]}, DEBIAN, roles=BOTH),
@@ -155,6 +161,17 @@ CASES: Dict[str, Dict[str, Any]] = {
         case({"rules": "site", "roles": ["alloy_install", "alloy_config"], "gather_subset": ["min"],
               "download_key": False}, {}, roles=BOTH),
         setup={"ansible_facts": {"ansible_" + key: value for key, value in DEBIAN.items()}}),
+    # The record alloy_config kept on the host (ansible_local): published as this run's, with the read of the apply.
+    "site_gathers_kept_record": dict(
+        case({"rules": "site", "roles": ["alloy_install", "alloy_config"], "gather_subset": ["min"]}, {}, roles=BOTH),
+        setup={"ansible_facts": dict({"ansible_" + key: value for key, value in DEBIAN.items()},
+                                     ansible_local={"alloy_pipelines": {"instance": "web-01", "pipelines": ["journal"]}})}),
+    # Uninstalling: nothing of alloy_config's is read (its apply is never skipped on a read that uninstall makes stale).
+    "site_gathers_absent": dict(
+        case({"rules": "site", "roles": ["alloy_install", "alloy_config"], "gather_subset": ["min"]}, {}, roles=BOTH,
+             alloy_install_state="absent"),
+        setup={"ansible_facts": dict({"ansible_" + key: value for key, value in DEBIAN.items()},
+                                     ansible_local={"alloy_pipelines": {"instance": "web-01", "pipelines": ["journal"]}})}),
     "site_gathers_unreachable": dict(
         case({"rules": "site", "roles": ["alloy_install", "alloy_config"], "gather_subset": ["min"]}, {}, roles=BOTH),
         setup={"failed": True, "msg": "Timeout (12s) waiting for privilege escalation prompt"}),
@@ -414,20 +431,25 @@ def test_alloy_install_reads_the_host_once_its_variables_passed(results: Dict[st
         "files": {"unit": "/usr/lib/systemd/system/alloy.service", "keyring": "/etc/apt/keyrings/grafana.asc",
                   "sources": "/etc/apt/sources.list.d/grafana.sources", "proxy": "/etc/apt/apt.conf.d/80grafana-proxy",
                   "dropin": "/etc/systemd/system/alloy.service.d/fleet-alloy.conf",
-                  "runtime_fact": "/etc/ansible/facts.d/alloy_runtime.fact"},
+                  "runtime_fact": "/etc/ansible/facts.d/alloy_runtime.fact",
+                  # alloy_config runs after it: what its apply leaves (the record; the directory, the section below)
+                  "pipelines_fact": "/etc/ansible/facts.d/alloy_pipelines.fact"},
         # whether they exist only (the configuration may be the user's file, with secrets)
         "exists": {"config": "/etc/alloy/conf.d", "dropin": "/etc/systemd/system/alloy.service.d/fleet-alloy.conf"},
         "rpm_keys": {}, "package": {"name": "alloy", "manager": "dpkg"}, "service": {"name": "alloy.service"},
-        # the runtime's env file, the role's section of it (read without its values)
-        "env": {"path": "/etc/default/alloy", "section": "alloy_install"},
+        # the runtime's env file, the role's section of it (read without its values), alloy_config's (an HMAC)
+        "env": {"path": "/etc/default/alloy", "section": "alloy_install", "secret_section": "alloy_config"},
+        "config": {"path": "/etc/alloy/conf.d"},   # the runtime's configuration directory
         "download": {"url": "https://apt.grafana.com/gpg-full.key", "proxy": ""}}   # the key asked of the host
     assert rocky["download"] == {"url": "https://rpm.grafana.com/gpg.key", "proxy": "http://proxy.example:3128"}
     assert rocky["files"] == {"unit": "/usr/lib/systemd/system/alloy.service", "key_dir": "/etc/pki/rpm-gpg",
                               "key": "/etc/pki/rpm-gpg/RPM-GPG-KEY-grafana",
                               "dropin": "/etc/systemd/system/alloy.service.d/fleet-alloy.conf",
-                              "runtime_fact": "/etc/ansible/facts.d/alloy_runtime.fact"}
+                              "runtime_fact": "/etc/ansible/facts.d/alloy_runtime.fact",
+                              "pipelines_fact": "/etc/ansible/facts.d/alloy_pipelines.fact"}
     assert rocky["exists"] == {"config": "/srv/alloy", "dropin": "/etc/systemd/system/alloy.service.d/fleet-alloy.conf"}
-    assert rocky["env"] == {"path": "/etc/sysconfig/alloy", "section": "alloy_install"}
+    assert rocky["env"] == {"path": "/etc/sysconfig/alloy", "section": "alloy_install", "secret_section": "alloy_config"}
+    assert rocky["config"] == {"path": "/srv/alloy"}
     assert rocky["rpm_keys"] == {"10458545": False}   # Grafana's key, B53A...10458545 (the defaults' pin)
     assert rocky["package"] == {"name": "alloy", "manager": "rpm"}
     # a play whose tags leave the repository tasks out: the same read, without the download
@@ -447,8 +469,8 @@ def test_one_round_trip_gathers_the_facts_and_reads_the_host(results: Dict[str, 
     goes with the facts' gathering: one module run, and the read kept is the one the variables checked
     with the facts ask for, for the host's family."""
     calls = results["__calls__"]
-    assert calls["site_gathers"] == [[HOST_STATE, ["for_family", "gather_subset"]]]
-    assert calls["site_gathers_rocky"] == [[HOST_STATE, ["for_family", "gather_subset"]]]
+    assert calls["site_gathers"] == [[HOST_STATE, ["digest_key", "for_family", "gather_subset"]]]
+    assert calls["site_gathers_rocky"] == [[HOST_STATE, ["digest_key", "for_family", "gather_subset"]]]
     debian, rocky = results["site_gathers"]["host_state"], results["site_gathers_rocky"]["host_state"]
     assert debian == dict(results["systemd"]["host_state"]), debian
     assert rocky["package"] == {"name": "alloy", "manager": "rpm"} and rocky["env"]["path"] == "/etc/sysconfig/alloy"
@@ -462,7 +484,7 @@ def test_a_variable_reading_a_fact_is_read_again_once_the_facts_are_in(results: 
     calls = results["__calls__"]
     assert calls["site_gathers_fact_variable"] == [[SETUP_MODULE, ["gather_subset"]], [HOST_STATE, ANY_READ]]
     assert results["site_gathers_fact_variable"]["host_state"]["exists"]["config"] == "/etc/alloy/web-01"
-    assert calls["site_gathers_fact_default"] == [[HOST_STATE, ["for_family", "gather_subset"]],
+    assert calls["site_gathers_fact_default"] == [[HOST_STATE, ["digest_key", "for_family", "gather_subset"]],
                                                   [HOST_STATE, ANY_READ]]
     assert results["site_gathers_fact_default"]["host_state"]["exists"]["config"] == "/etc/alloy/web-01"
 
@@ -478,7 +500,7 @@ def test_no_read_before_the_facts_for_refused_variables_or_another_role(results:
 
 def test_a_platform_refused_with_the_facts_is_refused_after_the_one_round_trip(
         results: Dict[str, Dict[str, Any]]) -> None:
-    assert results["__calls__"]["site_gathers_el7"] == [[HOST_STATE, ["for_family", "gather_subset"]]]
+    assert results["__calls__"]["site_gathers_el7"] == [[HOST_STATE, ["digest_key", "for_family", "gather_subset"]]]
     assert refusal(results["site_gathers_el7"]) == "alloy_install: unsupported OS: CentOS 7; alloy_install needs EL 8 or later"
     assert "host_state" not in results["site_gathers_el7"]
 
@@ -486,17 +508,49 @@ def test_a_platform_refused_with_the_facts_is_refused_after_the_one_round_trip(
 def test_the_reads_before_the_facts_follow_download_key(results: Dict[str, Dict[str, Any]]) -> None:
     assert results["site_gathers_no_key"]["host_state"]["download"] == {}
     assert results["site_gathers"]["host_state"]["download"]["url"] == "https://apt.grafana.com/gpg-full.key"
-    assert results["__calls__"]["site_gathers_no_key"] == [[HOST_STATE, ["for_family", "gather_subset"]]]
+    assert results["__calls__"]["site_gathers_no_key"] == [[HOST_STATE, ["digest_key", "for_family", "gather_subset"]]]
 
 
 def test_a_failed_gathering_fails_and_a_failed_read_is_made_again(results: Dict[str, Dict[str, Any]]) -> None:
     unreachable = results["site_gathers_unreachable"]
     assert unreachable["failed"] is True and "privilege escalation" in unreachable["msg"]
     # the read failed, the facts came: the variables are checked with them and the host read on its own
-    assert results["__calls__"]["site_gathers_read_error"] == [[HOST_STATE, ["for_family", "gather_subset"]],
+    assert results["__calls__"]["site_gathers_read_error"] == [[HOST_STATE, ["digest_key", "for_family", "gather_subset"]],
                                                                [HOST_STATE, ANY_READ]]
     assert results["site_gathers_read_error"]["host_state"] == results["site_gathers"]["host_state"]
 
 
 ANY_READ = sorted(["files", "rpm_keys", "package", "package_manager", "service", "exists", "env_file", "env_section",
-                   "url", "proxy"])
+                   "env_secret_section", "config_dir", "digest_key", "url", "proxy"])
+
+
+def test_alloy_configs_secret_section_is_read_under_one_key_of_the_run_that_no_result_holds(
+        results: Dict[str, Dict[str, Any]]) -> None:
+    """alloy_config runs after alloy_install: the reads ask for the HMAC of its secret section, under one
+    random key of this run (the same for the read with the facts and a second read), which the action's
+    result does not hold."""
+    keys = results["__keys__"]
+    assert len(keys["site_gathers_read_error"]) == 2 and len(set(keys["site_gathers_read_error"])) == 1
+    every = set(key for found in keys.values() for key in found)
+    assert len(every) == 1, "one key per run (the child is one run)"
+    key = every.pop()
+    assert len(key) == 64 and int(key, 16) >= 0
+    for name, result in results.items():
+        if not name.startswith("__"):
+            assert key not in str(result), name
+    # alloy_install alone, or Compose: alloy_config's apply is not read, no key is sent
+    assert "install_alone" not in keys and "compose_gathers" not in keys
+    alone = results["install_alone"]["host_state"]
+    assert alone["config"] == {} and "secret_section" not in alone["env"] and "pipelines_fact" not in alone["files"]
+
+
+def test_the_record_kept_on_the_host_is_this_runs_fact_when_the_apply_is_read(results: Dict[str, Dict[str, Any]]) -> None:
+    """A skipped apply returns no record: the preflight that read it publishes the host's (an older fact, from a
+    fact cache, would otherwise stand); none when the apply is not read (uninstalling) or none is kept."""
+    kept = results["site_gathers_kept_record"]
+    assert kept["ansible_facts"]["alloy_pipelines"] == {"instance": "web-01", "pipelines": ["journal"]}
+    assert kept["host_state"]["config"] == {"path": "/etc/alloy/conf.d"}
+    absent = results["site_gathers_absent"]
+    assert "alloy_pipelines" not in absent["ansible_facts"] and absent["host_state"]["config"] == {}
+    assert "pipelines_fact" not in absent["host_state"]["files"] and "secret_section" not in absent["host_state"]["env"]
+    assert "alloy_pipelines" not in results["site_gathers"]["ansible_facts"]

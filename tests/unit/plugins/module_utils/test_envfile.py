@@ -5,6 +5,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from ansible_collections.fleet.alloy.plugins.module_utils import envfile
 from ansible_collections.fleet.alloy.plugins.module_utils.envfile import (
     EnvFileError, HEADER, MASK, file_text, masked, quote, split, update,
 )
@@ -69,3 +70,24 @@ def test_masked_hides_every_secret_section_whoever_asks() -> None:
     text = update(update("", "alloy_install", {"CONFIG_FILE": "/c"}, False), "alloy_config", {"PW": "hunter2"}, True)
     shown = masked(text)
     assert "hunter2" not in shown and f"PW={MASK}" in shown and 'CONFIG_FILE="/c"' in shown
+
+
+SECRET = "# BEGIN fleet.alloy alloy_config (secret)\nTOKEN=\"t0ken\"\n# END fleet.alloy alloy_config (secret)\n"
+
+
+def test_a_secret_section_leaves_the_host_as_an_hmac_under_the_key_only() -> None:
+    lines = envfile.render_section("alloy_config", {"TOKEN": "t0ken"}, True)
+    read = envfile.secret_section_read("A=1\n" + SECRET, "alloy_config", "k" * 64)
+    assert read == {"found": True, "hmac": envfile.section_keyed_digest(lines, "k" * 64)}
+    assert read["hmac"] != envfile.section_keyed_digest(lines, "j" * 64)      # another key, another digest
+    assert envfile.secret_section_read(SECRET, "alloy_config", "") == {"found": True}    # no key, no digest
+    assert envfile.secret_section_read("A=1\n", "alloy_config", "k") == {"found": False}
+
+
+@pytest.mark.parametrize("text", [SECRET + SECRET,                                          # there twice
+                                  SECRET.replace("alloy_config (secret)\n", "alloy_config (secret)\nX=1\n# END"
+                                                 " fleet.alloy other\n", 1),                 # a marker inside
+                                  SECRET.replace("# END fleet.alloy alloy_config (secret)\n", ""),   # not ended
+                                  SECRET.replace(" (secret)", "")])                          # not marked secret
+def test_a_secret_section_not_as_the_apply_writes_it_has_no_digest(text: str) -> None:
+    assert envfile.secret_section_read(text, "alloy_config", "k") == {"found": True}

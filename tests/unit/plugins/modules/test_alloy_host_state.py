@@ -290,3 +290,43 @@ def test_for_family_is_checked_and_needs_the_facts() -> None:
     assert wrong.get("failed") is True and "for_family." in str(wrong["msg"]) and "pacman" in str(wrong["msg"]), wrong
     alone = run_ad_hoc("fleet.alloy.alloy_host_state", {"for_family": {"Debian": {}}})
     assert alone.get("failed") is True and "needs gather_subset" in str(alone["msg"]), alone
+
+
+def test_a_configuration_directory_read_for_the_writers_files_only(tmp_path: Path) -> None:
+    """The files whose name has the prefix and ends in .alloy, each read as files are; the user's own
+    files and other names are not read; a path that is not a directory is not there."""
+    (tmp_path / "fleet_loki.alloy").write_text("// loki\n")
+    (tmp_path / "mine.alloy").write_text("// the user's\n")
+    (tmp_path / "fleet_notes.txt").write_text("notes\n")
+    found = module.config_state(str(tmp_path), "fleet_")
+    assert found["exists"] is True and found["link"] is False and list(found["files"]) == ["fleet_loki.alloy"]
+    assert found["files"]["fleet_loki.alloy"] == module.file_state(str(tmp_path / "fleet_loki.alloy"))
+    assert module.config_state(str(tmp_path / "fleet_loki.alloy"), "fleet_") == {
+        "path": str(tmp_path / "fleet_loki.alloy"), "exists": False}
+    assert module.config_state(str(tmp_path / "absent"), "fleet_")["exists"] is False
+
+
+def test_the_secret_section_is_read_with_the_env_file_under_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "alloy"
+    path.write_text("# BEGIN fleet.alloy alloy_config (secret)\nT=\"x\"\n# END fleet.alloy alloy_config (secret)\n")
+    found = module.env_state(str(path), "alloy_install", "alloy_config", "k")
+    assert found["secret_section"]["found"] is True and len(found["secret_section"]["hmac"]) == 64
+    assert found["section"] == {"found": False}
+    assert "secret_section" not in module.env_state(str(path), "alloy_install")
+    path.write_bytes(b"\xff\xfe not UTF-8\n")
+    assert module.env_state(str(path), "alloy_install", "alloy_config", "k")["secret_section"] == {"found": False}
+
+
+def test_the_key_is_never_logged_and_no_digest_comes_without_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from module_main import documented_argument_spec, run_main  # noqa: PLC0415
+    seen = documented_argument_spec(module, monkeypatch)
+    assert seen["argument_spec"]["digest_key"]["no_log"] is True
+    monkeypatch.undo()
+    path = tmp_path / "alloy"
+    path.write_text("# BEGIN fleet.alloy alloy_config (secret)\nT=\"x\"\n# END fleet.alloy alloy_config (secret)\n")
+    failed, result = run_main(module.main, {"env_file": str(path), "env_secret_section": "alloy_config",
+                                            "digest_key": "the-hosts-key-of-this-run"})
+    assert not failed and len(result["env"]["secret_section"]["hmac"]) == 64
+    assert "the-hosts-key-of-this-run" not in json.dumps(result)   # masked in the invocation
+    failed, result = run_main(module.main, {"env_file": str(path), "env_secret_section": "alloy_config"})
+    assert not failed and result["env"]["secret_section"] == {"found": True}

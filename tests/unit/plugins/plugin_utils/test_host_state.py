@@ -14,7 +14,7 @@ CHECKED: Dict[str, Any] = {"state": "present", "package_source": "repository", "
                            "apt_keyring": "/etc/apt/keyrings/grafana.asc", "rpm_key_file": "/etc/pki/rpm-gpg/K",
                            "key_fingerprints": ["B53AE77BADB630A683046005963FA27710458545"],
                            "config_path": "/etc/alloy/conf.d"}
-RUNTIME = {"service": "alloy.service", "env_file": "/etc/default/alloy"}
+RUNTIME = {"service": "alloy.service", "env_file": "/etc/default/alloy", "config_dir": "/etc/alloy/conf.d"}
 
 
 def probe(os_family: str, **changes: Any) -> Dict[str, Any]:
@@ -57,5 +57,37 @@ def test_every_read_the_preflight_asks_is_one_the_module_takes_by_family() -> No
     from ansible_collections.fleet.alloy.plugins.modules.alloy_host_state import READ_OPTIONS
     from ansible_collections.fleet.alloy.plugins.plugin_utils.rulebook import INSTALL_FAMILIES
     for family in INSTALL_FAMILIES:
-        assert set(probe(family)) <= set(READ_OPTIONS), family
-        assert set(probe(family)) | {"url", "proxy"} == set(READ_OPTIONS), family
+        with_config = host_state.config_probe(probe(family), RUNTIME)
+        assert set(with_config) <= set(READ_OPTIONS), family
+        # every option is asked for, but the download's (not always) and the prefix (the writer's default)
+        assert set(with_config) | {"url", "proxy", "config_prefix"} == set(READ_OPTIONS), family
+
+
+def test_alloy_configs_read_is_of_the_runtime_and_of_the_section_and_record_the_apply_writes() -> None:
+    """config_probe reads the runtime's configuration directory, the env file's section that alloy_config's
+    apply task names, and the record at the path the apply keeps it; alloy_install's read is kept whole."""
+    from ansible_collections.fleet.alloy.plugins.module_utils.runtime_fact import PIPELINES_FACT_PATH
+    tasks = yaml.safe_load((Path(__file__).parents[4] / "roles/alloy_config/tasks/main.yml").read_text())
+    apply = next(task["fleet.alloy.alloy_config_apply"] for task in tasks if "fleet.alloy.alloy_config_apply" in task)
+    found = host_state.config_probe(probe("Debian"), dict(RUNTIME, config_dir="/srv/alloy"))
+    assert apply["env_section"] == host_state.CONFIG_ENV_SECTION == found["env_secret_section"]
+    assert found["config_dir"] == "/srv/alloy" and found["files"]["pipelines_fact"] == PIPELINES_FACT_PATH
+    assert dict(found, files=probe("Debian")["files"], config_dir=None, env_secret_section=None) == dict(
+        probe("Debian"), config_dir=None, env_secret_section=None)
+    assert "record_path" not in apply and "prefix" not in apply   # the module's defaults, the ones read
+
+
+def test_the_runs_key_is_made_once_and_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(host_state.C, "DEFAULT_LOCAL_TMP", str(tmp_path))
+    assert host_state.run_key(create=False) == ""
+    key = host_state.run_key()
+    assert len(key) == 64 and host_state.run_key() == key == host_state.run_key(create=False)
+    assert oct((tmp_path / "fleet-alloy-digest.key").stat().st_mode & 0o777) == "0o600"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fleet-alloy-digest.key"]   # no staged file left
+    host_keys = {host_state.host_key(name) for name in ("web-01", "web-02")}
+    assert len(host_keys) == 2 and key not in host_keys and all(len(found) == 64 for found in host_keys)
+    monkeypatch.setattr(host_state.C, "DEFAULT_LOCAL_TMP", str(tmp_path / "another-run"))
+    (tmp_path / "another-run").mkdir()
+    assert host_state.run_key() != key and host_state.host_key("web-01") not in host_keys
+    monkeypatch.setattr(host_state.C, "DEFAULT_LOCAL_TMP", str(tmp_path / "gone"))
+    assert host_state.run_key() == "" and host_state.host_key("web-01") == ""   # no key: no digest, no skip
