@@ -516,7 +516,7 @@ def main():
             except Exception as err:  # pylint: disable=broad-except
                 result["read_error"] = to_text(err)
                 options = None
-    elif options is not None:
+    else:
         result.update(read(module, options))
     result["read"] = options is not None
     module.exit_json(**result)

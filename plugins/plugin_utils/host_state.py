@@ -53,8 +53,9 @@ def install_probe(checked, facts, runtime, download_key=True):
     probe = {"files": files, "rpm_keys": [] if debian else rpm_key_ids(checked["key_fingerprints"]),
              "package": PACKAGE, "package_manager": "dpkg" if debian else "rpm", "service": runtime["service"],
              "exists": {"config": checked["config_path"], "dropin": DROPIN}, "env_file": runtime["env_file"], "env_section": ENV_SECTION}
-    if download_key and key_url(checked, debian):
-        probe.update(url=key_url(checked, debian), proxy=checked.get("proxy") or "")
+    url = key_url(checked, debian) if download_key else ""
+    if url:
+        probe.update(url=url, proxy=checked.get("proxy") or "")
     return probe
 
 
