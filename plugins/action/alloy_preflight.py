@@ -129,8 +129,7 @@ class ActionModule(ActionBase):
         alloy_config_apply leaves (alloy_config skips it when the host shows it all). The read made with
         the facts (gathered, of reads) when it is the one the variables checked with the facts ask for;
         else a round trip of its own."""
-        probe = host_state.install_probe(checked, task_vars.get("ansible_facts") or {}, runtime, download_key)
-        probe = host_state.config_probe(probe, runtime) if config and checked.get("state") == "present" else probe
+        probe = host_state.read_probe(checked, task_vars.get("ansible_facts") or {}, runtime, download_key, config)
         if gathered.get("read") and reads.get(gathered.get("family")) == probe:
             return gathered
         return self._execute_module(module_name=host_state.MODULE, task_vars=task_vars,
@@ -146,10 +145,9 @@ class ActionModule(ActionBase):
     def _reads_before_facts(self, tables, task_vars, download_key):
         """alloy_install's read of the host for each family it runs on (and alloy_config's, when it runs
         after it), from alloy_install's variables checked before the facts are gathered (every rule but
-        those that need the facts: the platform), so that
-        one round trip gathers them and reads the host; {} when a variable of alloy_install or of the
-        fleet plays is refused, or cannot be templated yet (it reads a fact: the read waits for the facts
-        and the whole check, as alloy_config's do)."""
+        those that need the facts: the platform), so that one round trip gathers them and reads the host;
+        {} when a variable of alloy_install or of the fleet plays is refused, or cannot be templated yet (it
+        reads a fact: the read waits for the facts and the whole check, as alloy_config's do)."""
         if "alloy_install" not in tables:
             return {}
         context = dict(self._context(task_vars), facts={})
@@ -163,11 +161,9 @@ class ActionModule(ActionBase):
             if runtime is None:
                 return {}
             try:
-                reads[family] = host_state.install_probe(checked, facts, runtime, download_key)
+                reads[family] = host_state.read_probe(checked, facts, runtime, download_key, "alloy_config" in tables)
             except KeyError:
                 return {}
-            if "alloy_config" in tables and checked.get("state") == "present":
-                reads[family] = host_state.config_probe(reads[family], runtime)
         return reads
 
     def _gather(self, subset, task_vars, reads):

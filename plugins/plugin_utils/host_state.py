@@ -66,6 +66,14 @@ def config_probe(probe, runtime):
                 config_dir=runtime["config_dir"], env_secret_section=CONFIG_ENV_SECTION)
 
 
+def read_probe(checked, facts, runtime, download_key=True, config=False):
+    """The preflight's read of the host: alloy_install's (install_probe) and, with config (alloy_config runs
+    after it), alloy_config's (config_probe) when Alloy is to be installed (state present): alloy_config does not
+    apply on an uninstall."""
+    probe = install_probe(checked, facts, runtime, download_key)
+    return config_probe(probe, runtime) if config and checked.get("state") == "present" else probe
+
+
 def run_key(create=True):
     """This run's key of the HMAC of a secret section: random, kept in Ansible's local temporary directory of
     the run (0600; its workers share it, and it goes when the run ends). Created on the first call with

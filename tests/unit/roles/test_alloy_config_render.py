@@ -455,6 +455,28 @@ def test_good_cases_render_files_alloy_accepts(rendered: Dict[str, Dict[str, Any
     assert result["restarts"] == 1
 
 
+@pytest.mark.parametrize("case", [c for c in CASES if c not in FAILING])
+def test_the_one_render_writes_what_a_lookup_of_each_template_gives(rendered: Dict[str, Dict[str, Any]],
+                                                                    case: str) -> None:
+    """The role renders its pipelines in one lookup (templates/_pipelines.j2): byte for byte what a lookup of
+    each template gives, its last newline included (an include drops it), so no host sees a change."""
+    one_by_one = json.loads((rendered[case]["dir"] / "one_lookup_each.json").read_text())
+    assert one_by_one, "no pipeline rendered"
+    written = {p.name: p.read_bytes().decode() for p in sorted((rendered[case]["dir"] / "conf.d").glob("fleet_*"))
+               if not p.name.startswith("fleet_snippet_")}
+    assert written == one_by_one
+
+
+def test_every_pipeline_template_ends_with_exactly_one_newline() -> None:
+    """What templates/_pipelines.j2's newline rule assumes: it puts back the one newline an include drops."""
+    role_vars = yaml.safe_load((REPO / "roles" / "alloy_config" / "vars" / "main.yml").read_text())
+    templates = [item["template"] for item in role_vars["__alloy_config_pipelines"]]
+    assert len(templates) == len(set(templates)) > 1
+    for name in templates:
+        text = (REPO / "roles" / "alloy_config" / "templates" / name).read_bytes()
+        assert text.endswith(b"\n") and not text.endswith(b"\n\n"), name
+
+
 @pytest.mark.parametrize("case", sorted(FAILING))
 def test_bad_input_fails_with_the_variable_named_and_changes_nothing(
         rendered: Dict[str, Dict[str, Any]], case: str) -> None:

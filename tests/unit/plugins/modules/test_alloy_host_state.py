@@ -306,9 +306,12 @@ def test_a_configuration_directory_read_for_the_writers_files_only(tmp_path: Pat
     assert module.config_state(str(tmp_path / "absent"), "fleet_")["exists"] is False
 
 
+SECRET_SECTION = '# BEGIN fleet.alloy alloy_config (secret)\nT="x"\n# END fleet.alloy alloy_config (secret)\n'
+
+
 def test_the_secret_section_is_read_with_the_env_file_under_the_key(tmp_path: Path) -> None:
     path = tmp_path / "alloy"
-    path.write_text("# BEGIN fleet.alloy alloy_config (secret)\nT=\"x\"\n# END fleet.alloy alloy_config (secret)\n")
+    path.write_text(SECRET_SECTION)
     found = module.env_state(str(path), "alloy_install", "alloy_config", "k")
     assert found["secret_section"]["found"] is True and len(found["secret_section"]["hmac"]) == 64
     assert found["section"] == {"found": False}
@@ -323,7 +326,7 @@ def test_the_key_is_never_logged_and_no_digest_comes_without_it(tmp_path: Path, 
     assert seen["argument_spec"]["digest_key"]["no_log"] is True
     monkeypatch.undo()
     path = tmp_path / "alloy"
-    path.write_text("# BEGIN fleet.alloy alloy_config (secret)\nT=\"x\"\n# END fleet.alloy alloy_config (secret)\n")
+    path.write_text(SECRET_SECTION)
     failed, result = run_main(module.main, {"env_file": str(path), "env_secret_section": "alloy_config",
                                             "digest_key": "the-hosts-key-of-this-run"})
     assert not failed and len(result["env"]["secret_section"]["hmac"]) == 64

@@ -77,6 +77,16 @@ def test_alloy_configs_read_is_of_the_runtime_and_of_the_section_and_record_the_
     assert "record_path" not in apply and "prefix" not in apply   # the module's defaults, the ones read
 
 
+@pytest.mark.parametrize("family", ["Debian", "RedHat"])
+def test_the_apply_is_read_only_when_alloy_config_runs_and_the_state_is_present(family: str) -> None:
+    facts = {"os_family": family}
+    assert host_state.read_probe(CHECKED, facts, RUNTIME, config=True) == host_state.config_probe(probe(family), RUNTIME)
+    assert host_state.read_probe(CHECKED, facts, RUNTIME) == probe(family)   # alloy_install alone
+    absent = dict(CHECKED, state="absent")
+    assert host_state.read_probe(absent, facts, RUNTIME, config=True) == probe(family, state="absent")
+    assert "url" not in host_state.read_probe(CHECKED, facts, RUNTIME, download_key=False, config=True)
+
+
 def test_the_runs_key_is_made_once_and_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(host_state.C, "DEFAULT_LOCAL_TMP", str(tmp_path))
     assert host_state.run_key(create=False) == ""
