@@ -19,8 +19,15 @@ no-op's tasks executed per host next to its budget (<= 10). These figures are pr
 The second run must change nothing: the script exits 1 if any no-op run reports a
 change or any run (fresh, no-op, floor) a failure.
 
+With --host-work it also measures, for each N, the work a new host does itself, without Ansible:
+what the fresh run left on its first host (/etc/apt, the env file, /etc/alloy) is copied onto N new
+hosts, then, by docker exec on all N at once, apt's lists are refreshed, the same alloy version is
+installed and the service is enabled and started. Printed as a ratio to the floor: the part of the
+fresh run's time that no task layout can take away.
+
 Run it through ./dev so that the lab and its environment are there:
-    ./dev bench [N ...] [--forks 20] [--keep]
+    ./dev bench [N ...] [--forks 20] [--keep] [--host-work]
+(--keep with --host-work keeps the last N hosts of the host work, not those of the Ansible runs.)
 """
 from __future__ import annotations
 
@@ -34,7 +41,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lab"))
@@ -52,6 +59,15 @@ FLOOR_PLAYBOOK = """---
     - name: Make a round trip to the host
       ansible.builtin.command: /bin/true
       changed_when: false
+"""
+# The host's own work on a new host (--host-work): the files the fresh run wrote, then apt, dpkg, systemd.
+HOST_WORK_FILES = ("etc/apt", "etc/default/alloy", "etc/alloy")
+HOST_WORK_SCRIPT = """set -e
+tar -xzf /tmp/host-work.tgz -C / --overwrite etc/apt
+apt-get update -q >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q "alloy=$1" >/dev/null
+tar -xzf /tmp/host-work.tgz -C / --overwrite etc/default/alloy etc/alloy
+systemctl enable --now alloy.service
 """
 # Targets, as ratios to the floor's wall time (printed, never asserted).
 FRESH_TARGET = 5.0
@@ -76,6 +92,7 @@ class Size:
     fresh: Run
     noop: Run
     floors: List[Run]
+    host_work: Optional[float] = None   # seconds (--host-work)
 
     @property
     def floor(self) -> float:
@@ -146,6 +163,43 @@ def measure(hosts: List[str], forks: int) -> Size:
     return Size(len(hosts), fresh, noop, floors)
 
 
+def docker_exec(host: str, *command: str) -> str:
+    """command's output on host; its error output in the exception when it fails."""
+    out = subprocess.run(["docker", "exec", host, *command], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{host}: {' '.join(command[:3])} exited {out.returncode}: {out.stderr[-2000:]}")
+    return out.stdout
+
+
+def capture_host_files(host: str, folder: Path) -> Tuple[Path, str]:
+    """The files site.yml wrote on host (a tarball in folder) and the alloy version it installed."""
+    version = docker_exec(host, "dpkg-query", "-W", "-f", "${Version}", "alloy")
+    docker_exec(host, "tar", "-czf", "/tmp/host-work.tgz", "-C", "/", *HOST_WORK_FILES)
+    tarball = folder / "host-work.tgz"
+    subprocess.run(["docker", "cp", f"{host}:/tmp/host-work.tgz", str(tarball)], capture_output=True, check=True)
+    return tarball, version
+
+
+def measure_host_work(n: int, tarball: Path, version: str) -> float:
+    """Wall time of the host's own work (HOST_WORK_SCRIPT) on n new hosts at once (the names of
+    start_hosts: the hosts of the Ansible runs are replaced); the hosts stay."""
+    hosts = start_hosts(n)
+    for host in hosts:
+        subprocess.run(["docker", "cp", str(tarball), f"{host}:/tmp/host-work.tgz"], capture_output=True, check=True)
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        list(pool.map(lambda host: docker_exec(host, "sh", "-c", HOST_WORK_SCRIPT, "host-work", version), hosts))
+    wall = time.monotonic() - start
+    for host in hosts:
+        docker_exec(host, "systemctl", "is-active", "--quiet", "alloy.service")
+    return wall
+
+
+def host_work_ratio(size: Size) -> str:
+    """'1.5 s (1.4×)', or '-' without --host-work."""
+    return "-" if size.host_work is None else f"{size.host_work:.1f} s ({size.host_work / size.floor:.1f}×)"
+
+
 def verdict(value: float, limit: float) -> str:
     return "ok" if value <= limit else "over"
 
@@ -163,10 +217,11 @@ def noop_target(n: int) -> Optional[float]:
 
 def summary(size: Size) -> str:
     fresh, noop = size.fresh, size.noop
+    host_work = "" if size.host_work is None else f"; host work alone {host_work_ratio(size)}"
     return (f"N={size.n}: fresh {fresh.wall:.0f}s, no-op {noop.wall:.0f}s, no-op changed={noop.changed}; "
             f"floor {size.floor:.1f}s, fresh {against(size.fresh_ratio, FRESH_TARGET, '×')}, "
             f"no-op {against(size.noop_ratio, noop_target(size.n), '×')}, "
-            f"no-op tasks/host {against(noop.tasks_per_host, NOOP_TASK_BUDGET)}")
+            f"no-op tasks/host {against(noop.tasks_per_host, NOOP_TASK_BUDGET)}{host_work}")
 
 
 def table_row(size: Size) -> str:
@@ -174,7 +229,8 @@ def table_row(size: Size) -> str:
     return (f"| {size.n} | {size.floor:.1f} s | {fresh.wall:.1f} s | {against(size.fresh_ratio, FRESH_TARGET, '×')} "
             f"| {fresh.tasks_per_host:.1f} | {fresh.changed} ({fresh.max_changed}) "
             f"| {noop.wall:.1f} s | {against(size.noop_ratio, noop_target(size.n), '×')} "
-            f"| {against(noop.tasks_per_host, NOOP_TASK_BUDGET)} | {noop.changed} | {size.failed} |")
+            f"| {against(noop.tasks_per_host, NOOP_TASK_BUDGET)} | {noop.changed} | {size.failed} "
+            f"| {host_work_ratio(size)} |")
 
 
 def main() -> int:
@@ -182,6 +238,8 @@ def main() -> int:
     parser.add_argument("sizes", nargs="*", type=int, default=[1, 5, 10, 20])
     parser.add_argument("--forks", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="leave the last hosts running")
+    parser.add_argument("--host-work", action="store_true",
+                        help="also time the host's own work on N new hosts, without Ansible")
     args = parser.parse_args()
     images.ensure(["debian12", *images.LAB_IMAGES])
     lab.up_services()
@@ -189,15 +247,20 @@ def main() -> int:
     for n in args.sizes:
         hosts = start_hosts(n)
         size = measure(hosts, args.forks)
-        if not args.keep or n != args.sizes[-1]:
-            remove_hosts(hosts)
+        try:
+            if args.host_work:
+                with tempfile.TemporaryDirectory() as tmp:
+                    size.host_work = measure_host_work(n, *capture_host_files(hosts[0], Path(tmp)))
+        finally:   # with --keep and --host-work, the hosts kept are the host work's
+            if not args.keep or n != args.sizes[-1]:
+                remove_hosts(hosts)
         sizes.append(size)
         print(summary(size), flush=True)
     print(f"\nsite.yml on N Debian 12 lab hosts (forks {args.forks}, serial 1 / 25% / 100%, "
           f"{os.cpu_count()} CPUs); floor: min facts and one task on the same hosts, the lower of two runs")
     print("| N | floor wall | fresh wall | fresh ×floor | fresh tasks/host | fresh changed (max/host) | no-op wall "
-          "| no-op ×floor | no-op tasks/host | no-op changed | failed |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| no-op ×floor | no-op tasks/host | no-op changed | failed | host work alone (×floor) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for size in sizes:
         print(table_row(size))
     ok = all(size.ok for size in sizes)

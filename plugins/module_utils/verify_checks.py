@@ -143,6 +143,14 @@ def _metrics(base, timeout, prefixes=None, tls=None):
     return alloy_metrics.parse(answer.body, prefixes) if prefixes else alloy_metrics.parse(answer.body)
 
 
+# Seconds between two reads of Alloy's /metrics in a window (delivery, Fleet Management). A window ends
+# at the first read that passes, so a healthy host's ends this long after its endpoints delivered (or,
+# idle, were confirmed by their backend); a window that keeps failing is read to its end, up to 4 times
+# a second for each check (each read fetched and parsed on the host: Alloy's own metrics, not its
+# components').
+WINDOW_POLL = 0.25
+
+
 def _watch(read, judge, window, poll, sleep, clock):
     """(ok, detail) of judge(before, latest, elapsed, final) over a window that starts at
     the first read(): read again every poll seconds, and end at the first read whose
@@ -195,7 +203,7 @@ class Evidence(object):
             return frozenset(key for found, key in self._answers[since:] if found == kind)
 
 
-def delivery_check(base, kind, endpoints, window, max_lag, timeout, sleep=time.sleep, poll=0.5,
+def delivery_check(base, kind, endpoints, window, max_lag, timeout, sleep=time.sleep, poll=WINDOW_POLL,
                    clock=time.monotonic, tls=None, evidence=None):
     """Every loki.write (or prometheus.remote_write) component of the running Alloy
     delivers: its metrics read at the start of a window and again every poll seconds,
@@ -411,8 +419,8 @@ def judge_remotecfg(before, after, elapsed, final, log=None):
     return True, "remote configuration loaded (%s); %s (%s)%s" % (hashes, seen, counts, stale)
 
 
-def fleet_management_check(base, timeout, log=None, window=0.0, sleep=time.sleep, poll=0.5, clock=time.monotonic,
-                           tls=None):
+def fleet_management_check(base, timeout, log=None, window=0.0, sleep=time.sleep, poll=WINDOW_POLL,
+                           clock=time.monotonic, tls=None):
     """Fleet Management judged on Alloy's remotecfg metrics read at the start of a window and
     again every poll seconds, at most window seconds (the delivery window; see _watch and
     judge_remotecfg). log() gives Alloy's log lines, read to name the error of a failure."""

@@ -18,7 +18,7 @@ description:
     health, delivery, the readiness of every Loki and Prometheus backend, and optionally
     that each backend holds a recent sample or log line of this host.
   - Delivery is read from Alloy itself - its C(/metrics), at the start of a window and
-    again every half second, the window ending at the first read where every endpoint
+    again every quarter second, the window ending at the first read where every endpoint
     has delivered in it, at most O(delivery_window) seconds - for every C(loki.write) and
     C(prometheus.remote_write) component, per endpoint - entries or samples delivered, none
     dropped or failed, nothing only retried, the queue not growing. Alloy keeps these
@@ -121,7 +121,7 @@ options:
       - Alloy is expected to be a Grafana Fleet Management collector (a C(remotecfg) block in its
         configuration). Needs O(alloy_url). Adds two checks.
       - C(fleet management) reads Alloy's C(remotecfg_*) metrics on C(/metrics) over the delivery window
-        (O(delivery_window), read every half second, ending early at the first read that saw a fetch
+        (O(delivery_window), read every quarter second, ending early at the first read that saw a fetch
         succeed) and passes when a remote configuration is loaded (a C(remotecfg_hash) series), no fetch
         failed in the window (C(remotecfg_load_failures_total) did not rise) and the configuration Alloy
         received last is not one it refused. It fails when Alloy does not answer or has never fetched.
@@ -162,7 +162,7 @@ options:
   delivery_window:
     description:
       - The longest window, in seconds, over which delivery is watched. C(/metrics) is read
-        at its start and every half second after, each read judged on the window so far; the
+        at its start and every quarter second after, each read judged on the window so far; the
         window ends early at the first read where every endpoint has delivered in it, or is idle
         and its backend has answered this run's data check (O(data_flow)) with this host's recent
         data (an idle endpoint without that answer does not end it, since a backend just gone down
@@ -313,7 +313,7 @@ report:
   type: list
   elements: str
   sample: ["alloy ready | ok | HTTP 200: Alloy is ready.", "components | ok | 7 components healthy",
-           "fleet management | ok | remote configuration loaded (hash 5ad3d8d0); 1 fetches in 0.5 s, none failed
+           "fleet management | ok | remote configuration loaded (hash 5ad3d8d0); 1 fetches in 0.3 s, none failed
              (3 fetches, 0 failed, since start)",
            "fleet pipelines | ok | pipelines prod_logs: 3 components healthy",
            "cluster | FAIL | web-03 missing (seen web-01, web-02)"]

@@ -35,6 +35,10 @@ def version(host: Host) -> str:
     return host.sh("dpkg-query -W -f '${Status} ${Version}' alloy", check=False).stdout.strip()
 
 
+def selection(host: Host) -> str:
+    return host.sh("dpkg-query -W -f '${Status}' alloy").stdout.split()[0]
+
+
 def service(host: Host) -> Dict[str, str]:
     out = host.sh("systemctl show -p MainPID -p NRestarts -p ActiveState -p LoadState -p UnitFileState alloy.service")
     return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
@@ -70,10 +74,22 @@ def tail(out: subprocess.CompletedProcess[str], size: int = 5000) -> str:
     return f"rc={out.returncode}\n{out.stdout[-size:]}\n{out.stderr[-1500:]}"
 
 
+HOLD_TASK = "fleet.alloy.alloy_install : Hold or release the package against unattended upgrades"
+
+
+def task_output(out: subprocess.CompletedProcess[str], name: str) -> str:
+    """What the task named name printed, up to the next task, handler, play or recap."""
+    match = re.search(rf"^TASK \[{re.escape(name)}\] \**\n(.*?)(?=^(TASK|RUNNING HANDLER|PLAY) )",
+                      out.stdout, re.M | re.S)
+    assert match, f"no task {name}:\n{out.stdout[-3000:]}"
+    return match.group(1)
+
+
 @pytest.fixture(scope="module")
-def pair(lab_urls: Dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Host, Host, Path]]:
+def installed(lab_urls: Dict[str, str], tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[Tuple[Host, Host, Path, subprocess.CompletedProcess[str]]]:
     """Two Debian 12 hosts that site.yml gave 1.9.2 (pinned in their host vars, over the lab's
-    1.10.0) and their inventory."""
+    1.10.0), their inventory and that first run's output."""
     names = [f"fleet-alloy-lab-test-plays-{n}" for n in (1, 2)]
     for name in names:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
@@ -83,9 +99,26 @@ def pair(lab_urls: Dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
     try:
         out = site(inventory, "-e", "alloy_site_serial=100%", *WAIT)  # one batch: the upgrade tests the batches
         assert out.returncode == 0, tail(out)
-        yield Host(names[0]), Host(names[1]), inventory
+        yield Host(names[0]), Host(names[1]), inventory, out
     finally:
         subprocess.run(["docker", "rm", "-f", *names], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def pair(installed: Tuple[Host, Host, Path, subprocess.CompletedProcess[str]]) -> Tuple[Host, Host, Path]:
+    """The two hosts of installed and their inventory."""
+    return installed[:3]
+
+
+def test_a_new_host_not_to_hold_the_package_skips_the_hold(
+        installed: Tuple[Host, Host, Path, subprocess.CompletedProcess[str]]) -> None:
+    """dpkg selects install for a package it did not know when apt installs it: on a new host without
+    alloy_install_hold, the hold task has nothing to do and is skipped (a round trip spared)."""
+    h1, h2, _, first_run = installed
+    skipped = task_output(first_run, HOLD_TASK)
+    for host in (h1, h2):
+        assert re.search(rf"^skipping: \[{re.escape(host.name)}\]", skipped, re.M), skipped
+        assert selection(host) == "install", version(host)
 
 
 @pytest.mark.parametrize("given", [None, "v1.10.0"], ids=["missing", "v-prefixed"])
@@ -171,7 +204,6 @@ UNIX_FILE = "/etc/alloy/conf.d/fleet_unix.alloy"
 # second, only on a host that lacks something of them: roles/alloy_install/tasks/main.yml).
 INSTALL_TASKS = ("fleet.alloy.alloy_install : Check the platform and the variables",
                  "fleet.alloy.alloy_install : Install, configure and run Alloy, or remove it")
-HOLD_TASK = "fleet.alloy.alloy_install : Hold or release the package against unattended upgrades"
 
 
 def test_tag_config_writes_only_the_pipelines(tagged: Tuple[Host, Path]) -> None:
@@ -244,10 +276,6 @@ def test_tag_install_runs_no_config_task(tagged: Tuple[Host, Path]) -> None:
     assert host.sh(f"cat {UNIX_FILE}").stdout == config
     # Nothing to do: the included tasks are not even loaded.
     assert HOLD_TASK not in ran, ran
-
-
-def selection(host: Host) -> str:
-    return host.sh("dpkg-query -W -f '${Status}' alloy").stdout.split()[0]
 
 
 def test_tag_install_runs_the_included_tasks_when_there_is_work(tagged: Tuple[Host, Path]) -> None:

@@ -296,7 +296,7 @@ def run(srv: LocalServer, kind: str, before: str, after: str, configured: bool =
         clock[0] += seconds
         srv.routes["/metrics"] = (200, after)
     check = delivery_check(srv.url, kind, ENDPOINTS[kind] if configured else None, 5, 300, 1.0,
-                           sleep=sleep, clock=lambda: clock[0])
+                           sleep=sleep, poll=0.5, clock=lambda: clock[0])
     return check()
 
 

@@ -268,8 +268,10 @@ class MetricsAnswers:
         self.slept.append(seconds)
         self.now += seconds
 
-    def check(self, kind: str, window: float, endpoints: Any = None, evidence: Optional[vc.Evidence] = None) -> vc.Check:
-        return vc.delivery_check("http://a", kind, endpoints, window, 300, 2.0, sleep=self.sleep,
+    def check(self, kind: str, window: float, endpoints: Any = None, evidence: Optional[vc.Evidence] = None,
+              poll: float = 0.5) -> vc.Check:
+        """The check with reads poll seconds apart (0.5 in the cases below, which count sleeps)."""
+        return vc.delivery_check("http://a", kind, endpoints, window, 300, 2.0, sleep=self.sleep, poll=poll,
                                  clock=lambda: self.now, evidence=evidence)()
 
 
@@ -311,6 +313,20 @@ def test_an_idle_endpoint_whose_backend_has_the_hosts_data_ends_the_window(http:
     assert check.ok and check.detail == ("loki.write.a: h:3100: idle in 0.5 s, 12 sent since start (its backend, "
                                          "asked in this window, has this host's recent data)")
     assert polled.slept == [0.5] and polled.metrics_reads == 2
+
+
+def test_by_default_the_window_is_read_every_quarter_second(http: Callable[..., Recorder]) -> None:
+    """alloy_verify leaves the poll to its default: a confirmed idle endpoint (or one that delivered)
+    ends the window at the read a quarter second after the first, not half a second."""
+    polled = MetricsAnswers(http, [LOKI_A % (12, 0, 0)])
+    evidence = answered(polled, "loki", {"url": "https://H:3100/loki/api/v1/push"})
+    check = vc.delivery_check("http://a", "loki", None, 5, 300, 2.0, sleep=polled.sleep, clock=lambda: polled.now,
+                              evidence=evidence)()
+    assert check.ok and "idle in 0.2 s" in check.detail, check.detail   # 0.25 s, to the tenth
+    assert polled.slept == [0.25] and polled.metrics_reads == 2
+    polled = MetricsAnswers(http, [LOKI_A % (12, 0, 0)])
+    check = vc.delivery_check("http://a", "loki", None, 1, 300, 2.0, sleep=polled.sleep, clock=lambda: polled.now)()
+    assert check.ok and polled.slept == [0.25] * 4 and polled.metrics_reads == 5   # idle, unconfirmed: all of it
 
 
 def test_a_backend_confirms_only_its_own_endpoint_and_only_a_clean_one(http: Callable[..., Recorder]) -> None:
@@ -373,7 +389,7 @@ def test_delivery_check_ends_on_time_when_reads_are_slow_or_the_clock_stands_sti
     def sleep_only(seconds: float) -> None:  # the clock stands still; fail rather than loop forever
         assert len(polled.slept) < 10, "the window never ends"
         polled.slept.append(seconds)
-    check = vc.delivery_check("http://a", "loki", None, 2, 300, 2.0, sleep=sleep_only, clock=lambda: 0.0)()
+    check = vc.delivery_check("http://a", "loki", None, 2, 300, 2.0, sleep=sleep_only, poll=0.5, clock=lambda: 0.0)()
     assert not check.ok and check.detail.endswith("in 2 s") and polled.slept == [0.5] * 4
 
 
