@@ -316,8 +316,9 @@ def test_an_idle_endpoint_whose_backend_has_the_hosts_data_ends_the_window(http:
 
 
 def test_by_default_the_window_is_read_every_quarter_second(http: Callable[..., Recorder]) -> None:
-    """alloy_verify leaves the poll to its default: a confirmed idle endpoint (or one that delivered)
-    ends the window at the read a quarter second after the first, not half a second."""
+    """alloy_verify leaves the poll to its default: a confirmed idle endpoint ends the window at the read
+    a quarter second after the first, not half a second; an unconfirmed one is read every quarter second
+    to the window's end."""
     polled = MetricsAnswers(http, [LOKI_A % (12, 0, 0)])
     evidence = answered(polled, "loki", {"url": "https://H:3100/loki/api/v1/push"})
     check = vc.delivery_check("http://a", "loki", None, 5, 300, 2.0, sleep=polled.sleep, clock=lambda: polled.now,
